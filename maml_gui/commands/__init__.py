@@ -1,0 +1,5 @@
+"""Headless subcommands of ``maml-gui``; each module adds its parser and sets ``handler``."""
+
+from maml_gui.commands import run
+
+SUBCOMMANDS = (run,)

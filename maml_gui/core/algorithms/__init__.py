@@ -1,0 +1,25 @@
+"""Meta-learning algorithms, registered by name."""
+
+from __future__ import annotations
+
+from maml_gui.core.algorithms.base import Algorithm, MetaGradient
+from maml_gui.core.algorithms.fomaml import FOMAML
+from maml_gui.core.algorithms.imaml import IMAML
+from maml_gui.core.algorithms.maml import MAML
+from maml_gui.core.algorithms.pretrain import Pretrain
+from maml_gui.core.algorithms.reptile import Reptile
+from maml_gui.core.algorithms.tr_maml import TRMAML
+from maml_gui.core.config import ALGORITHMS as CONFIG_ALGORITHMS
+from maml_gui.core.tasks import TaskFamily
+
+ALGORITHMS: dict[str, type[Algorithm]] = {
+    cls.name: cls for cls in (MAML, FOMAML, Reptile, IMAML, TRMAML, Pretrain)
+}
+assert tuple(ALGORITHMS) == CONFIG_ALGORITHMS, "config.ALGORITHMS must list the registry's names"
+
+
+def make_algorithm(name: str, family: TaskFamily, pool_size: int | None) -> Algorithm:
+    return ALGORITHMS[name](family, pool_size)
+
+
+__all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "make_algorithm"]

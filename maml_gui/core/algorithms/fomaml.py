@@ -1,0 +1,34 @@
+"""First-order MAML: the query gradient at the adapted parameters, Hessians dropped."""
+
+from __future__ import annotations
+
+import torch
+
+from maml_gui.core.algorithms.base import (
+    Algorithm, MetaGradient, mean_aggregate, query_loss, query_loss_and_grad, run_inner_loop,
+)
+from maml_gui.core.config import Config
+from maml_gui.core.tasks import TaskBatch
+
+
+class FOMAML(Algorithm):
+    name = "fomaml"
+    label = "FOMAML"
+    summary = "gᵢ = ∇Lᵢq(φᵢ): MAML without the second-order term"
+
+    def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
+        start = theta.detach().unsqueeze(0).expand(batch.n, -1)
+        path = run_inner_loop(self.family, batch, start, config.inner_lr, config.inner_steps,
+                              create_graph=False)
+        loss_after, task_grads = query_loss_and_grad(self.family, batch, path.final)
+        return MetaGradient(
+            task_grads=task_grads,
+            aggregate=mean_aggregate(task_grads),
+            paths=path.points,
+            inner_losses=path.losses,
+            inner_grad_norms=path.grad_norms,
+            loss_before=query_loss(self.family, batch, start),
+            loss_after=loss_after,
+            grad_evals=batch.n * (config.inner_steps + 1),
+            hvp_evals=0,
+        )

@@ -1,0 +1,121 @@
+"""Finn et al.'s sinusoid regression with a ReLU MLP held in one flat parameter vector."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from maml_gui.core.config import Config, ConfigError, Field
+from maml_gui.core.tasks.base import (
+    SUPPORT, TaskBatch, TaskFamily, n_tasks_field, split_tensors, uniform,
+)
+
+
+class SinusoidFamily(TaskFamily):
+    name = "sinusoid"
+    label = "Sinusoid regression (MLP)"
+    description = "y = A sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π]; MSE of an MLP 1-40-40-1 (ReLU)"
+    default_dtype = torch.float32
+    has_data = True
+    fields = (
+        n_tasks_field(25, 10_000, "Tasks per meta-step (or the size of the fixed task pool)."),
+        Field("fixed_tasks", "bool", False,
+              "Train on a fixed pool of n_tasks tasks instead of drawing new tasks every step.",
+              label="fixed task pool", group="task"),
+        Field("k_shot", "int", 10, "Support points K per task.", label="K (support)", low=1,
+              high=10_000, group="task"),
+        Field("k_query", "int", 10, "Query points per task.", label="query points", low=1,
+              high=10_000, group="task"),
+        Field("hidden", "ints", (40, 40), "Hidden layer widths of the MLP.", low=1, high=1024,
+              group="task"),
+        Field("amplitude_range", "range", (0.1, 5.0), "Amplitudes A are drawn from this range.",
+              label="amplitude range", low=0.0, high=1e3, group="task"),
+        Field("phase_range", "range", (0.0, math.pi), "Phases φ are drawn from this range.",
+              label="phase range", low=-100.0, high=100.0, group="task"),
+        Field("x_range", "range", (-5.0, 5.0), "Inputs x are drawn uniformly from this range.",
+              label="x range", low=-1e3, high=1e3, group="task"),
+    )
+
+    @property
+    def widths(self) -> list[int]:
+        return [1, *self.params["hidden"], 1]
+
+    @property
+    def param_dim(self) -> int:
+        w = self.widths
+        return sum(w[i + 1] * w[i] + w[i + 1] for i in range(len(w) - 1))
+
+    def layout(self) -> list[tuple[str, tuple[int, ...]]]:
+        blocks = []
+        w = self.widths
+        for i in range(len(w) - 1):
+            blocks.append((f"W{i + 1}", (w[i + 1], w[i])))
+            blocks.append((f"b{i + 1}", (w[i + 1],)))
+        return blocks
+
+    def check_config(self, config: Config) -> None:
+        super().check_config(config)
+        if self.pool_size() is None and config.meta_batch is not None and \
+                config.meta_batch != self.params["n_tasks"]:
+            raise ConfigError("meta_batch", config.meta_batch,
+                              "with fresh tasks every step the meta-batch is task.n_tasks: "
+                              "set meta_batch to null")
+
+    def pool_size(self) -> int | None:
+        return self.params["n_tasks"] if self.params["fixed_tasks"] else None
+
+    def make_pool(self, generator: torch.Generator) -> TaskBatch:
+        batch = self.sample_fresh(self.params["n_tasks"], generator)
+        return TaskBatch(batch.tensors, torch.arange(batch.n).numpy())
+
+    def sample_fresh(self, n: int, generator: torch.Generator) -> TaskBatch:
+        p = self.params
+        amplitude = uniform(generator, (n,), *p["amplitude_range"])
+        phase = uniform(generator, (n,), *p["phase_range"])
+        x_support = uniform(generator, (n, p["k_shot"]), *p["x_range"])
+        x_query = uniform(generator, (n, p["k_query"]), *p["x_range"])
+        tensors = {
+            "amplitude": amplitude, "phase": phase,
+            "x_support": x_support, "y_support": _sine(amplitude, phase, x_support),
+            "x_query": x_query, "y_query": _sine(amplitude, phase, x_query),
+        }
+        return TaskBatch(tensors, torch.full((n,), -1).numpy())
+
+    def default_theta0(self, generator: torch.Generator) -> torch.Tensor:
+        """PyTorch's default ``nn.Linear`` initialisation, U(±1/√fan_in), drawn from ``generator``."""
+        pieces = []
+        for _name, shape in self.layout():
+            fan_in = self.widths[len(pieces) // 2]
+            bound = 1.0 / math.sqrt(fan_in)
+            pieces.append(uniform(generator, shape, -bound, bound).reshape(-1))
+        return torch.cat(pieces)
+
+    def predict(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """MLP output for parameters ``(..., n, P)`` at inputs ``x`` ``(n, M)``: ``(..., n, M)``."""
+        hidden = x.unsqueeze(-1)  # (n, M, 1)
+        offset = 0
+        layers = len(self.widths) - 1
+        for i in range(layers):
+            fan_out, fan_in = self.widths[i + 1], self.widths[i]
+            weight = theta[..., offset:offset + fan_out * fan_in]
+            weight = weight.reshape(*theta.shape[:-1], fan_out, fan_in)
+            offset += fan_out * fan_in
+            bias = theta[..., offset:offset + fan_out].unsqueeze(-2)
+            offset += fan_out
+            hidden = torch.matmul(hidden, weight.transpose(-1, -2)) + bias
+            if i < layers - 1:
+                hidden = torch.relu(hidden)
+        return hidden.squeeze(-1)
+
+    def loss(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT) -> torch.Tensor:
+        x, y = split_tensors(batch, split)
+        return (self.predict(theta, x) - y).square().mean(-1)
+
+    def true_function(self, batch: TaskBatch, x: torch.Tensor) -> torch.Tensor:
+        return _sine(batch["amplitude"], batch["phase"], x)
+
+
+def _sine(amplitude: torch.Tensor, phase: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return amplitude.unsqueeze(-1) * torch.sin(x - phase.unsqueeze(-1))

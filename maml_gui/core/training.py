@@ -1,0 +1,185 @@
+"""Meta-training as a plain generator of :class:`StepRecord`.
+
+>>> gen = train(config)              # doctest: +SKIP
+>>> record = next(gen)
+>>> record = gen.send({"inner_lr": 0.05})   # hot change: applies from the next step on
+
+Hot changes (learning rates, k, λ, CG settings) apply at the next step boundary and are
+recorded in every record's ``hyper``. A step with non-finite values yields a record with
+``diverged`` set and a reason, then the generator ends (it never raises for divergence).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Generator, Mapping
+
+import numpy as np
+import torch
+
+from maml_gui.core.algorithms import ALGORITHMS, make_algorithm
+from maml_gui.core.config import HOT_FIELDS, Config, ConfigError
+from maml_gui.core.device import check_second_order, resolve_device
+from maml_gui.core.tasks import TaskBatch, make_family
+from maml_gui.core.trace import StepRecord, make_record
+
+# A loss this large is as good as infinite: stop before float32 overflows into inf/NaN.
+EXPLODED = 1e30
+
+
+def resolve_dtype(config: Config) -> torch.dtype:
+    if config.dtype == "auto":
+        return make_family(config.task).default_dtype
+    return {"float32": torch.float32, "float64": torch.float64}[config.dtype]
+
+
+def seed_generators(seed: int, count: int) -> list[torch.Generator]:
+    """Independent CPU generators for separate random streams derived from one seed."""
+    states = np.random.SeedSequence(seed).generate_state(count, dtype=np.uint64)
+    return [torch.Generator().manual_seed(int(s) & (2**63 - 1)) for s in states]
+
+
+class MetaTrainer:
+    """The state of one meta-training run; :meth:`step` performs one meta-step."""
+
+    def __init__(self, config: Config, *, theta0: torch.Tensor | np.ndarray | None = None):
+        self.config = config
+        self.family = make_family(config.task)
+        self.device = resolve_device(config.device)
+        self.dtype = resolve_dtype(config)
+        if ALGORITHMS[config.algorithm].second_order:
+            check_second_order(self.device, self.dtype, config.algorithm)
+        pool_gen, init_gen, self._stream = seed_generators(config.seed, 3)
+        pool_size = self.family.pool_size()
+        self.pool: TaskBatch | None = None
+        if pool_size is not None:
+            self.pool = self.family.make_pool(pool_gen).to(self.device, self.dtype)
+        if theta0 is None:
+            theta0 = (torch.tensor(config.theta0, dtype=torch.float64) if config.theta0 is not None
+                      else self.family.default_theta0(init_gen))
+        self.theta = torch.as_tensor(np.asarray(theta0), dtype=self.dtype).to(self.device).clone()
+        self.algorithm = make_algorithm(config.algorithm, self.family, pool_size)
+        self.optimizer = self._make_optimizer()
+        self.step_index = 0
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        if self.config.outer_optimizer == "adam":
+            return torch.optim.Adam([self.theta], lr=self.config.outer_lr)
+        return torch.optim.SGD([self.theta], lr=self.config.outer_lr)
+
+    # --- changes during a run ---------------------------------------------------------
+    def apply_changes(self, changes: Mapping[str, Any]) -> None:
+        """Apply hot settings from the next step on; a cold one raises :class:`ConfigError`."""
+        cold = sorted(set(changes) - HOT_FIELDS)
+        if cold:
+            raise ConfigError(cold[0], changes[cold[0]],
+                              "cannot change during a run (it needs a restart)")
+        self.config = self.config.with_changes(changes)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.outer_lr
+
+    # --- one meta-step ----------------------------------------------------------------
+    def next_batch(self) -> TaskBatch:
+        meta_batch = self.config.meta_batch
+        if self.pool is None:
+            batch = self.family.sample_fresh(self.family.tasks_per_step(), self._stream)
+            return batch.to(self.device, self.dtype)
+        if meta_batch is None or meta_batch >= self.pool.n:
+            return self.pool
+        chosen = torch.randperm(self.pool.n, generator=self._stream)[:meta_batch]
+        return self.pool.select(chosen.sort().values.numpy())
+
+    def step(self) -> StepRecord:
+        started = time.perf_counter()
+        batch = self.next_batch()
+        theta = self.theta.detach().clone()
+        result = self.algorithm.meta_gradient(theta, batch, self.config)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.theta.grad = result.aggregate.detach().to(self.theta.dtype)
+        self.optimizer.step()
+        self.algorithm.post_step(result, batch, self.config)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        elapsed = time.perf_counter() - started
+        record = make_record(
+            step=self.step_index,
+            algorithm=self.config.algorithm,
+            theta=_numpy(theta),
+            theta_next=_numpy(self.theta),
+            task_ids=batch.ids,
+            paths=_numpy(result.paths),
+            task_meta_grads=_numpy(result.task_grads),
+            meta_grad=_numpy(result.aggregate),
+            loss_before=_numpy(result.loss_before),
+            loss_after=_numpy(result.loss_after),
+            inner_losses=_numpy(result.inner_losses),
+            inner_grad_norms=_numpy(result.inner_grad_norms),
+            hyper=self.config.hot_values(),
+            wall_time=elapsed,
+            grad_evals=result.grad_evals,
+            hvp_evals=result.hvp_evals,
+            diagnostics=result.diagnostics,
+            **divergence(self.config, result_arrays=(
+                _numpy(theta), _numpy(result.paths), _numpy(result.loss_before),
+                _numpy(result.loss_after), _numpy(result.inner_losses),
+                _numpy(result.task_grads), _numpy(self.theta),
+            )),
+        )
+        self.step_index += 1
+        return record
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
+
+
+def _bad(array: np.ndarray) -> np.ndarray:
+    return ~np.isfinite(array) | (np.abs(array) > EXPLODED)
+
+
+def divergence(config: Config, result_arrays: tuple[np.ndarray, ...]) -> dict[str, Any]:
+    """``diverged`` and a reason naming the step and the likely cause, from a step's arrays."""
+    theta, paths, loss_before, loss_after, inner_losses, task_grads, theta_next = result_arrays
+    if not (_bad(theta).any() or _bad(loss_before).any()):
+        inner_bad = _bad(paths).any(axis=-1) | _bad(inner_losses)
+        if inner_bad.any() or _bad(loss_after).any():
+            if inner_bad.any():
+                task, point = (int(v) for v in np.argwhere(inner_bad)[0])
+                where = f"task {task} blew up at inner step {point}"
+            else:
+                where = f"task {int(np.argwhere(_bad(loss_after))[0][0])}'s adapted loss blew up"
+            return {"diverged": True, "reason": (
+                f"inner loop diverged ({where}): the inner learning rate α = {config.inner_lr:g} "
+                "is too high for this task's curvature (each inner step overshoots; "
+                "try a smaller α or fewer inner steps)")}
+        if _bad(task_grads).any():
+            cause = ("the implicit-gradient solve diverged: raise λ or the CG damping"
+                     if config.algorithm == "imaml" else
+                     "the meta-gradient overflowed: lower α or the number of inner steps")
+            return {"diverged": True, "reason": f"meta-gradient is not finite: {cause}"}
+        if _bad(theta_next).any():
+            return {"diverged": True, "reason": (
+                f"the outer update overflowed: the outer learning rate β = {config.outer_lr:g} "
+                "is too high")}
+        return {"diverged": False, "reason": None}
+    return {"diverged": True, "reason": (
+        f"θ or its loss is no longer finite: the outer learning rate β = {config.outer_lr:g} "
+        "is too high for the meta-objective's curvature")}
+
+
+def train(config: Config, steps: int | None = None, *,
+          theta0: torch.Tensor | np.ndarray | None = None) -> Generator[StepRecord, Any, None]:
+    """Yield one :class:`StepRecord` per meta-step (``steps`` of them, or forever if None).
+
+    Send a mapping of hot settings to change them from the next step on.
+    """
+    trainer = MetaTrainer(config, theta0=theta0)
+    count = 0
+    while steps is None or count < steps:
+        record = trainer.step()
+        count += 1
+        changes = yield record
+        if record.diverged:
+            return
+        if changes:
+            trainer.apply_changes(changes)
