@@ -93,21 +93,29 @@ class SinusoidFamily(TaskFamily):
         return torch.cat(pieces)
 
     def predict(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """MLP output for parameters ``(..., n, P)`` at inputs ``x`` ``(n, M)``: ``(..., n, M)``."""
-        hidden = x.unsqueeze(-1)  # (n, M, 1)
-        offset = 0
-        layers = len(self.widths) - 1
+        """MLP output for parameters ``(..., n, P)`` at inputs ``x`` ``(n, M)``: ``(..., n, M)``.
+
+        All leading dimensions are folded into one batch of ``bmm`` calls with the bias
+        fused in (``baddbmm``), and θ is cut with ``split``: its backward is one ``cat``,
+        where slicing would allocate a zero tensor of size P per block, twice for MAML.
+        """
+        lead = theta.shape[:-1]
+        batch = lead.numel()
+        hidden = x.expand(*lead, x.shape[-1]).reshape(batch, x.shape[-1], 1)
+        blocks = theta.reshape(batch, -1).split(self._block_sizes, dim=-1)
+        widths = self.widths
+        layers = len(widths) - 1
         for i in range(layers):
-            fan_out, fan_in = self.widths[i + 1], self.widths[i]
-            weight = theta[..., offset:offset + fan_out * fan_in]
-            weight = weight.reshape(*theta.shape[:-1], fan_out, fan_in)
-            offset += fan_out * fan_in
-            bias = theta[..., offset:offset + fan_out].unsqueeze(-2)
-            offset += fan_out
-            hidden = torch.matmul(hidden, weight.transpose(-1, -2)) + bias
+            weight = blocks[2 * i].view(batch, widths[i + 1], widths[i])
+            bias = blocks[2 * i + 1].view(batch, 1, widths[i + 1])
+            hidden = torch.baddbmm(bias, hidden, weight.transpose(1, 2))
             if i < layers - 1:
                 hidden = torch.relu(hidden)
-        return hidden.squeeze(-1)
+        return hidden.view(*lead, x.shape[-1])
+
+    @property
+    def _block_sizes(self) -> list[int]:
+        return [int(torch.Size(shape).numel()) for _name, shape in self.layout()]
 
     def loss(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT) -> torch.Tensor:
         x, y = split_tensors(batch, split)

@@ -1,0 +1,215 @@
+"""Meta-steps per second on the sinusoid workload: the engine against a per-task loop.
+
+Workload (Finn et al.): MLP 1-40-40-1, meta-batch 25, K = 10 support + 10 query points,
+inner lr 0.01, k = 1 and 5, float32, one torch thread. The engine batches the tasks;
+the reference, written here, loops over tasks in Python the way most tutorials do
+(``F.linear`` per layer, one task at a time, one backward for the meta-batch).
+learn2learn and torchopt are timed too where importable.
+
+    python benchmarks/meta_step.py [--repeats 5] [--seconds 1.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from maml_gui.core.config import make_config
+from maml_gui.core.training import MetaTrainer
+
+TASKS, K, INNER_LR, HIDDEN = 25, 10, 0.01, (40, 40)
+
+
+def engine_step(algorithm: str, k: int):
+    config = make_config({
+        "algorithm": algorithm, "inner_lr": INNER_LR, "inner_steps": k, "cg_steps": 5,
+        "imaml_lambda": 1.0, "outer_optimizer": "adam", "outer_lr": 0.001, "device": "cpu",
+        "task": {"family": "sinusoid", "n_tasks": TASKS, "k_shot": K, "k_query": K,
+                 "hidden": list(HIDDEN)},
+    })
+    trainer = MetaTrainer(config)
+    return trainer.step
+
+
+# --- the per-task-loop reference ------------------------------------------------------------
+
+def _init(generator):
+    widths = [1, *HIDDEN, 1]
+    params = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        bound = fan_in ** -0.5
+        params.append((torch.rand(fan_out, fan_in, generator=generator) * 2 - 1) * bound)
+        params.append((torch.rand(fan_out, generator=generator) * 2 - 1) * bound)
+    return [p.requires_grad_(True) for p in params]
+
+
+def _forward(params, x):
+    h = x
+    for i in range(0, len(params), 2):
+        h = F.linear(h, params[i], params[i + 1])
+        if i < len(params) - 2:
+            h = torch.relu(h)
+    return h
+
+
+def _sample(generator):
+    amplitude = torch.rand(TASKS, 1, 1, generator=generator) * 4.9 + 0.1
+    phase = torch.rand(TASKS, 1, 1, generator=generator) * torch.pi
+    xs = torch.rand(TASKS, K, 1, generator=generator) * 10 - 5
+    xq = torch.rand(TASKS, K, 1, generator=generator) * 10 - 5
+    return xs, amplitude * torch.sin(xs - phase), xq, amplitude * torch.sin(xq - phase)
+
+
+def loop_step(algorithm: str, k: int):
+    generator = torch.Generator().manual_seed(0)
+    params = _init(generator)
+    optimizer = torch.optim.Adam(params, lr=0.001)
+    lam, cg_steps = 1.0, 5
+
+    def adapt(xs, ys, create_graph, anchor=None):
+        fast = list(params) if create_graph else [p.detach().requires_grad_(True) for p in params]
+        for _ in range(k):
+            loss = F.mse_loss(_forward(fast, xs), ys)
+            if anchor is not None:
+                loss = loss + 0.5 * lam * sum((f - a).square().sum() for f, a in zip(fast, anchor))
+            grads = torch.autograd.grad(loss, fast, create_graph=create_graph)
+            fast = [f - INNER_LR * g for f, g in zip(fast, grads)]
+            if not create_graph:
+                fast = [f.detach().requires_grad_(True) for f in fast]
+        return fast
+
+    def step():
+        xs, ys, xq, yq = _sample(generator)
+        optimizer.zero_grad()
+        meta = [torch.zeros_like(p) for p in params]
+        total = 0.0
+        for t in range(TASKS):
+            if algorithm == "maml":
+                fast = adapt(xs[t], ys[t], create_graph=True)
+                loss = F.mse_loss(_forward(fast, xq[t]), yq[t]) / TASKS
+                loss.backward()
+                total += float(loss.detach())
+                continue
+            if algorithm == "imaml":
+                anchor = [p.detach() for p in params]
+                fast = adapt(xs[t], ys[t], create_graph=False, anchor=anchor)
+            else:
+                fast = adapt(xs[t], ys[t], create_graph=False)
+            if algorithm == "reptile":
+                grads = [p.detach() - f.detach() for p, f in zip(params, fast)]
+            else:
+                query = F.mse_loss(_forward(fast, xq[t]), yq[t])
+                grads = torch.autograd.grad(query, fast)
+                if algorithm == "imaml":
+                    support_grads = torch.autograd.grad(F.mse_loss(_forward(fast, xs[t]), ys[t]),
+                                                        fast, create_graph=True)
+                    grads = _cg(support_grads, fast, grads, lam, cg_steps)
+            for m, g in zip(meta, grads):
+                m += g / TASKS
+        if algorithm != "maml":
+            for p, m in zip(params, meta):
+                p.grad = m
+        optimizer.step()
+        return total
+
+    return step
+
+
+def _cg(support_grads, fast, rhs, lam, steps):
+    def matvec(v):
+        hv = torch.autograd.grad(support_grads, fast, grad_outputs=v, retain_graph=True)
+        return [vi + hi / lam for vi, hi in zip(v, hv)]
+
+    x = [torch.zeros_like(r) for r in rhs]
+    r = [ri.clone() for ri in rhs]
+    p = [ri.clone() for ri in rhs]
+    rs = sum((ri * ri).sum() for ri in r)
+    for _ in range(steps):
+        ap = matvec(p)
+        alpha = rs / sum((pi * ai).sum() for pi, ai in zip(p, ap))
+        x = [xi + alpha * pi for xi, pi in zip(x, p)]
+        r = [ri - alpha * ai for ri, ai in zip(r, ap)]
+        rs_new = sum((ri * ri).sum() for ri in r)
+        p = [ri + (rs_new / rs) * pi for ri, pi in zip(r, p)]
+        rs = rs_new
+    return x
+
+
+def torchopt_maml_step(k: int):
+    """torchopt's own MAML recipe (MetaSGD on an nn.Module, one task at a time)."""
+    import torchopt
+
+    generator = torch.Generator().manual_seed(0)
+    widths = [1, *HIDDEN, 1]
+    layers = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers[:-1])
+    inner = torchopt.MetaSGD(net, lr=INNER_LR)
+    outer = torch.optim.Adam(net.parameters(), lr=0.001)
+
+    def step():
+        xs, ys, xq, yq = _sample(generator)
+        outer.zero_grad()
+        net_state = torchopt.extract_state_dict(net, by="reference", detach_buffers=True)
+        inner_state = torchopt.extract_state_dict(inner)
+        for t in range(TASKS):
+            for _ in range(k):
+                inner.step(F.mse_loss(net(xs[t]), ys[t]))
+            (F.mse_loss(net(xq[t]), yq[t]) / TASKS).backward()
+            torchopt.recover_state_dict(net, net_state)
+            torchopt.recover_state_dict(inner, inner_state)
+        outer.step()
+
+    return step
+
+
+def steps_per_second(step, seconds: float, repeats: int) -> float:
+    step()  # warm-up (allocations, autograd graph caches)
+    rates = []
+    for _ in range(repeats):
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds / repeats:
+            step()
+            count += 1
+        rates.append(count / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument("--repeats", type=int, default=5, help="medians over this many slices")
+    parser.add_argument("--only", nargs="+", default=["maml", "fomaml", "reptile", "imaml"],
+                        help="algorithms to time")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    try:
+        import torchopt  # noqa: F401
+
+        has_torchopt = True
+    except Exception:  # absent, or built for another torch
+        has_torchopt = False
+    print(f"sinusoid MLP 1-{'-'.join(map(str, HIDDEN))}-1, meta-batch {TASKS}, K={K}+{K}, "
+          f"inner lr {INNER_LR}, float32, torch {torch.__version__}, 1 thread")
+    print("learn2learn 0.2.0 does not build on Python 3.11: not timed. torchopt: "
+          + ("timed (MAML rows)" if has_torchopt else "not importable here, not timed"))
+    print(f"{'algorithm':<10}{'k':>3}{'per-task loop':>16}{'engine':>12}{'ratio':>9}"
+          + (f"{'torchopt':>14}{'engine/torchopt':>17}" if has_torchopt else ""))
+    for algorithm in args.only:
+        for k in (1, 5):
+            loop = steps_per_second(loop_step(algorithm, k), args.seconds, args.repeats)
+            engine = steps_per_second(engine_step(algorithm, k), args.seconds, args.repeats)
+            line = f"{algorithm:<10}{k:>3}{loop:>12.1f} st/s{engine:>8.1f} st/s{engine / loop:>8.1f}×"
+            if has_torchopt and algorithm == "maml":
+                other = steps_per_second(torchopt_maml_step(k), args.seconds, args.repeats)
+                line += f"{other:>9.1f} st/s{engine / other:>16.1f}×"
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
