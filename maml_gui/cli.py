@@ -101,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from maml_gui.core.config import ConfigError
     from maml_gui.core.device import DeviceError
     from maml_gui.core.io import OutputPathError
+    from maml_gui.core.landscape import LandscapeError
+    from maml_gui.core.trace import TraceFormatError
 
     try:
         args = build_parser().parse_args(argv)
@@ -110,8 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(args)
     except UsageError as exc:
-        print(str(exc), file=sys.stderr)
-    except (ConfigError, DeviceError) as exc:
+        message = str(exc)
+        print(message if message.startswith("maml-gui") else f"maml-gui: {message}", file=sys.stderr)
+    except (ConfigError, DeviceError, LandscapeError, TraceFormatError) as exc:
         print(f"maml-gui: {exc}", file=sys.stderr)
     except (OutputPathError, PermissionError, IsADirectoryError, FileNotFoundError) as exc:
         print(f"maml-gui: {exc}", file=sys.stderr)

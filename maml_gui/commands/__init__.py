@@ -1,5 +1,5 @@
 """Headless subcommands of ``maml-gui``; each module adds its parser and sets ``handler``."""
 
-from maml_gui.commands import run
+from maml_gui.commands import landscape, run
 
-SUBCOMMANDS = (run,)
+SUBCOMMANDS = (run, landscape)

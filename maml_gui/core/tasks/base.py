@@ -115,6 +115,10 @@ class TaskFamily:
     def tasks_per_step(self) -> int:
         return int(self.params["n_tasks"])
 
+    def work_per_task(self, batch: TaskBatch) -> int:
+        """Elements of the largest temporary one loss evaluation makes per task (for chunking)."""
+        return self.param_dim
+
     def layout(self) -> list[tuple[str, tuple[int, ...]]]:
         """Named blocks of the flat parameter vector (rows of a weight matrix are filters)."""
         return [("theta", (self.param_dim,))]
@@ -143,6 +147,14 @@ class TaskFamily:
 
         Used by landscapes, which need many values and no graph.
         """
+        return None
+
+    def adapted_query_losses(
+        self, points: torch.Tensor, batch: TaskBatch, inner_lr: float, steps: int,
+        proximal_lambda: float | None, chunk: int,
+    ) -> torch.Tensor | None:
+        """A family's own fast inner loop for landscapes: query losses ``(G, n)`` after
+        adaptation from each θ in ``points`` ``(G, P)``, or None to use the generic path."""
         return None
 
     def optima(self, batch: TaskBatch) -> torch.Tensor | None:

@@ -83,6 +83,9 @@ class QuadraticFamily(TaskFamily):
     def param_dim(self) -> int:
         return int(self.params["dim"])
 
+    def work_per_task(self, batch: TaskBatch) -> int:
+        return self.param_dim ** 2
+
     def make_pool(self, generator: torch.Generator) -> TaskBatch:
         p = self.params
         n, d = p["n_tasks"], p["dim"]

@@ -57,6 +57,9 @@ class RBFFamily(TaskFamily):
     def param_dim(self) -> int:
         return 2
 
+    def work_per_task(self, batch: TaskBatch) -> int:
+        return 2 * len(self.params["heights"])
+
     def make_pool(self, generator: torch.Generator) -> TaskBatch:
         p = self.params
         bumps = len(p["heights"])

@@ -55,6 +55,9 @@ class SinusoidFamily(TaskFamily):
             blocks.append((f"b{i + 1}", (w[i + 1],)))
         return blocks
 
+    def work_per_task(self, batch: TaskBatch) -> int:
+        return max(self.params["k_shot"], self.params["k_query"]) * max(self.params["hidden"])
+
     def check_config(self, config: Config) -> None:
         super().check_config(config)
         if self.pool_size() is None and config.meta_batch is not None and \
@@ -99,7 +102,8 @@ class SinusoidFamily(TaskFamily):
         fused in (``baddbmm``), and θ is cut with ``split``: its backward is one ``cat``,
         where slicing would allocate a zero tensor of size P per block, twice for MAML.
         """
-        lead = theta.shape[:-1]
+        lead = torch.broadcast_shapes(theta.shape[:-1], x.shape[:-1])
+        theta = theta.expand(*lead, theta.shape[-1])
         batch = lead.numel()
         hidden = x.expand(*lead, x.shape[-1]).reshape(batch, x.shape[-1], 1)
         blocks = theta.reshape(batch, -1).split(self._block_sizes, dim=-1)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from maml_gui.core.config import ConfigError, Field
+from maml_gui.core.tasks.softplus_landscape import adapted_query_losses
 from maml_gui.core.tasks.base import (
     QUERY, SUPPORT, TaskBatch, TaskFamily, n_tasks_field, split_tensors, uniform,
 )
@@ -60,6 +61,9 @@ class SoftplusFamily(TaskFamily):
     def param_dim(self) -> int:
         return 2
 
+    def work_per_task(self, batch: TaskBatch) -> int:
+        return max(self.params["n_points"], self.params["n_query"])
+
     def make_pool(self, generator: torch.Generator) -> TaskBatch:
         p = self.params
         n = p["n_tasks"]
@@ -98,6 +102,11 @@ class SoftplusFamily(TaskFamily):
         grad_a = (weight * x).mean(-1)
         grad_b = weight.mean(-1)
         return loss, torch.stack((grad_a, grad_b), dim=-1)
+
+    def adapted_query_losses(self, points, batch, inner_lr, steps, proximal_lambda, chunk):
+        x_query, y_query = split_tensors(batch, QUERY)
+        return adapted_query_losses(points, batch["x_support"], batch["y_support"], x_query,
+                                    y_query, inner_lr, steps, proximal_lambda, chunk)
 
     def optima(self, batch: TaskBatch) -> torch.Tensor:
         return batch["optima"]
