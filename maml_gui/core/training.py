@@ -39,6 +39,14 @@ def seed_generators(seed: int, count: int) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(int(s) & (2**63 - 1)) for s in states]
 
 
+def initial_theta(config: Config) -> np.ndarray:
+    """θ₀ of a run of ``config``: the listed one, or the family's (seeded) default."""
+    if config.theta0 is not None:
+        return np.asarray(config.theta0, dtype=np.float64)
+    _, init_gen, _ = seed_generators(config.seed, 3)
+    return make_family(config.task).default_theta0(init_gen).double().numpy()
+
+
 class MetaTrainer:
     """The state of one meta-training run; :meth:`step` performs one meta-step."""
 
@@ -49,14 +57,13 @@ class MetaTrainer:
         self.dtype = resolve_dtype(config)
         if ALGORITHMS[config.algorithm].second_order:
             check_second_order(self.device, self.dtype, config.algorithm)
-        pool_gen, init_gen, self._stream = seed_generators(config.seed, 3)
+        pool_gen, _, self._stream = seed_generators(config.seed, 3)
         pool_size = self.family.pool_size()
         self.pool: TaskBatch | None = None
         if pool_size is not None:
             self.pool = self.family.make_pool(pool_gen).to(self.device, self.dtype)
         if theta0 is None:
-            theta0 = (torch.tensor(config.theta0, dtype=torch.float64) if config.theta0 is not None
-                      else self.family.default_theta0(init_gen))
+            theta0 = initial_theta(config)
         self.theta = torch.as_tensor(np.asarray(theta0), dtype=self.dtype).to(self.device).clone()
         self.algorithm = make_algorithm(config.algorithm, self.family, pool_size)
         self.optimizer = self._make_optimizer()

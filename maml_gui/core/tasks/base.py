@@ -74,6 +74,8 @@ class TaskFamily:
     has_data: ClassVar[bool] = False
     #: the task family's optimum per task can be moved on the canvas
     movable_optima: ClassVar[bool] = False
+    #: settings that suit this family, offered when a user switches to it in the window
+    suggested: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, params: Mapping[str, Any]):
         self.params = dict(params)

@@ -19,6 +19,7 @@ class SinusoidFamily(TaskFamily):
     description = "y = A sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π]; MSE of an MLP 1-40-40-1 (ReLU)"
     default_dtype = torch.float32
     has_data = True
+    suggested = {"inner_lr": 0.01, "outer_optimizer": "adam", "outer_lr": 0.001}  # Finn et al.
     fields = (
         n_tasks_field(25, 10_000, "Tasks per meta-step (or the size of the fixed task pool)."),
         Field("fixed_tasks", "bool", False,

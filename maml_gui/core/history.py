@@ -1,0 +1,105 @@
+"""A run's history, bounded whatever its length: compact per-step columns plus recent records.
+
+Every step's θ and losses go into growing arrays; once a column holds ``max_rows`` rows,
+every other row is dropped (the trail keeps its shape, memory stays flat). Only the last
+``keep`` full :class:`StepRecord` objects (with their inner paths) are kept.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from maml_gui.core.trace import StepRecord
+
+# numbers (θ components) the θ trail may hold: 2 parameters keep 100,000 steps, the MLP ~2,000
+TRAIL_BUDGET = 4_000_000
+
+
+class RunHistory:
+    """Bounded history of one run; append from one thread only (the GUI's drain timer)."""
+
+    def __init__(self, param_dim: int, *, keep: int = 64, max_rows: int | None = None):
+        self.param_dim = param_dim
+        self.max_rows = max_rows or int(np.clip(TRAIL_BUDGET // max(param_dim, 1), 1000, 100_000))
+        self.records: deque[StepRecord] = deque(maxlen=keep)
+        self._rows = 0
+        self._steps = np.zeros(256, dtype=np.int64)
+        self._theta = np.zeros((256, param_dim), dtype=np.float64)
+        self._losses = np.zeros((256, 3), dtype=np.float64)  # before, after, worst after
+        self._wall = np.zeros(256, dtype=np.float64)
+        self.total_steps = 0
+        self.last_theta: np.ndarray | None = None
+
+    def append(self, record: StepRecord) -> None:
+        if self._rows == self._steps.shape[0]:
+            if self._rows >= self.max_rows:
+                self._decimate()
+            else:
+                self._grow()
+        row = self._rows
+        self._steps[row] = record.step
+        self._theta[row] = record.theta
+        self._losses[row] = (record.meta_loss_before, record.meta_loss_after,
+                             record.worst_loss_after)
+        self._wall[row] = record.wall_time
+        self._rows += 1
+        self.total_steps = record.step + 1
+        self.last_theta = record.theta_next
+        self.records.append(record)
+
+    def _grow(self) -> None:
+        size = min(self._steps.shape[0] * 2, self.max_rows)
+        self._steps = _resize(self._steps, size)
+        self._theta = _resize(self._theta, size)
+        self._losses = _resize(self._losses, size)
+        self._wall = _resize(self._wall, size)
+
+    def _decimate(self) -> None:
+        keep = slice(0, self._rows, 2)
+        count = len(range(*keep.indices(self._rows)))
+        for array in (self._steps, self._theta, self._losses, self._wall):
+            array[:count] = array[keep].copy()
+        self._rows = count
+
+    # --- read (views: valid until the next append) -------------------------------------
+    @property
+    def steps(self) -> np.ndarray:
+        return self._steps[: self._rows]
+
+    @property
+    def thetas(self) -> np.ndarray:
+        """θ before each kept step, then the newest θ: the trail to draw."""
+        if self.last_theta is None:
+            return self._theta[:0]
+        return np.vstack([self._theta[: self._rows], self.last_theta[None]])
+
+    @property
+    def loss_before(self) -> np.ndarray:
+        return self._losses[: self._rows, 0]
+
+    @property
+    def loss_after(self) -> np.ndarray:
+        return self._losses[: self._rows, 1]
+
+    @property
+    def worst_after(self) -> np.ndarray:
+        return self._losses[: self._rows, 2]
+
+    @property
+    def wall_times(self) -> np.ndarray:
+        return self._wall[: self._rows]
+
+    @property
+    def latest(self) -> StepRecord | None:
+        return self.records[-1] if self.records else None
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self._steps, self._theta, self._losses, self._wall))
+
+
+def _resize(array: np.ndarray, rows: int) -> np.ndarray:
+    out = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
+    out[: array.shape[0]] = array
+    return out

@@ -1,0 +1,405 @@
+"""The session's run: config, training worker, bounded history, playback and animation clock.
+
+Lives in the GUI thread. The worker computes meta-steps; this controller decides which
+step and which animation frame the views show, and publishes a :class:`Snapshot` at most
+~30 times a second at full speed, or once per animation frame.
+
+Playback:
+- *animated* (a finite speed, in frames per second): each meta-step is shown frame by
+  frame (inner steps, meta-gradients, update); the worker computes at most one step ahead.
+- *full speed*: the worker runs free; views show the trail and the latest paths.
+- *paused*: :meth:`step_inner` shows the next frame, :meth:`step_meta` exactly one more
+  meta-step, complete.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from maml_gui.core.animation import Frame, build_frames
+from maml_gui.core.config import HOT_FIELDS, Config
+from maml_gui.core.history import RunHistory
+from maml_gui.core.landscape import landscape_tasks
+from maml_gui.core.tasks import make_family
+from maml_gui.core.trace import StepRecord
+from maml_gui.runtime.training_worker import TrainingWorker
+
+FULL_SPEED = math.inf
+SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, FULL_SPEED)  # animation frames per second
+PUBLISH_INTERVAL_MS = 33  # at most ~30 snapshots per second at full speed
+STOP_WAIT_MS = 1000
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the views draw. Made and read in the GUI thread only."""
+
+    run_id: int
+    config: Config
+    record: StepRecord | None  # the meta-step being shown
+    frames: tuple[Frame, ...]
+    frame_index: int
+    history: RunHistory
+    playing: bool
+    full_speed: bool
+    steps_per_second: float
+
+    @property
+    def frame(self) -> Frame | None:
+        return self.frames[self.frame_index] if self.frames else None
+
+
+class RunController(QObject):
+    """Owns the training worker and the history of the current run."""
+
+    snapshot_published = Signal(object)
+    """A new :class:`Snapshot` to draw."""
+    config_applied = Signal(object)
+    """The config changed (hot or cold); carries the new :class:`Config`."""
+    run_restarted = Signal(object)
+    """A new run started from scratch (cold change or reset); carries its :class:`Config`."""
+    playing_changed = Signal(bool)
+    """Playback started (True) or paused (False)."""
+    diverged = Signal(object)
+    """The run produced non-finite values; carries the diverged :class:`StepRecord`."""
+    failed = Signal(str)
+    """The training worker raised; carries a readable message."""
+
+    def __init__(self, config: Config, parent: QObject | None = None, *,
+                 theta0: np.ndarray | None = None):
+        super().__init__(parent)
+        self._config = config
+        self._theta0 = theta0
+        self._speed = 4.0
+        self._order = "auto"
+        self._playing = False
+        self._run_id = 0
+        self._worker: TrainingWorker | None = None
+        self._retired: list[TrainingWorker] = []
+        self._all_workers: list[TrainingWorker] = []
+        # Should this object be destroyed without shutdown(), its threads still end.
+        weakref.finalize(self, _stop_workers, self._all_workers)
+        self._publish_timer = QTimer(self)
+        self._publish_timer.setSingleShot(True)
+        self._publish_timer.timeout.connect(self._drain)
+        self._frame_timer = QTimer(self)
+        self._frame_timer.timeout.connect(self._on_frame_tick)
+        self._last_publish = 0.0
+        self._rate_samples: deque[tuple[float, int]] = deque(maxlen=64)
+        self._start_run()
+
+    # --- state ------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def history(self) -> RunHistory:
+        return self._history
+
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    @property
+    def full_speed(self) -> bool:
+        return math.isinf(self._speed)
+
+    @property
+    def current(self) -> StepRecord | None:
+        return self._current
+
+    @property
+    def frame_index(self) -> int:
+        return self._frame_index
+
+    @property
+    def frames(self) -> tuple[Frame, ...]:
+        return self._frames
+
+    @property
+    def run_id(self) -> int:
+        return self._run_id
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self._run_id, self._config, self._current, self._frames,
+                        self._frame_index, self._history, self._playing, self.full_speed,
+                        self._steps_per_second())
+
+    # --- runs -------------------------------------------------------------------------
+    def _start_run(self) -> None:
+        self._retire_worker()
+        self._run_id += 1
+        family = make_family(self._config.task)
+        self._history = RunHistory(family.param_dim)
+        self._queue: deque[StepRecord] = deque()
+        self._requested = 0
+        self._current: StepRecord | None = None
+        self._frames: tuple[Frame, ...] = ()
+        self._frame_index = 0
+        self._pending_meta_steps = 0
+        self._waiting_for_frame = False
+        self._rate_samples.clear()
+        worker = TrainingWorker([self._config], [self._theta0], parent=self)
+        worker.records_available.connect(self._on_records_available)
+        worker.failed.connect(self._on_worker_failed)
+        self._worker = worker
+        self._all_workers.append(worker)
+        worker.start()
+        if self._playing:
+            self._start_playback()
+        self.run_restarted.emit(self._config)
+        self._publish()
+
+    def _retire_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        worker.records_available.disconnect(self._on_records_available)
+        worker.failed.disconnect(self._on_worker_failed)
+        worker.stop()
+        self._retired.append(worker)
+        self._forget_finished()
+
+    def _forget_finished(self) -> None:
+        for worker in [w for w in self._retired if not w.is_running()]:
+            self._retired.remove(worker)
+            self._all_workers.remove(worker)
+            worker.deleteLater()
+
+    def reset(self) -> None:
+        """Start the run again from θ₀ with the current settings (keeps playing or paused)."""
+        self._start_run()
+
+    def apply_changes(self, changes: Mapping[str, Any]) -> bool:
+        """Apply validated-or-raising changes; hot ones live, cold ones restart the run.
+
+        Returns True when the run restarted. Raises ConfigError (nothing changes then).
+        """
+        new = self._config.with_changes(changes)
+        if new == self._config:
+            return False
+        cold = {key for key in changes if key.split(".")[0] not in HOT_FIELDS}
+        self._config = new
+        if "theta0" in cold:
+            self._theta0 = None
+        if cold:
+            self.config_applied.emit(new)
+            self._start_run()
+            return True
+        assert self._worker is not None
+        self._worker.send_changes({key: getattr(new, key) for key in changes})
+        self.config_applied.emit(new)
+        self._publish()
+        return False
+
+    def replace_config(self, config: Config, theta0: np.ndarray | None = None) -> None:
+        """Start over with a whole new config (a preset, a session file)."""
+        self._config = config
+        self._theta0 = theta0
+        self.config_applied.emit(config)
+        self._start_run()
+
+    def set_theta0(self, theta: np.ndarray) -> None:
+        """A new initialisation (the θ handle was dragged): restarts the run from there."""
+        theta = np.asarray(theta, dtype=np.float64)
+        if theta.size <= 64:
+            self.apply_changes({"theta0": [float(v) for v in theta]})
+        else:  # the MLP: keep it out of the config, start from the given vector
+            self._theta0 = theta
+            self._start_run()
+
+    def move_optimum(self, task_index: int, point: tuple[float, float]) -> None:
+        """Move a task's optimum (softplus, quadratic): a cold change of the task set."""
+        family = make_family(self._config.task)
+        params = family.move_optimum(landscape_tasks(self._config), task_index, point)
+        self.apply_changes({f"task.{key}": value for key, value in params.items()
+                            if self._config.task.get(key) != value})
+
+    # --- playback ---------------------------------------------------------------------
+    def set_speed(self, frames_per_second: float) -> None:
+        was_full = self.full_speed
+        self._speed = frames_per_second
+        if self._playing:
+            if was_full and not self.full_speed:
+                self._worker.set_free_running(False)
+                self._requested = 0
+                self._drain()  # what was computed at full speed is shown at once
+            self._start_playback()
+
+    def set_order(self, order: str) -> None:
+        """``auto``, ``together`` or ``one_by_one``: how tasks take turns in the animation."""
+        self._order = order
+        if self._current is not None:
+            last = self._frame_index == len(self._frames) - 1
+            self._frames = build_frames(self._current, order)
+            self._frame_index = len(self._frames) - 1 if last else min(self._frame_index,
+                                                                        len(self._frames) - 1)
+            self._publish()
+
+    def play(self) -> None:
+        if self._playing:
+            return
+        self._playing = True
+        self._start_playback()
+        self.playing_changed.emit(True)
+        self._publish()
+
+    def pause(self) -> None:
+        if not self._playing:
+            return
+        self._playing = False
+        self._frame_timer.stop()
+        if self._worker is not None:
+            self._worker.set_free_running(False)
+        self._requested = 0
+        self.playing_changed.emit(False)
+        self._publish()
+
+    def toggle_play(self) -> None:
+        self.pause() if self._playing else self.play()
+
+    def _start_playback(self) -> None:
+        if self.full_speed:
+            self._frame_timer.stop()
+            self._worker.set_free_running(True)
+        else:
+            self._frame_timer.start(max(1, int(round(1000.0 / self._speed))))
+            self._prefetch()
+
+    def step_inner(self) -> None:
+        """Pause and show the next animation frame (into the next meta-step if needed)."""
+        self.pause()
+        self._advance_frame()
+
+    def step_meta(self) -> None:
+        """Pause and show exactly one more meta-step, complete."""
+        self.pause()
+        self._pending_meta_steps += 1
+        self._take_pending_meta_steps()
+
+    def _take_pending_meta_steps(self) -> None:
+        while self._pending_meta_steps and self._queue:
+            self._pending_meta_steps -= 1
+            self._show(self._queue.popleft(), last_frame=True)
+        if self._pending_meta_steps:
+            self._request(self._pending_meta_steps - self._requested)
+        self._publish()
+
+    def _advance_frame(self) -> None:
+        if self._current is not None and self._frame_index < len(self._frames) - 1:
+            self._frame_index += 1
+            self._publish()
+            return
+        if self._queue:
+            self._show(self._queue.popleft(), last_frame=False)
+            self._publish()
+        else:
+            self._request(1 - self._requested)
+            self._waiting_for_frame = True
+        if self._playing:
+            self._prefetch()
+
+    def _show(self, record: StepRecord, *, last_frame: bool) -> None:
+        self._current = record
+        self._frames = build_frames(record, self._order)
+        self._frame_index = len(self._frames) - 1 if last_frame else 0
+        self._history.append(record)
+        self._rate_samples.append((time.perf_counter(), self._history.total_steps))
+
+    def _prefetch(self) -> None:
+        """Keep one computed meta-step ahead of the animation."""
+        if len(self._queue) + self._requested < 1:
+            self._request(1)
+
+    def _request(self, count: int) -> None:
+        if count > 0 and self._worker is not None:
+            self._requested += count
+            self._worker.request_steps(count)
+
+    @Slot()
+    def _on_frame_tick(self) -> None:
+        self._advance_frame()
+
+    # --- records from the worker ------------------------------------------------------
+    @Slot()
+    def _on_records_available(self) -> None:
+        wait = PUBLISH_INTERVAL_MS - 1000.0 * (time.perf_counter() - self._last_publish)
+        if not self.full_speed or not self._playing or wait <= 0:
+            self._drain()
+        elif not self._publish_timer.isActive():
+            self._publish_timer.start(int(wait) + 1)
+
+    @Slot()
+    def _drain(self) -> None:
+        if self._worker is None:
+            return
+        batches = self._worker.take_records()
+        if not batches:
+            return
+        records = [batch[0] for batch in batches if batch[0] is not None]
+        self._requested = max(0, self._requested - len(records))
+        diverged = next((r for r in records if r.diverged), None)
+        if (self.full_speed and self._playing) or diverged is not None:
+            for record in [*self._queue, *records]:
+                self._show(record, last_frame=True)
+            self._queue.clear()
+            self._publish()
+        else:
+            self._queue.extend(records)
+            if self._pending_meta_steps:
+                self._take_pending_meta_steps()
+            elif self._waiting_for_frame:
+                self._waiting_for_frame = False
+                self._advance_frame()
+        if diverged is not None:
+            self.pause()
+            self.diverged.emit(diverged)
+
+    @Slot(str)
+    def _on_worker_failed(self, message: str) -> None:
+        self.pause()
+        self.failed.emit(message)
+
+    def _publish(self) -> None:
+        self._last_publish = time.perf_counter()
+        self.snapshot_published.emit(self.snapshot())
+
+    def _steps_per_second(self) -> float:
+        now = time.perf_counter()
+        while len(self._rate_samples) > 2 and now - self._rate_samples[0][0] > 2.0:
+            self._rate_samples.popleft()
+        if len(self._rate_samples) < 2:
+            return 0.0
+        (t0, s0), (t1, s1) = self._rate_samples[0], self._rate_samples[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+    # --- shutdown ---------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop timers and every worker, waiting at most about a second in total."""
+        self._frame_timer.stop()
+        self._publish_timer.stop()
+        self._playing = False
+        self._retire_worker()
+        deadline = time.perf_counter() + STOP_WAIT_MS / 1000.0
+        for worker in list(self._retired):
+            remaining = max(1, int(1000 * (deadline - time.perf_counter())))
+            worker.wait(remaining)
+        self._forget_finished()
+
+
+def _stop_workers(workers: list[TrainingWorker]) -> None:
+    for worker in workers:
+        worker.stop()

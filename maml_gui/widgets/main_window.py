@@ -1,0 +1,309 @@
+"""The main window: parameter panel (left), landscape canvas (centre), toolbar, status bar."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea, QSlider,
+    QToolBar, QVBoxLayout, QWidget,
+)
+
+from maml_gui.core.config import Config, ConfigError, config_json, make_config
+from maml_gui.core.device import resolve_device
+from maml_gui.core.tasks import get_family
+from maml_gui.runtime.run_controller import FULL_SPEED, SPEEDS, RunController, Snapshot
+from maml_gui.widgets.landscape_canvas import LandscapeCanvas
+from maml_gui.widgets.parameter_panel import ParameterPanel
+
+DEFAULT_SPEED_INDEX = SPEEDS.index(4.0)
+
+
+class Banner(QFrame):
+    """A message across the top of the canvas (divergence, errors) with an action button."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.action_button = QPushButton("Reset")
+        self.close_button = QPushButton("✕")
+        self.close_button.setFixedWidth(28)
+        self.close_button.setToolTip("Hide this message")
+        self.close_button.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.action_button)
+        layout.addWidget(self.close_button)
+        self.hide()
+
+    def show_message(self, text: str, *, error: bool) -> None:
+        colour = "#7A1F1F" if error else "#6B5A12"
+        self.setStyleSheet(f"#banner {{ background: {colour}; border-radius: 4px; }}"
+                           "#banner QLabel { color: white; }")
+        self.label.setText(text)
+        self.show()
+
+    @property
+    def text(self) -> str:
+        return self.label.text()
+
+
+class MainWindow(QMainWindow):
+    """maml-gui's window. Owns the run controller and every view."""
+
+    def __init__(self, config: Config, *, settings: QSettings | None = None,
+                 theta0: np.ndarray | None = None):
+        super().__init__()
+        self.settings = settings
+        self.setWindowTitle("maml-gui")
+        self.controller = RunController(config, self, theta0=theta0)
+        self.canvas = LandscapeCanvas(config)
+        self.panel = ParameterPanel(config)
+        self.banner = Banner()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(4, 4, 4, 0)
+        column.addWidget(self.banner)
+        column.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.panel)
+        scroll.setMinimumWidth(330)
+        self.panel_dock = QDockWidget("Parameters", self)
+        self.panel_dock.setObjectName("parameters")
+        self.panel_dock.setWidget(scroll)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.panel_dock)
+
+        self._build_toolbar()
+        self._build_status_bar()
+        self._connect()
+        self.resize(1400, 900)
+        self._restore_settings()
+        self._on_run_restarted(self.controller.config)
+        self._on_snapshot(self.controller.snapshot())
+
+    # --- construction -----------------------------------------------------------------
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Playback", self)
+        bar.setObjectName("playback")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.play_action = QAction("▶ Run", self)
+        self.play_action.setShortcut(QKeySequence(Qt.Key.Key_Space))
+        self.play_action.setToolTip("Run / pause meta-training (Space)")
+        self.step_inner_action = QAction("Step inner →", self)
+        self.step_inner_action.setShortcut(QKeySequence(Qt.Key.Key_Right))
+        self.step_inner_action.setToolTip("Show the next inner step (→)")
+        self.step_meta_action = QAction("Step meta ⇥", self)
+        self.step_meta_action.setShortcut(QKeySequence("Shift+Right"))
+        self.step_meta_action.setToolTip("One whole meta-step (Shift+→)")
+        self.reset_action = QAction("↺ Reset", self)
+        self.reset_action.setShortcut(QKeySequence(Qt.Key.Key_R))
+        self.reset_action.setToolTip("Start again from θ₀ (R)")
+        for action in (self.play_action, self.step_inner_action, self.step_meta_action,
+                       self.reset_action):
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Speed "))
+        self.speed_slider = QSlider(Qt.Orientation.Horizontal)
+        self.speed_slider.setRange(0, len(SPEEDS) - 1)
+        self.speed_slider.setValue(DEFAULT_SPEED_INDEX)
+        self.speed_slider.setFixedWidth(170)
+        self.speed_slider.setToolTip("Animation frames per second; the last notch trains at "
+                                     "full speed and shows only the trail and the latest paths")
+        bar.addWidget(self.speed_slider)
+        self.speed_label = QLabel()
+        self.speed_label.setMinimumWidth(110)
+        bar.addWidget(self.speed_label)
+        self._on_speed_moved(self.speed_slider.value())
+
+    def _build_status_bar(self) -> None:
+        self.step_label = QLabel()
+        self.loss_label = QLabel()
+        self.rate_label = QLabel()
+        self.device_label = QLabel()
+        for label in (self.step_label, self.loss_label, self.rate_label, self.device_label):
+            self.statusBar().addPermanentWidget(label)
+        self.loss_label.setToolTip("Mean query loss over the meta-batch at θ (before adaptation) "
+                                   "and after the inner loop (after adaptation)")
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.snapshot_published.connect(self._on_snapshot)
+        c.config_applied.connect(self._on_config_applied)
+        c.run_restarted.connect(self._on_run_restarted)
+        c.playing_changed.connect(self._on_playing_changed)
+        c.diverged.connect(self._on_diverged)
+        c.failed.connect(self._on_failed)
+        self.panel.changes_requested.connect(self._on_changes_requested)
+        self.panel.resample_requested.connect(self._on_resample_requested)
+        self.canvas.theta_dragged.connect(self._on_theta_dragged)
+        self.canvas.optimum_dragged.connect(self._on_optimum_dragged)
+        self.canvas.landscape_failed.connect(self._on_landscape_failed)
+        self.play_action.triggered.connect(c.toggle_play)
+        self.step_inner_action.triggered.connect(c.step_inner)
+        self.step_meta_action.triggered.connect(c.step_meta)
+        self.reset_action.triggered.connect(self._on_reset)
+        self.banner.action_button.clicked.connect(self._on_reset)
+        self.speed_slider.valueChanged.connect(self._on_speed_moved)
+
+    # --- controller → views -----------------------------------------------------------
+    @Slot(object)
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        self.canvas.show_snapshot(snapshot)
+        record = snapshot.record
+        if record is None:
+            self.step_label.setText("step 0")
+            self.loss_label.setText("meta-loss: —")
+        else:
+            self.step_label.setText(f"step {record.step + 1}")
+            self.loss_label.setText(f"meta-loss {record.meta_loss_before:.4g} → "
+                                    f"{record.meta_loss_after:.4g} after adaptation")
+        rate = snapshot.steps_per_second
+        self.rate_label.setText(f"{rate:,.1f} steps/s" if snapshot.playing and rate else "paused"
+                                if not snapshot.playing else "")
+
+    @Slot(object)
+    def _on_config_applied(self, config: Config) -> None:
+        self.panel.set_config(config)
+        self.canvas.set_config(config)
+
+    @Slot(object)
+    def _on_run_restarted(self, config: Config) -> None:
+        self.panel.set_config(config)
+        self.canvas.set_config(config, restarted=True)
+        self.banner.hide()
+        self.canvas.set_interactive(not self.controller.playing)
+        try:
+            device = str(resolve_device(config.device))
+        except Exception as exc:  # shown, not raised: the worker reports it properly too
+            device = f"{config.device} (unavailable: {exc})"
+        self.device_label.setText(f"device: {device}")
+
+    @Slot(bool)
+    def _on_playing_changed(self, playing: bool) -> None:
+        self.play_action.setText("⏸ Pause" if playing else "▶ Run")
+        self.canvas.set_interactive(not playing)
+
+    @Slot(object)
+    def _on_diverged(self, record) -> None:
+        self.banner.show_message(
+            f"<b>The run diverged at step {record.step + 1}.</b> {record.reason}. "
+            "Change the setting and press Reset (R) to start again.", error=False)
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.banner.show_message(f"<b>Training stopped with an error:</b> {message}", error=True)
+
+    # --- views → controller -----------------------------------------------------------
+    @Slot(dict)
+    def _on_changes_requested(self, changes: dict) -> None:
+        family = changes.get("task.family")
+        if family is not None and family != self.controller.config.family:
+            suggested = get_family(family).suggested
+            changes = {**suggested, **changes}
+            if suggested:
+                self.statusBar().showMessage(
+                    "Settings that suit this task family: " +
+                    ", ".join(f"{k} = {v}" for k, v in suggested.items()), 6000)
+        try:
+            restarted = self.controller.apply_changes(changes)
+        except ConfigError as exc:
+            self.panel.set_config(self.controller.config)
+            self.statusBar().showMessage(f"Not applied: {exc}", 8000)
+            return
+        if restarted and not self.statusBar().currentMessage():
+            names = ", ".join(sorted(changes))
+            self.statusBar().showMessage(f"Run restarted: {names} changed", 5000)
+
+    @Slot()
+    def _on_resample_requested(self) -> None:
+        self._on_changes_requested({"seed": (self.controller.config.seed + 1) % (2**31 - 1)})
+
+    @Slot(object)
+    def _on_theta_dragged(self, theta: np.ndarray) -> None:
+        if self.controller.playing:
+            return
+        self.controller.set_theta0(theta)
+        self.statusBar().showMessage("New initialisation θ₀ = (" +
+                                     ", ".join(f"{v:.3g}" for v in theta) + ")", 4000)
+
+    @Slot(int, object)
+    def _on_optimum_dragged(self, task: int, point) -> None:
+        if self.controller.playing:
+            return
+        try:
+            self.controller.move_optimum(task, point)
+        except ConfigError as exc:
+            self.statusBar().showMessage(f"Not applied: {exc}", 8000)
+
+    @Slot(str)
+    def _on_landscape_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"Landscape: {message}", 8000)
+
+    @Slot()
+    def _on_reset(self) -> None:
+        self.banner.hide()
+        self.controller.reset()
+
+    @Slot(int)
+    def _on_speed_moved(self, index: int) -> None:
+        speed = SPEEDS[index]
+        self.speed_label.setText("full speed" if math.isinf(speed) else f"{speed:g} frames/s")
+        self.controller.set_speed(speed)
+
+    # --- settings and closing ---------------------------------------------------------
+    def _restore_settings(self) -> None:
+        if self.settings is None:
+            return
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        speed = self.settings.value("playback/speed_index")
+        if speed is not None:
+            try:
+                self.speed_slider.setValue(int(speed))
+            except (TypeError, ValueError):
+                pass
+
+    def save_settings(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("playback/speed_index", self.speed_slider.value())
+        self.settings.setValue("session/config", json.dumps(config_json(self.controller.config)))
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        self.controller.shutdown()
+        self.canvas.shutdown()
+        super().closeEvent(event)
+
+
+def last_session_config(settings: QSettings) -> Config | None:
+    """The config of the previous session, or None if there is none or it no longer validates."""
+    text = settings.value("session/config")
+    if not text:
+        return None
+    try:
+        data = json.loads(str(text))
+        data.pop("schema_version", None)
+        return make_config(data)
+    except (ValueError, ConfigError):
+        return None

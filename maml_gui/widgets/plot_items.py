@@ -1,0 +1,77 @@
+"""Small pyqtgraph building blocks shared by the canvas and the exports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+
+HEAD_PIXELS = 11.0  # arrow-head length on screen
+HEAD_ANGLE = np.deg2rad(24.0)
+
+
+def pen(colour: str, width: float = 2.0, alpha: float = 1.0, dashed: bool = False):
+    qcolour = QColor(colour)
+    qcolour.setAlphaF(alpha)
+    p = pg.mkPen(qcolour, width=width)
+    p.setCosmetic(True)  # width in screen pixels whatever the zoom (and the export scale)
+    if dashed:
+        p.setDashPattern([4, 3])
+    return p
+
+
+def arrow_segments(tails: np.ndarray, tips: np.ndarray, pixel_size: tuple[float, float]) -> np.ndarray:
+    """Shafts and two-stroke heads of arrows as segment pairs ``(6·A, 2)`` for connect="pairs".
+
+    Heads are built in screen pixels (``pixel_size``: data units per pixel along x and y), so
+    they keep their shape whatever the axes' aspect ratio. Non-finite or zero-length arrows
+    are dropped.
+    """
+    tails = np.atleast_2d(np.asarray(tails, dtype=np.float64))
+    tips = np.atleast_2d(np.asarray(tips, dtype=np.float64))
+    sx, sy = (max(float(v), 1e-300) for v in pixel_size)
+    delta_px = (tips - tails) / (sx, sy)
+    length = np.hypot(delta_px[:, 0], delta_px[:, 1])
+    keep = np.isfinite(length) & (length > 1e-9) & np.all(np.isfinite(tails), axis=1)
+    if not np.any(keep):
+        return np.zeros((0, 2))
+    tails, tips, delta_px, length = tails[keep], tips[keep], delta_px[keep], length[keep]
+    unit = delta_px / length[:, None]
+    head = np.minimum(HEAD_PIXELS, 0.6 * length)[:, None]
+    cos, sin = np.cos(HEAD_ANGLE), np.sin(HEAD_ANGLE)
+    back = -unit
+    left = np.stack([back[:, 0] * cos - back[:, 1] * sin, back[:, 0] * sin + back[:, 1] * cos], 1)
+    right = np.stack([back[:, 0] * cos + back[:, 1] * sin, -back[:, 0] * sin + back[:, 1] * cos], 1)
+    left_end = tips + head * left * (sx, sy)
+    right_end = tips + head * right * (sx, sy)
+    segments = np.stack([tails, tips, tips, left_end, tips, right_end], axis=1)
+    return segments.reshape(-1, 2)
+
+
+class ArrowSet:
+    """Arrows in one colour drawn as a single curve item (cheap to update, vector on export)."""
+
+    def __init__(self, plot: pg.PlotItem, colour: str, width: float = 2.5, z: float = 20,
+                 outline: str | None = "#000000"):
+        self.plot = plot
+        self.curve = pg.PlotCurveItem(connect="pairs", pen=pen(colour, width),
+                                      shadowPen=pen(outline, width + 2.0, 0.6) if outline else None,
+                                      antialias=True)
+        self.curve.setZValue(z)
+        plot.addItem(self.curve)
+        self._tails = np.zeros((0, 2))
+        self._tips = np.zeros((0, 2))
+
+    def set_arrows(self, tails: np.ndarray, tips: np.ndarray) -> None:
+        self._tails = np.atleast_2d(np.asarray(tails, dtype=np.float64)).reshape(-1, 2)
+        self._tips = np.atleast_2d(np.asarray(tips, dtype=np.float64)).reshape(-1, 2)
+        self.redraw()
+
+    def clear(self) -> None:
+        self.set_arrows(np.zeros((0, 2)), np.zeros((0, 2)))
+
+    def redraw(self) -> None:
+        """Recompute heads for the current zoom (call when the view range changes)."""
+        pixel = self.plot.getViewBox().viewPixelSize()
+        segments = arrow_segments(self._tails, self._tips, pixel) if len(self._tails) else np.zeros((0, 2))
+        self.curve.setData(segments[:, 0], segments[:, 1])
