@@ -25,7 +25,7 @@ from maml_gui.core.animation import visible
 from maml_gui.core.config import Config
 from maml_gui.core.contours import contour_levels, contour_segments
 from maml_gui.core.landscape import (
-    LandscapeError, Plane, Surface, axes_plane, landscape_tasks, pca_plane, random_plane,
+    LandscapeError, LandscapeEvaluator, Plane, Surface, axes_plane, landscape_tasks, pca_plane, random_plane,
     surface_names,
 )
 from maml_gui.core.tasks import make_family
@@ -486,29 +486,56 @@ class LandscapeCanvas(QWidget):
     def _schedule(self) -> None:
         self._debounce.start()
 
-    @Slot()
-    def _send_request(self) -> None:
+    def _request(self, resolutions: tuple[int, ...] | None = None,
+                 dtype: torch.dtype = torch.float32) -> LandscapeRequest | None:
+        """The landscape request for what is on screen now (None if the view is empty)."""
         (x0, x1), (y0, y1) = self.view.viewRange()
         if not (x1 > x0 and y1 > y0):
-            return
+            return None
         plane = self._plane
-        coarse, fine = (COARSE, FINE) if plane is None else (COARSE_PLANE, FINE_PLANE)
+        if resolutions is None:
+            resolutions = (COARSE, FINE) if plane is None else (COARSE_PLANE, FINE_PLANE)
         anchor = self._anchor if self._anchor is not None else self._theta0
         weights = self._weights if self._config.algorithm == "tr_maml" else None
-        key = (self.surface_name, self._config, (x0, x1, y0, y1), id(plane),
-               None if anchor is None else anchor.tobytes(),
-               None if weights is None else weights.tobytes())
+        return LandscapeRequest(
+            generation=self._generation + 1, config=self._config, tasks=self._tasks,
+            surface=self.surface_name, xrange=(x0, x1), yrange=(y0, y1),
+            resolutions=resolutions, plane=plane, anchor=anchor, weights=weights, dtype=dtype)
+
+    @Slot()
+    def _send_request(self) -> None:
+        request = self._request()
+        if request is None:
+            return
+        key = (request.surface, request.config, request.xrange, request.yrange,
+               id(request.plane), None if request.anchor is None else request.anchor.tobytes(),
+               None if request.weights is None else request.weights.tobytes())
         if key == self._last_request_key:
             return
         self._last_request_key = key
-        self._generation += 1
-        self._finest = fine
-        self.worker.request(LandscapeRequest(
-            generation=self._generation, config=self._config, tasks=self._tasks,
-            surface=self.surface_name, xrange=(x0, x1), yrange=(y0, y1),
-            resolutions=(coarse, fine), plane=plane, anchor=anchor, weights=weights,
-            dtype=torch.float32,  # a picture: float32 is twice as fast and exact to the eye
-        ))
+        self._generation = request.generation
+        self._finest = request.resolutions[-1]
+        self.worker.request(request)
+
+    def compute_landscape_now(self, resolution: int = FINE, dtype: torch.dtype = torch.float64) -> Surface:
+        """Compute and show the current surface in this thread (exports and scripts).
+
+        Pending worker results are made stale, so they cannot replace this one.
+        """
+        self._debounce.stop()
+        request = self._request((resolution,), dtype)
+        if request is None:
+            raise LandscapeError("the view is empty: nothing to compute")
+        self._generation = request.generation
+        self._last_request_key = None
+        self._finest = resolution
+        surface = LandscapeEvaluator(request.config, request.tasks, weights=request.weights,
+                                     dtype=dtype).grid(request.surface, request.xrange,
+                                                       request.yrange, resolution,
+                                                       plane=request.plane, anchor=request.anchor)
+        self._shown.surface = surface
+        self._render_surface()
+        return surface
 
     @Slot(int, object)
     def _on_surface_ready(self, generation: int, surface: Surface) -> None:
