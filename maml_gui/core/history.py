@@ -26,10 +26,13 @@ class RunHistory:
         self.records: deque[StepRecord] = deque(maxlen=keep)
         self._rows = 0
         self._steps = np.zeros(256, dtype=np.int64)
-        self._theta = np.zeros((256, param_dim), dtype=np.float64)
+        # one spare row: θ after the newest step sits right after the rows, so the whole trail
+        # is a view, never a copy (the MLP's trail is ~30 MB)
+        self._theta = np.zeros((257, param_dim), dtype=np.float64)
         self._losses = np.zeros((256, 3), dtype=np.float64)  # before, after, worst after
         self._wall = np.zeros(256, dtype=np.float64)
         self.total_steps = 0
+        self.decimations = 0  # bumps when rows are dropped: cached projections must restart
         self.last_theta: np.ndarray | None = None
 
     def append(self, record: StepRecord) -> None:
@@ -44,6 +47,7 @@ class RunHistory:
         self._losses[row] = (record.meta_loss_before, record.meta_loss_after,
                              record.worst_loss_after)
         self._wall[row] = record.wall_time
+        self._theta[row + 1] = record.theta_next
         self._rows += 1
         self.total_steps = record.step + 1
         self.last_theta = record.theta_next
@@ -52,7 +56,7 @@ class RunHistory:
     def _grow(self) -> None:
         size = min(self._steps.shape[0] * 2, self.max_rows)
         self._steps = _resize(self._steps, size)
-        self._theta = _resize(self._theta, size)
+        self._theta = _resize(self._theta, size + 1)
         self._losses = _resize(self._losses, size)
         self._wall = _resize(self._wall, size)
 
@@ -61,7 +65,9 @@ class RunHistory:
         count = len(range(*keep.indices(self._rows)))
         for array in (self._steps, self._theta, self._losses, self._wall):
             array[:count] = array[keep].copy()
+        self._theta[count] = self.last_theta
         self._rows = count
+        self.decimations += 1
 
     # --- read (views: valid until the next append) -------------------------------------
     @property
@@ -70,10 +76,10 @@ class RunHistory:
 
     @property
     def thetas(self) -> np.ndarray:
-        """θ before each kept step, then the newest θ: the trail to draw."""
+        """θ before each kept step, then the newest θ: the trail to draw (a view)."""
         if self.last_theta is None:
             return self._theta[:0]
-        return np.vstack([self._theta[: self._rows], self.last_theta[None]])
+        return self._theta[: self._rows + 1]
 
     @property
     def loss_before(self) -> np.ndarray:

@@ -52,6 +52,11 @@ class Plane:
     explained_variance: tuple[float, float] | None = None  # PCA: fraction per direction
     seed: int | None = None  # random: the seed of the directions
 
+    def __post_init__(self) -> None:
+        # Projection is a (P, 2) matrix product with the pseudo-inverse, computed once: the
+        # canvas projects the whole trail of a 1,761-parameter model every frame.
+        object.__setattr__(self, "_pinv", np.linalg.pinv(self.directions))
+
     def points(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Parameter vectors at plane coordinates (broadcast shapes of u and v)."""
         u, v = np.broadcast_arrays(np.asarray(u, float), np.asarray(v, float))
@@ -60,10 +65,9 @@ class Plane:
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Plane coordinates ``(M, 2)`` of ``points`` ``(M, P)`` and their distance off the plane."""
         offsets = np.atleast_2d(points) - self.centre
-        basis = self.directions.T  # (P, 2), not necessarily orthonormal
-        coords, *_ = np.linalg.lstsq(basis, offsets.T, rcond=None)
-        residual = offsets - (basis @ coords).T
-        return coords.T, np.linalg.norm(residual, axis=-1)
+        coords = offsets @ self._pinv  # least-squares plane coordinates (directions need not be orthogonal)
+        residual = offsets - coords @ self.directions
+        return coords, np.linalg.norm(residual, axis=-1)
 
     @property
     def title(self) -> str:
@@ -87,22 +91,41 @@ def axes_plane(centre: np.ndarray, first: int = 0, second: int = 1) -> Plane:
     return Plane(centre, directions, "axes")
 
 
-def pca_plane(points: np.ndarray, centre: np.ndarray | None = None) -> Plane:
+def pca_plane(points: np.ndarray, centre: np.ndarray | None = None, *,
+              max_points: int | None = None) -> Plane:
     """The plane of the top two principal directions of ``points`` ``(M, P)``.
 
     ``centre`` defaults to the last point (the current θ when given a trajectory).
     Explained variance is each direction's share of the total variance of the points.
+    ``max_points`` keeps an evenly spaced subset (always with the last points), which the
+    live canvas uses so that a refit costs milliseconds, not seconds.
     """
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[0] < 2:
         raise LandscapeError("a PCA plane needs at least two points of the trajectory")
+    if max_points is not None and len(points) > max_points:
+        keep = np.unique(np.linspace(0, len(points) - 1, max_points).round().astype(int))
+        points = points[keep]
     centred = points - points.mean(axis=0)
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    total = float(np.sum(singular**2))
+    # Only two directions are needed: eigen-decompose the smaller Gram/covariance matrix
+    # (M×M or P×P) instead of a full SVD of the M×P data.
+    total = float(np.sum(centred**2))
     if total == 0.0:
         raise LandscapeError("the trajectory has not moved yet: no PCA plane exists")
-    directions = vt[:2] if vt.shape[0] >= 2 else np.vstack([vt[0], np.zeros_like(vt[0])])
-    share = [float(s**2 / total) for s in singular[:2]] + [0.0]
+    if centred.shape[0] <= centred.shape[1]:
+        values, vectors = np.linalg.eigh(centred @ centred.T)
+        order = np.argsort(values)[::-1][:2]
+        directions = (centred.T @ vectors[:, order]).T
+    else:
+        values, vectors = np.linalg.eigh(centred.T @ centred)
+        order = np.argsort(values)[::-1][:2]
+        directions = vectors[:, order].T
+    top = np.maximum(values[order], 0.0)
+    norms = np.linalg.norm(directions, axis=1, keepdims=True)
+    directions = np.where(norms > 0, directions / np.where(norms > 0, norms, 1.0), 0.0)
+    if directions.shape[0] < 2:
+        directions = np.vstack([directions[0], np.zeros_like(directions[0])])
+    share = [float(v / total) for v in top] + [0.0]
     # A deterministic sign: the largest entry of each direction is positive.
     for row in directions:
         if row[np.argmax(np.abs(row))] < 0:

@@ -20,6 +20,7 @@ import torch
 from maml_gui.core.algorithms import ALGORITHMS, make_algorithm
 from maml_gui.core.config import HOT_FIELDS, Config, ConfigError
 from maml_gui.core.device import check_second_order, resolve_device
+from maml_gui.core.optimizers import SGD, Adam, make_outer_optimizer
 from maml_gui.core.tasks import TaskBatch, make_family
 from maml_gui.core.trace import StepRecord, make_record
 
@@ -69,10 +70,8 @@ class MetaTrainer:
         self.optimizer = self._make_optimizer()
         self.step_index = 0
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        if self.config.outer_optimizer == "adam":
-            return torch.optim.Adam([self.theta], lr=self.config.outer_lr)
-        return torch.optim.SGD([self.theta], lr=self.config.outer_lr)
+    def _make_optimizer(self) -> SGD | Adam:
+        return make_outer_optimizer(self.config.outer_optimizer, self.config.outer_lr)
 
     # --- changes during a run ---------------------------------------------------------
     def apply_changes(self, changes: Mapping[str, Any]) -> None:
@@ -82,8 +81,7 @@ class MetaTrainer:
             raise ConfigError(cold[0], changes[cold[0]],
                               "cannot change during a run (it needs a restart)")
         self.config = self.config.with_changes(changes)
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.config.outer_lr
+        self.optimizer.lr = self.config.outer_lr
 
     # --- one meta-step ----------------------------------------------------------------
     def next_batch(self) -> TaskBatch:
@@ -101,9 +99,7 @@ class MetaTrainer:
         batch = self.next_batch()
         theta = self.theta.detach().clone()
         result = self.algorithm.meta_gradient(theta, batch, self.config)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.theta.grad = result.aggregate.detach().to(self.theta.dtype)
-        self.optimizer.step()
+        self.optimizer.step(self.theta, result.aggregate.detach().to(self.theta.dtype))
         self.algorithm.post_step(result, batch, self.config)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)

@@ -40,6 +40,7 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 COARSE, FINE = 48, 176  # grid sizes for 2-parameter surfaces: a quick first look, then detail
 COARSE_PLANE, FINE_PLANE = 20, 40  # an MLP surface costs ~0.25 ms per point
 DEBOUNCE_MS = 30
+PCA_POINTS = 160  # points the live PCA plane is fitted to (evenly spaced along the path)
 ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's length as a share of the view's diagonal
 MAX_LEGEND_TASKS = 8
 
@@ -86,6 +87,8 @@ class LandscapeCanvas(QWidget):
         self._weights: np.ndarray | None = None
         self._last_request_key: tuple | None = None
         self._finest = 0  # the finest resolution of the latest request
+        self._trail_cache: tuple[tuple | None, np.ndarray] = (None, np.zeros((0, 2)))
+        self._figure_mode = False  # exports: only the plot, no controls or readouts
 
         self.surface_box = QComboBox()
         self.surface_box.setToolTip("Which surface the heatmap shows")
@@ -123,6 +126,8 @@ class LandscapeCanvas(QWidget):
                                           interactive=False, width=14)
         self.colour_bar.setImageItem(self.image, insert_in=self.plot)
         self.colour_bar.axis.enableAutoSIPrefix(False)
+        self.colour_bar.axis.setPen(theme.foreground)
+        self.colour_bar.axis.setTextPen(theme.foreground)
         self.contours = pg.PlotCurveItem(connect="pairs", pen=pen(theme.contour, 1.0, 0.45))
         self.contours.setZValue(-5)
         self.plot.addItem(self.contours)
@@ -137,7 +142,10 @@ class LandscapeCanvas(QWidget):
         self.theta_handle = pg.TargetItem(pos=(0, 0), size=16, movable=True, symbol="o",
                                           pen=pen(theme.outline, 2.0), brush=theme.theta,
                                           label="θ", labelOpts={"color": theme.foreground,
-                                                                "offset": (8, -14)})
+                                                                "offset": (8, -14),
+                                                                # readable on dark heatmap colours
+                                                                **({"fill": pg.mkBrush(255, 255, 255, 210)}
+                                                                   if theme.print_theme else {})})
         self.theta_handle.setZValue(40)
         self.plot.addItem(self.theta_handle)
         self.legend = pg.LegendItem(offset=(8, 8), labelTextColor=theme.foreground,
@@ -157,6 +165,7 @@ class LandscapeCanvas(QWidget):
         footer.addWidget(self.readout, 1)
         footer.addWidget(self.status)
         layout.addLayout(footer)
+        self._control_bar, self._footer = bar, footer
 
         self.worker = LandscapeWorker(self)
         weakref.finalize(self, self.worker.stop)  # ends the thread even without closeEvent
@@ -184,6 +193,10 @@ class LandscapeCanvas(QWidget):
     @property
     def shown_surface(self) -> Surface | None:
         return self._shown.surface
+
+    @property
+    def highlighted_task(self) -> int | None:
+        return self._highlight
 
     @property
     def plane(self) -> Plane | None:
@@ -252,10 +265,9 @@ class LandscapeCanvas(QWidget):
         self._maybe_refit_plane(snapshot)
         state = visible(record, snapshot.frame)
         theta = record.theta_next if state.updated else record.theta
-        trail = snapshot.history.thetas
+        trail_uv = self._trail_uv(snapshot)
         if not state.updated:
-            trail = trail[:-1]
-        trail_uv = self._to_plane(trail)
+            trail_uv = trail_uv[:-1]
         self.trail.setData(trail_uv[:, 0], trail_uv[:, 1]) if len(trail_uv) else self.trail.setData([], [])
         theta_uv = self._to_plane(theta[None])[0]
         self.theta_handle.blockSignals(True)
@@ -295,6 +307,21 @@ class LandscapeCanvas(QWidget):
             xmax, ymax = high + 0.35 * span
         self.view.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
         self._schedule()
+
+    def set_figure_mode(self, on: bool) -> None:
+        """Hide the control bar and the readouts, and drop the margins (for exported figures)."""
+        self._figure_mode = on
+        for bar in (self._control_bar, self._footer):
+            for i in range(bar.count()):
+                widget = bar.itemAt(i).widget()
+                if widget is not None:
+                    widget.setVisible(not on)
+        if not on:
+            dim = self._family.param_dim
+            self.plane_box.setVisible(dim > 2)
+            self.plane_label.setVisible(dim > 2)
+        margin = 0 if on else 4
+        self.layout().setContentsMargins(margin, margin, margin, margin)
 
     def shutdown(self) -> None:
         """Stop the debounce timer and the landscape thread (bounded wait)."""
@@ -405,8 +432,8 @@ class LandscapeCanvas(QWidget):
     def _ensure_plane(self, points: np.ndarray, centre: np.ndarray | None = None) -> None:
         """Choose the plane for >2 parameters, through ``centre`` (default: the last point)."""
         dim = self._family.param_dim
-        self.plane_box.setVisible(dim > 2)
-        self.plane_label.setVisible(dim > 2)
+        self.plane_box.setVisible(dim > 2 and not self._figure_mode)
+        self.plane_label.setVisible(dim > 2 and not self._figure_mode)
         if dim == 2:
             self._plane = None
             return
@@ -415,7 +442,7 @@ class LandscapeCanvas(QWidget):
         if method == "axes":
             self._plane = axes_plane(centre)
         elif method == "pca" and len(points) >= 3 and np.ptp(points, axis=0).max() > 0:
-            self._plane = pca_plane(points, centre)
+            self._plane = pca_plane(points, centre, max_points=PCA_POINTS)
         else:  # PCA needs a path: until there is one, a seeded random plane
             self._plane = random_plane(self._family, centre, seed=self._config.seed)
 
@@ -432,6 +459,20 @@ class LandscapeCanvas(QWidget):
         self._plane_steps = steps
         self._place_optima()
         self.fit_view()
+
+    def _trail_uv(self, snapshot: Snapshot) -> np.ndarray:
+        """θ's trail in plane coordinates, projecting only the rows added since last time."""
+        thetas = snapshot.history.thetas
+        if self._plane is None:
+            return thetas[:, :2]
+        key = (snapshot.run_id, id(snapshot.history), snapshot.history.decimations, id(self._plane))
+        cached_key, cached = self._trail_cache
+        # the last row is θ after the newest step: it is rewritten by the next step, so redo it
+        start = max(len(cached) - 1, 0) if cached_key == key and len(cached) <= len(thetas) else 0
+        uv = np.concatenate([cached[:start], self._to_plane(thetas[start:])]) if start else \
+            self._to_plane(thetas)
+        self._trail_cache = (key, uv)
+        return uv
 
     def _to_plane(self, points: np.ndarray) -> np.ndarray:
         points = np.atleast_2d(np.asarray(points, dtype=np.float64))

@@ -19,6 +19,7 @@ from maml_gui.core.tasks import get_family
 from maml_gui.runtime.run_controller import FULL_SPEED, SPEEDS, RunController, Snapshot
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.widgets.parameter_panel import ParameterPanel
+from maml_gui.widgets.trace_view import TraceView
 
 DEFAULT_SPEED_INDEX = SPEEDS.index(4.0)
 
@@ -83,6 +84,13 @@ class MainWindow(QMainWindow):
         self.panel_dock.setObjectName("parameters")
         self.panel_dock.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.panel_dock)
+
+        self.trace = TraceView(config)
+        self.trace.setMinimumWidth(420)
+        self.trace_dock = QDockWidget("Algorithm trace", self)
+        self.trace_dock.setObjectName("trace")
+        self.trace_dock.setWidget(self.trace)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.trace_dock)
 
         self._build_toolbar()
         self._build_status_bar()
@@ -151,6 +159,8 @@ class MainWindow(QMainWindow):
         self.canvas.theta_dragged.connect(self._on_theta_dragged)
         self.canvas.optimum_dragged.connect(self._on_optimum_dragged)
         self.canvas.landscape_failed.connect(self._on_landscape_failed)
+        self.canvas.task_selected.connect(self._on_task_selected)
+        self.trace.task_selected.connect(self._on_task_selected)
         self.play_action.triggered.connect(c.toggle_play)
         self.step_inner_action.triggered.connect(c.step_inner)
         self.step_meta_action.triggered.connect(c.step_meta)
@@ -162,6 +172,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.canvas.show_snapshot(snapshot)
+        self.trace.show_snapshot(snapshot)
         record = snapshot.record
         if record is None:
             self.step_label.setText("step 0")
@@ -178,11 +189,13 @@ class MainWindow(QMainWindow):
     def _on_config_applied(self, config: Config) -> None:
         self.panel.set_config(config)
         self.canvas.set_config(config)
+        self.trace.set_config(config)
 
     @Slot(object)
     def _on_run_restarted(self, config: Config) -> None:
         self.panel.set_config(config)
         self.canvas.set_config(config, restarted=True)
+        self.trace.set_config(config)
         self.banner.hide()
         self.canvas.set_interactive(not self.controller.playing)
         try:
@@ -247,6 +260,12 @@ class MainWindow(QMainWindow):
             self.controller.move_optimum(task, point)
         except ConfigError as exc:
             self.statusBar().showMessage(f"Not applied: {exc}", 8000)
+
+    @Slot(object)
+    def _on_task_selected(self, index: int | None) -> None:
+        """A task picked on the canvas or in the trace table: highlight it in both."""
+        self.canvas.highlight_task(index)
+        self.trace.highlight_task(index)
 
     @Slot(str)
     def _on_landscape_failed(self, message: str) -> None:

@@ -140,3 +140,15 @@ def test_landscape_arrives_and_matches_the_surface(qtbot, window):
     assert surface.name == "meta" and surface.z.shape[0] > 100
     image = window.canvas.image.image
     assert image.shape == surface.z.shape and np.ptp(image) > 0
+
+
+def test_trace_view_follows_the_run_and_task_selection_is_linked(qtbot, window):
+    window.controller.step_meta()
+    qtbot.waitUntil(lambda: window.controller.history.total_steps == 1)
+    trace = window.trace
+    assert trace.highlighted_line() == trace.pseudocode.line_for("update")
+    with qtbot.waitSignal(window.trace.task_selected):
+        window.trace.task_selected.emit(1)
+    assert window.canvas.highlighted_task == 1
+    window.canvas.task_selected.emit(0)
+    assert window.canvas.highlighted_task == 0

@@ -33,8 +33,10 @@ class IMAML(Algorithm):
 
         def matvec(v: torch.Tensor) -> torch.Tensor:
             # Reverse-over-reverse HVP on the graph built once above (rows are independent tasks).
+            # A scalar ⟨∇L, v⟩ rather than grad_outputs=v: the latter makes autograd import
+            # sympy (seconds) on first use, in the worker thread.
             if support_grad.requires_grad:
-                (hv,) = torch.autograd.grad(support_grad, phi, grad_outputs=v, retain_graph=True,
+                (hv,) = torch.autograd.grad((support_grad * v).sum(), phi, retain_graph=True,
                                             allow_unused=True)
             else:  # the support loss is linear in φ: zero Hessian
                 hv = None

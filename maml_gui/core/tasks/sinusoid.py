@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from maml_gui.core.config import Config, ConfigError, Field
@@ -103,7 +104,8 @@ class SinusoidFamily(TaskFamily):
         fused in (``baddbmm``), and θ is cut with ``split``: its backward is one ``cat``,
         where slicing would allocate a zero tensor of size P per block, twice for MAML.
         """
-        lead = torch.broadcast_shapes(theta.shape[:-1], x.shape[:-1])
+        # numpy's broadcast_shapes: torch's imports sympy (seconds, under the import lock)
+        lead = torch.Size(np.broadcast_shapes(tuple(theta.shape[:-1]), tuple(x.shape[:-1])))
         theta = theta.expand(*lead, theta.shape[-1])
         batch = lead.numel()
         hidden = x.expand(*lead, x.shape[-1]).reshape(batch, x.shape[-1], 1)

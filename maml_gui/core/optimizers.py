@@ -1,0 +1,52 @@
+"""The outer optimizers, written out for one parameter vector.
+
+torch.optim's first Adam step imports some 800 modules (torch.distributed, sympy, ...),
+which took seconds and, in the worker thread, held Python's import lock while the window
+waited on it. These are the same update rules (PyTorch's defaults), in a few lines.
+"""
+
+from __future__ import annotations
+
+import torch
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+
+class SGD:
+    """θ ← θ − lr·g."""
+
+    def __init__(self, lr: float):
+        self.lr = lr
+
+    def step(self, theta: torch.Tensor, grad: torch.Tensor) -> None:
+        theta.sub_(grad, alpha=self.lr)
+
+
+class Adam:
+    """Adam (Kingma & Ba) with bias correction, exactly as torch.optim.Adam's defaults."""
+
+    def __init__(self, lr: float, betas: tuple[float, float] = ADAM_BETAS, eps: float = ADAM_EPS):
+        self.lr = lr
+        self.betas = betas
+        self.eps = eps
+        self.count = 0
+        self.first: torch.Tensor | None = None
+        self.second: torch.Tensor | None = None
+
+    def step(self, theta: torch.Tensor, grad: torch.Tensor) -> None:
+        beta1, beta2 = self.betas
+        if self.first is None:
+            self.first = torch.zeros_like(theta)
+            self.second = torch.zeros_like(theta)
+        self.count += 1
+        self.first.lerp_(grad, 1 - beta1)
+        self.second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        correction1 = 1 - beta1**self.count
+        correction2 = 1 - beta2**self.count
+        denominator = (self.second.sqrt() / correction2**0.5).add_(self.eps)
+        theta.addcdiv_(self.first, denominator, value=-self.lr / correction1)
+
+
+def make_outer_optimizer(name: str, lr: float) -> SGD | Adam:
+    return Adam(lr) if name == "adam" else SGD(lr)
