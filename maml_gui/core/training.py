@@ -51,12 +51,13 @@ def initial_theta(config: Config) -> np.ndarray:
 class MetaTrainer:
     """The state of one meta-training run; :meth:`step` performs one meta-step."""
 
-    def __init__(self, config: Config, *, theta0: torch.Tensor | np.ndarray | None = None):
+    def __init__(self, config: Config, *, theta0: torch.Tensor | np.ndarray | None = None,
+                 compare_to_maml: bool = False):
         self.config = config
         self.family = make_family(config.task)
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config)
-        if ALGORITHMS[config.algorithm].second_order:
+        if ALGORITHMS[config.algorithm].second_order or compare_to_maml:
             check_second_order(self.device, self.dtype, config.algorithm)
         pool_gen, _, self._stream = seed_generators(config.seed, 3)
         pool_size = self.family.pool_size()
@@ -67,6 +68,8 @@ class MetaTrainer:
             theta0 = initial_theta(config)
         self.theta = torch.as_tensor(np.asarray(theta0), dtype=self.dtype).to(self.device).clone()
         self.algorithm = make_algorithm(config.algorithm, self.family, pool_size)
+        # For comparisons: exact MAML's meta-gradient at the same θ, on the same tasks.
+        self.reference = make_algorithm("maml", self.family, pool_size) if compare_to_maml else None
         self.optimizer = self._make_optimizer()
         self.step_index = 0
 
@@ -104,6 +107,10 @@ class MetaTrainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - started
+        if self.reference is not None:  # after the clock: the comparison is not the method's cost
+            reference = result.aggregate if self.config.algorithm == "maml" else \
+                self.reference.meta_gradient(theta, batch, self.config).aggregate
+            result.diagnostics["maml_cosine"] = np.array(cosine(result.aggregate, reference))
         record = make_record(
             step=self.step_index,
             algorithm=self.config.algorithm,
@@ -130,6 +137,12 @@ class MetaTrainer:
         )
         self.step_index += 1
         return record
+
+
+def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """cos∠(a, b); 0 when either is zero."""
+    norms = float(a.norm() * b.norm())
+    return float(torch.dot(a.flatten(), b.flatten())) / norms if norms > 0 else 0.0
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -171,12 +184,15 @@ def divergence(config: Config, result_arrays: tuple[np.ndarray, ...]) -> dict[st
 
 
 def train(config: Config, steps: int | None = None, *,
-          theta0: torch.Tensor | np.ndarray | None = None) -> Generator[StepRecord, Any, None]:
+          theta0: torch.Tensor | np.ndarray | None = None,
+          compare_to_maml: bool = False) -> Generator[StepRecord, Any, None]:
     """Yield one :class:`StepRecord` per meta-step (``steps`` of them, or forever if None).
 
-    Send a mapping of hot settings to change them from the next step on.
+    Send a mapping of hot settings to change them from the next step on. With
+    ``compare_to_maml`` every record's ``diagnostics["maml_cosine"]`` holds the cosine between
+    its meta-gradient and exact MAML's at the same θ on the same tasks.
     """
-    trainer = MetaTrainer(config, theta0=theta0)
+    trainer = MetaTrainer(config, theta0=theta0, compare_to_maml=compare_to_maml)
     count = 0
     while steps is None or count < steps:
         record = trainer.step()

@@ -39,9 +39,11 @@ class TrainingWorker(QObject):
     """A run raised an exception: a readable one-line message (the traceback goes to stderr)."""
 
     def __init__(self, configs: Sequence[Config],
-                 theta0s: Sequence[np.ndarray | None] | None = None, parent=None):
+                 theta0s: Sequence[np.ndarray | None] | None = None, parent=None, *,
+                 compare_to_maml: bool = False):
         super().__init__(parent)
         self.configs = list(configs)
+        self._compare = compare_to_maml
         self._theta0s = list(theta0s) if theta0s is not None else [None] * len(self.configs)
         self._condition = threading.Condition()
         self._inbox: deque[tuple[StepRecord | None, ...]] = deque()
@@ -143,7 +145,8 @@ class TrainingWorker(QObject):
                     if changes[index]:
                         config = config.with_changes(changes[index])
                     generator = generators[index] = train(config, None,
-                                                          theta0=self._theta0s[index])
+                                                          theta0=self._theta0s[index],
+                                                          compare_to_maml=self._compare)
                     record = next(generator)
                 else:
                     record = generator.send(changes[index] or None)

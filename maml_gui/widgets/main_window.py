@@ -10,13 +10,14 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea, QSlider,
-    QToolBar, QVBoxLayout, QWidget,
+    QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from maml_gui.core.config import Config, ConfigError, config_json, make_config
 from maml_gui.core.device import resolve_device
 from maml_gui.core.tasks import get_family
 from maml_gui.runtime.run_controller import FULL_SPEED, SPEEDS, RunController, Snapshot
+from maml_gui.widgets.comparison_view import ComparisonView
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.widgets.parameter_panel import ParameterPanel
 from maml_gui.widgets.trace_view import TraceView
@@ -69,12 +70,17 @@ class MainWindow(QMainWindow):
         self.canvas = LandscapeCanvas(config)
         self.panel = ParameterPanel(config)
         self.banner = Banner()
-        central = QWidget()
-        column = QVBoxLayout(central)
+        single = QWidget()
+        column = QVBoxLayout(single)
         column.setContentsMargins(4, 4, 4, 0)
         column.addWidget(self.banner)
         column.addWidget(self.canvas, 1)
-        self.setCentralWidget(central)
+        self.comparison = ComparisonView(config)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(single, "Landscape")
+        self.tabs.addTab(self.comparison, "Compare algorithms")
+        self.tabs.setTabToolTip(1, "2–6 algorithms or settings in lockstep: same θ₀, same tasks")
+        self.setCentralWidget(self.tabs)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -167,6 +173,7 @@ class MainWindow(QMainWindow):
         self.reset_action.triggered.connect(self._on_reset)
         self.banner.action_button.clicked.connect(self._on_reset)
         self.speed_slider.valueChanged.connect(self._on_speed_moved)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
 
     # --- controller → views -----------------------------------------------------------
     @Slot(object)
@@ -261,6 +268,14 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             self.statusBar().showMessage(f"Not applied: {exc}", 8000)
 
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        """The comparison starts from the single run's current problem; pause the single run
+        meanwhile, so the two do not compete for the CPU."""
+        if self.tabs.widget(index) is self.comparison:
+            self.controller.pause()
+            self.comparison.set_base_config(self.controller.config)
+
     @Slot(object)
     def _on_task_selected(self, index: int | None) -> None:
         """A task picked on the canvas or in the trace table: highlight it in both."""
@@ -312,6 +327,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.controller.shutdown()
         self.canvas.shutdown()
+        self.comparison.stop()
         super().closeEvent(event)
 
 

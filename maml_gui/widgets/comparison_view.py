@@ -1,0 +1,473 @@
+"""Comparison mode: 2–6 algorithms (or settings) on the same tasks from the same θ₀.
+
+Overlay: one plot with the shared mean task loss behind every variant's trail and current
+meta-gradient arrow. Small multiples: one panel per variant on its own meta-objective,
+axes linked. Below, a metrics table updated live.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+import torch
+from PySide6.QtCore import QRectF, Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
+    QLineEdit, QPushButton, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem,
+    QVBoxLayout, QWidget,
+)
+
+from maml_gui.core.comparison import (
+    ALGORITHM_LABELS, MAX_VARIANTS, MIN_VARIANTS, Variant, build_variants, metrics_for,
+    parse_overrides,
+)
+from maml_gui.core.config import ALGORITHMS, Config, ConfigError
+from maml_gui.core.landscape import (
+    LandscapeError, LandscapeEvaluator, Plane, landscape_tasks, pca_plane,
+)
+from maml_gui.core.tasks import make_family
+from maml_gui.core.training import initial_theta
+from maml_gui.palette import LANDSCAPE_COLORMAP, SCREEN, Theme, algorithm_colour
+from maml_gui.runtime.comparison_controller import (
+    STEP_RATES, ComparisonController, ComparisonSnapshot,
+)
+from maml_gui.widgets.plot_items import ArrowSet, pen
+
+ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
+SURFACE_GRID = 96  # per panel; computed in the GUI thread when the variants start
+ARROW_FRACTION = 0.15
+METRIC_COLUMNS = ("variant", "meta-loss after", "worst task", "cos to MAML", "ms / step",
+                  "grad evals / step", "steps to target")
+
+
+class VariantRow(QWidget):
+    """Algorithm + settings of one variant."""
+
+    def __init__(self, algorithm: str, overrides: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.algorithm = QComboBox()
+        for name in ALGORITHMS:
+            self.algorithm.addItem(ALGORITHM_LABELS[name], name)
+        self.algorithm.setCurrentIndex(self.algorithm.findData(algorithm))
+        self.settings = QLineEdit(overrides)
+        self.settings.setPlaceholderText("same settings (or e.g. inner_lr=0.05, inner_steps=3)")
+        self.settings.setToolTip("Settings this variant changes, as key=value pairs separated "
+                                 "by commas: inner_lr, inner_steps, outer_lr, outer_optimizer, "
+                                 "imaml_lambda, cg_steps, cg_damping, cg_tol, tr_lr")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.algorithm)
+        layout.addWidget(self.settings, 1)
+
+    def spec(self) -> tuple[str, dict]:
+        return self.algorithm.currentData(), parse_overrides(self.settings.text())
+
+
+class ComparisonView(QWidget):
+    """Variant editor, overlay / small-multiple plots and the live metrics table."""
+
+    comparison_started = Signal(int)
+    """A comparison of this many variants started."""
+
+    def __init__(self, config: Config, parent: QWidget | None = None, *, theme: Theme = SCREEN):
+        super().__init__(parent)
+        self.theme = theme
+        self._base = config
+        self.controller: ComparisonController | None = None
+        self._plane: Plane | None = None
+        self._plane_steps = 0
+        self._snapshot: ComparisonSnapshot | None = None
+
+        self.rows: list[VariantRow] = []
+        self.rows_box = QVBoxLayout()
+        self.add_button = QPushButton("+ variant")
+        self.remove_button = QPushButton("− variant")
+        self.article_button = QPushButton("Article's four")
+        self.article_button.setToolTip("MAML, FOMAML, Reptile and iMAML, as in the article")
+        self.start_button = QPushButton("Start comparison")
+        self.start_button.setToolTip("Run the variants in lockstep from the current θ₀ on the "
+                                     "current tasks (the settings of the Parameters panel)")
+        self.play_button = QPushButton("▶ Run")
+        self.step_button = QPushButton("Step")
+        self.reset_button = QPushButton("Reset")
+        self.rate_box = QComboBox()
+        for rate in STEP_RATES:
+            self.rate_box.addItem("full speed" if math.isinf(rate) else f"{rate:g} steps/s", rate)
+        self.rate_box.setCurrentIndex(1)
+        self.layout_box = QComboBox()
+        self.layout_box.addItems(["overlay", "small multiples"])
+        self.target_box = QDoubleSpinBox()
+        self.target_box.setDecimals(6)
+        self.target_box.setRange(-1e12, 1e12)
+        self._target_set = False  # set from the first step's loss, then by the user
+        self.target_box.setSingleStep(0.01)
+        self.target_box.setToolTip("Post-adaptation meta-loss a variant must reach for "
+                                   "'steps to target'")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #E07070;")
+
+        buttons = QHBoxLayout()
+        for widget in (self.add_button, self.remove_button, self.article_button,
+                       self.start_button):
+            buttons.addWidget(widget)
+        buttons.addStretch(1)
+        controls = QHBoxLayout()
+        for widget in (self.play_button, self.step_button, self.reset_button, QLabel("speed"),
+                       self.rate_box, QLabel("layout"), self.layout_box,
+                       QLabel("target loss"), self.target_box):
+            controls.addWidget(widget)
+        controls.addStretch(1)
+
+        self.overlay = pg.PlotWidget(background=theme.background)
+        self.overlay_plot = self.overlay.getPlotItem()
+        self.multiples = pg.GraphicsLayoutWidget()
+        self.multiples.setBackground(theme.background)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.overlay)
+        self.stack.addWidget(self.multiples)
+        self.table = QTableWidget(0, len(METRIC_COLUMNS))
+        self.table.setHorizontalHeaderLabels(METRIC_COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.stack)
+        splitter.addWidget(self.table)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        # room for all six rows without scrolling
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
+                                    + MAX_VARIANTS * self.table.verticalHeader().defaultSectionSize() + 6)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.rows_box)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        layout.addLayout(controls)
+        layout.addWidget(splitter, 1)
+
+        for algorithm in ARTICLE_FOUR:
+            self._add_row(algorithm)
+        self.add_button.clicked.connect(lambda: self._add_row("maml"))
+        self.remove_button.clicked.connect(self._remove_row)
+        self.article_button.clicked.connect(self._article_four)
+        self.start_button.clicked.connect(self.start)
+        self.play_button.clicked.connect(self._on_play_clicked)
+        self.step_button.clicked.connect(self._on_step_clicked)
+        self.reset_button.clicked.connect(self._on_reset_clicked)
+        self.rate_box.currentIndexChanged.connect(self._on_rate_changed)
+        self.layout_box.currentIndexChanged.connect(self.stack.setCurrentIndex)
+        self.target_box.valueChanged.connect(self._on_target_changed)
+        self._update_buttons()
+
+    # --- variants ---------------------------------------------------------------------
+    def set_base_config(self, config: Config) -> None:
+        """The problem (tasks, θ₀, seed, ...) and default settings the variants start from."""
+        self._base = config
+
+    def _add_row(self, algorithm: str, overrides: str = "") -> None:
+        if len(self.rows) >= MAX_VARIANTS:
+            return
+        row = VariantRow(algorithm, overrides)
+        self.rows.append(row)
+        self.rows_box.addWidget(row)
+        self._update_buttons()
+
+    def _remove_row(self) -> None:
+        if len(self.rows) > MIN_VARIANTS:
+            self.rows.pop().deleteLater()
+        self._update_buttons()
+
+    def _article_four(self) -> None:
+        while len(self.rows) > len(ARTICLE_FOUR):
+            self.rows.pop().deleteLater()
+        while len(self.rows) < len(ARTICLE_FOUR):
+            self._add_row("maml")
+        for row, algorithm in zip(self.rows, ARTICLE_FOUR):
+            row.algorithm.setCurrentIndex(row.algorithm.findData(algorithm))
+            row.settings.clear()
+        self._update_buttons()
+
+    def set_variants(self, specs: list[tuple[str, str]]) -> None:
+        """Replace the rows: (algorithm, settings text) pairs (for sessions and tests)."""
+        while self.rows:
+            self.rows.pop().deleteLater()
+        for algorithm, overrides in specs:
+            self._add_row(algorithm, overrides)
+
+    def variant_specs(self) -> list[tuple[str, str]]:
+        return [(row.algorithm.currentData(), row.settings.text()) for row in self.rows]
+
+    def _update_buttons(self) -> None:
+        self.add_button.setEnabled(len(self.rows) < MAX_VARIANTS)
+        self.remove_button.setEnabled(len(self.rows) > MIN_VARIANTS)
+        running = self.controller is not None
+        for button in (self.play_button, self.step_button, self.reset_button):
+            button.setEnabled(running)
+
+    # --- running ----------------------------------------------------------------------
+    def start(self) -> bool:
+        """Build the variants from the rows and start them (paused). False on bad input."""
+        try:
+            variants = build_variants(self._base, [row.spec() for row in self.rows])
+        except ConfigError as exc:
+            self.message.setText(f"Not started: {exc}")
+            return False
+        self.message.setText("")
+        self.stop()
+        self.controller = ComparisonController(variants, self)
+        self.controller.snapshot_published.connect(self._on_snapshot)
+        self.controller.playing_changed.connect(self._on_playing_changed)
+        self.controller.failed.connect(self._on_failed)
+        self.controller.set_rate(self.rate_box.currentData())
+        self._plane = None
+        self._plane_steps = 0
+        self._target_set = False
+        self._build_plots(variants)
+        self._update_buttons()
+        self.comparison_started.emit(len(variants))
+        self._on_snapshot(self.controller.snapshot())
+        return True
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.shutdown()
+            self.controller.deleteLater()
+            self.controller = None
+        self._update_buttons()
+
+    @Slot()
+    def _on_play_clicked(self) -> None:
+        if self.controller is not None:
+            self.controller.toggle_play()
+
+    @Slot()
+    def _on_step_clicked(self) -> None:
+        if self.controller is not None:
+            self.controller.step()
+
+    @Slot()
+    def _on_reset_clicked(self) -> None:
+        if self.controller is not None:
+            self.controller.reset()
+
+    @Slot(int)
+    def _on_rate_changed(self, _index: int) -> None:
+        if self.controller is not None:
+            self.controller.set_rate(self.rate_box.currentData())
+
+    @Slot(bool)
+    def _on_playing_changed(self, playing: bool) -> None:
+        self.play_button.setText("⏸ Pause" if playing else "▶ Run")
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.message.setText(f"Comparison stopped: {message}")
+
+    # --- plots ------------------------------------------------------------------------
+    def _build_plots(self, variants: list[Variant]) -> None:
+        config = variants[0].config
+        self._family = make_family(config.task)
+        self._tasks = landscape_tasks(config)
+        self._theta0 = initial_theta(config)
+        self.overlay_plot.clear()
+        if self.overlay_plot.legend is not None:
+            self.overlay_plot.legend.scene().removeItem(self.overlay_plot.legend)
+            self.overlay_plot.legend = None
+        self.multiples.clear()
+        self.overlay_plot.addLegend(offset=(8, 8), labelTextColor=self.theme.foreground,
+                                    brush=pg.mkBrush(0, 0, 0, 120) if not self.theme.print_theme
+                                    else pg.mkBrush(255, 255, 255, 210))
+        self._overlay_image = self._add_image(self.overlay_plot)
+        self._trails, self._arrows, self._markers = [], [], []
+        self._panels, self._panel_images, self._panel_trails, self._panel_arrows = [], [], [], []
+        columns = 3 if len(variants) > 4 else 2
+        for index, variant in enumerate(variants):
+            colour = algorithm_colour(variant.config.algorithm, self._variant_shade(variants, index))
+            trail = self.overlay_plot.plot(pen=pen(colour, 2.5), name=variant.label,
+                                           shadowPen=pen(self.theme.outline, 4.5, 0.5))
+            trail.setZValue(10)
+            self._trails.append(trail)
+            self._arrows.append(ArrowSet(self.overlay_plot, colour, width=3.0))
+            marker = pg.ScatterPlotItem(size=10, brush=colour, pen=pen(self.theme.outline, 1.5))
+            marker.setZValue(30)
+            self.overlay_plot.addItem(marker)
+            self._markers.append(marker)
+            panel = self.multiples.addPlot(row=index // columns, col=index % columns,
+                                           title=variant.label)
+            if self._panels:
+                panel.setXLink(self._panels[0])
+                panel.setYLink(self._panels[0])
+            self._panels.append(panel)
+            self._panel_images.append(self._add_image(panel))
+            panel_trail = panel.plot(pen=pen(colour, 2.5), shadowPen=pen(self.theme.outline, 4.5, 0.5))
+            panel_trail.setZValue(10)
+            self._panel_trails.append(panel_trail)
+            self._panel_arrows.append(ArrowSet(panel, colour, width=3.0))
+        names = self._family.axis_names or ("u (PCA direction 1)", "v (PCA direction 2)")
+        for plot in (self.overlay_plot, *self._panels):
+            plot.setLabel("bottom", names[0])
+            plot.setLabel("left", names[1])
+        self._fit()
+        self._compute_surfaces(variants)
+
+    @staticmethod
+    def _variant_shade(variants: list[Variant], index: int) -> int:
+        same = [v for v in variants[:index] if v.config.algorithm == variants[index].config.algorithm]
+        return len(same)
+
+    @staticmethod
+    def _add_image(plot: pg.PlotItem) -> pg.ImageItem:
+        image = pg.ImageItem(axisOrder="row-major")
+        image.setColorMap(pg.colormap.get(LANDSCAPE_COLORMAP))
+        image.setZValue(-10)
+        plot.addItem(image)
+        return image
+
+    def _fit(self) -> None:
+        if self._family.param_dim == 2:
+            xmin, xmax, ymin, ymax = self._family.default_view(self._tasks)
+        else:
+            uv = self._project(self._all_points()) if self._plane is not None else np.zeros((1, 2))
+            low, high = uv.min(0), uv.max(0)
+            span = np.maximum(high - low, 1.0)
+            (xmin, ymin), (xmax, ymax) = low - 0.3 * span, high + 0.3 * span
+        for plot in (self.overlay_plot, *self._panels[:1]):
+            plot.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
+        self._range = (xmin, xmax, ymin, ymax)
+
+    def _compute_surfaces(self, variants: list[Variant]) -> None:
+        """Backgrounds: the shared mean loss (overlay) and each variant's own meta-objective."""
+        if self._family.param_dim != 2:
+            self.overlay_plot.setTitle("trails on the PCA plane of all variants' paths",
+                                       size="9pt")
+            return
+        xmin, xmax, ymin, ymax = self._range
+        base = LandscapeEvaluator(variants[0].config, self._tasks, dtype=torch.float32)
+        mean = base.grid("mean", (xmin, xmax), (ymin, ymax), SURFACE_GRID)
+        self._show_image(self._overlay_image, mean)
+        self.overlay_plot.setTitle("mean task loss (what every method starts from)", size="9pt")
+        for variant, image, panel in zip(variants, self._panel_images, self._panels):
+            evaluator = LandscapeEvaluator(variant.config, self._tasks, dtype=torch.float32)
+            name = "mean" if variant.config.algorithm == "pretrain" else "meta"
+            try:
+                surface = evaluator.grid(name, (xmin, xmax), (ymin, ymax), SURFACE_GRID)
+            except LandscapeError:
+                continue
+            self._show_image(image, surface)
+
+    @staticmethod
+    def _show_image(image: pg.ImageItem, surface) -> None:
+        z = surface.z
+        finite = z[np.isfinite(z)]
+        if finite.size == 0:
+            return
+        low, high = np.percentile(finite, [0.5, 97.0])
+        dx = (surface.x[-1] - surface.x[0]) / (len(surface.x) - 1)
+        dy = (surface.y[-1] - surface.y[0]) / (len(surface.y) - 1)
+        image.setImage(np.where(np.isfinite(z), z, high), autoLevels=False,
+                       levels=(low, max(high, low + 1e-12)))
+        image.setRect(QRectF(surface.x[0] - dx / 2, surface.y[0] - dy / 2,
+                             surface.x[-1] - surface.x[0] + dx, surface.y[-1] - surface.y[0] + dy))
+
+    def _all_points(self) -> np.ndarray:
+        if self._snapshot is None:
+            return np.atleast_2d(self._theta0)
+        trails = [h.thetas for h in self._snapshot.histories if len(h.thetas)]
+        return np.concatenate(trails) if trails else np.atleast_2d(self._theta0)
+
+    def _project(self, points: np.ndarray) -> np.ndarray:
+        points = np.atleast_2d(points)
+        if self._family.param_dim == 2:
+            return points[:, :2]
+        if self._plane is None:
+            return np.zeros((len(points), 2))
+        uv, _ = self._plane.project(np.nan_to_num(points))
+        return uv
+
+    @Slot(object)
+    def _on_snapshot(self, snapshot: ComparisonSnapshot) -> None:
+        self._snapshot = snapshot
+        if self._family.param_dim != 2 and snapshot.steps >= 3 and \
+                snapshot.steps >= max(1.5 * self._plane_steps, self._plane_steps + 10):
+            points = self._all_points()
+            points = points[np.all(np.isfinite(points), axis=1)]
+            if np.ptp(points, axis=0).max() > 0:
+                self._plane = pca_plane(points, points[-1], max_points=200)
+                self._plane_steps = snapshot.steps
+                self._fit()
+        (x0, x1), (y0, y1) = self.overlay_plot.getViewBox().viewRange()
+        diagonal = math.hypot(x1 - x0, y1 - y0)
+        for index, history in enumerate(snapshot.histories):
+            trail = self._project(history.thetas) if len(history.thetas) else np.zeros((0, 2))
+            for item in (self._trails[index], self._panel_trails[index]):
+                item.setData(trail[:, 0], trail[:, 1]) if len(trail) else item.setData([], [])
+            record = history.latest
+            if record is None:
+                start = self._project(self._theta0)[0]
+                self._markers[index].setData([start[0]], [start[1]])
+                self._arrows[index].clear()
+                self._panel_arrows[index].clear()
+                continue
+            theta = self._project(record.theta_next)[0]
+            self._markers[index].setData([theta[0]], [theta[1]])
+            direction = self._project(record.theta_next - record.meta_grad)[0] - theta
+            length = float(np.hypot(*direction))
+            if np.isfinite(length) and length > 0 and not record.diverged:
+                tip = theta + ARROW_FRACTION * diagonal * direction / length
+                self._arrows[index].set_arrows(theta[None], tip[None])
+                self._panel_arrows[index].set_arrows(theta[None], tip[None])
+            else:
+                self._arrows[index].clear()
+                self._panel_arrows[index].clear()
+        first = snapshot.records[0]
+        if not self._target_set and first is not None and np.isfinite(first.meta_loss_after):
+            loss = first.meta_loss_after  # default: halfway (in |loss|) from the first loss
+            self.target_box.blockSignals(True)
+            self.target_box.setValue(loss - 0.5 * abs(loss))
+            self.target_box.blockSignals(False)
+            self._target_set = True
+        self._refresh_table()
+
+    @Slot(float)
+    def _on_target_changed(self, _value: float) -> None:
+        self._target_set = True
+        self._refresh_table()
+
+    def metrics(self) -> list:
+        if self._snapshot is None:
+            return []
+        target = self.target_box.value() if self._target_set else None
+        return [metrics_for(variant.label, history, target)
+                for variant, history in zip(self._snapshot.variants, self._snapshot.histories)]
+
+    @Slot()
+    def _refresh_table(self) -> None:
+        rows = self.metrics()
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            cells = (row.label + ("  (diverged)" if row.diverged else ""), _fmt(row.meta_loss),
+                     _fmt(row.worst_loss), _fmt(row.maml_cosine, 4),
+                     _fmt(1000 * row.seconds_per_step, 3), _fmt(row.evaluations_per_step, 4),
+                     "—" if row.steps_to_target is None else str(row.steps_to_target))
+            for c, text in enumerate(cells):
+                item = self.table.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.table.setItem(r, c, item)
+                item.setText(text)
+            colour = algorithm_colour(self._snapshot.variants[r].config.algorithm,
+                                      self._variant_shade(list(self._snapshot.variants), r))
+            self.table.item(r, 0).setForeground(pg.mkColor(colour))
+
+    def closeEvent(self, event) -> None:
+        self.stop()
+        super().closeEvent(event)
+
+
+def _fmt(value: float, digits: int = 4) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}g}"
