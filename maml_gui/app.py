@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SCREENSHOT_TIMEOUT_S = 120.0
@@ -25,22 +26,50 @@ def make_application():
     return app
 
 
+class NoDisplayError(RuntimeError):
+    """There is no screen to open the window on."""
+
+
+def _check_display() -> None:
+    if os.environ.get("QT_QPA_PLATFORM") or sys.platform in ("win32", "darwin"):
+        return
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise NoDisplayError(
+            "no display found (DISPLAY is not set). Run it on a desktop, under Xvfb "
+            "(xvfb-run maml-gui), or headless with --screenshot OUT.png, `maml-gui run` or "
+            "`maml-gui export`")
+
+
 def run_app(args: argparse.Namespace) -> int:
+    from maml_gui.runtime.session_file import Session, read_session
+
+    started = time.perf_counter()
+    session = read_session(args.session) if args.session else None  # SessionError: exit 2
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # screenshots need no display
-    started = time.perf_counter()
+    _check_display()
     app = make_application()
     from PySide6.QtCore import QSettings
 
     from maml_gui.cli import load_config_from_args
+    from maml_gui.presets import load_preset
     from maml_gui.widgets.main_window import MainWindow, last_session_config
 
     settings = None if args.screenshot else QSettings()
     explicit = args.config or args.preset or args.assignments or args.steps is not None
-    config = None if explicit or settings is None else last_session_config(settings)
+    config = None if explicit or session or settings is None else last_session_config(settings)
     if config is None:
-        config = load_config_from_args(args)
+        config = session.config if session is not None else load_config_from_args(args)
     window = MainWindow(config, settings=settings)
+    if session is not None:
+        window.apply_session(session)
+        window.sessions.path, window.sessions.name = Path(args.session), Path(args.session).stem
+        window.sessions.set_modified(False)
+    elif args.preset:
+        preset = load_preset(args.preset)
+        window.apply_session(Session(config, preset.view))  # config carries any --set changes
+        window.sessions.name = preset.name
+        window.sessions.set_modified(False)
     if args.screenshot:
         return _take_screenshot(app, window, args.screenshot, args.steps or config.steps)
     window.show()

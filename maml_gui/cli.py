@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="OUT.png",
                         help="run --steps meta-steps, save a screenshot of the window and exit")
     parser.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     from maml_gui.commands import SUBCOMMANDS
@@ -103,18 +104,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     from maml_gui.core.io import OutputPathError
     from maml_gui.core.landscape import LandscapeError
     from maml_gui.core.trace import TraceFormatError
+    from maml_gui.runtime.session_file import SessionError
 
     try:
         args = build_parser().parse_args(argv)
         if args.command is not None:
             return args.handler(args)
-        from maml_gui.app import run_app
+        if args.list_presets:
+            from maml_gui.presets import load_preset, preset_names
 
-        return run_app(args)
+            for name in preset_names():
+                print(f"{name:<24} {load_preset(name).title}")
+            return EXIT_OK
+        if args.version:
+            from importlib.metadata import version
+
+            print(f"maml-gui {version('maml-gui')}")
+            return EXIT_OK
+        from maml_gui.app import NoDisplayError, run_app
+
+        try:
+            return run_app(args)
+        except NoDisplayError as exc:
+            print(f"maml-gui: {exc}", file=sys.stderr)
     except UsageError as exc:
         message = str(exc)
         print(message if message.startswith("maml-gui") else f"maml-gui: {message}", file=sys.stderr)
-    except (ConfigError, DeviceError, LandscapeError, TraceFormatError) as exc:
+    except (ConfigError, DeviceError, LandscapeError, TraceFormatError, SessionError) as exc:
         print(f"maml-gui: {exc}", file=sys.stderr)
     except (OutputPathError, PermissionError, IsADirectoryError, FileNotFoundError) as exc:
         print(f"maml-gui: {exc}", file=sys.stderr)

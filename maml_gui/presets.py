@@ -8,6 +8,7 @@ from typing import Any
 
 from maml_gui.core.config import Config, ConfigError, make_config
 from maml_gui.paths import resource_dir
+from maml_gui.runtime.session_file import check_view
 
 
 @dataclass(frozen=True)
@@ -29,4 +30,5 @@ def load_preset(name: str) -> Preset:
         raise ConfigError("preset", name, f"unknown preset: choose one of {', '.join(preset_names())}")
     data = json.loads(path.read_text(encoding="utf-8"))
     return Preset(name=name, title=data["title"], description=data["description"],
-                  config=make_config(data["config"]), view=data.get("view", {}))
+                  config=make_config(data["config"]),
+                  view=check_view(data.get("view", {}), f"preset {name}: view"))

@@ -218,7 +218,7 @@ class LandscapeEvaluator:
         self.tasks = tasks.to(device, dtype)
         self.dtype = dtype
         self.device = torch.device(device)
-        self.weights = None if weights is None else torch.as_tensor(weights, dtype=dtype)
+        self.weights = None if weights is None else torch.tensor(np.asarray(weights), dtype=dtype)
         self._analytic = self.family.loss_and_grad(
             torch.zeros(1, self.tasks.n, self.family.param_dim, dtype=dtype, device=device),
             self.tasks) is not None
@@ -264,11 +264,11 @@ class LandscapeEvaluator:
         registers with no scalar tail: each value is then bit-identical whatever the chunking.
         """
         kind, index = self.check(name)
-        points = torch.as_tensor(np.asarray(points), dtype=self.dtype, device=self.device)
+        points = torch.tensor(np.asarray(points), dtype=self.dtype, device=self.device)
         if kind == "imaml":
             if anchor is None:
                 raise LandscapeError("the imaml:I surface needs the current θ as its anchor")
-            anchor = torch.as_tensor(np.asarray(anchor), dtype=self.dtype, device=self.device)
+            anchor = torch.tensor(np.asarray(anchor), dtype=self.dtype, device=self.device)
         if kind == "meta":
             fused = self._fused_meta(_pad(points), chunk)
             if fused is not None:

@@ -66,7 +66,7 @@ class MetaTrainer:
             self.pool = self.family.make_pool(pool_gen).to(self.device, self.dtype)
         if theta0 is None:
             theta0 = initial_theta(config)
-        self.theta = torch.as_tensor(np.asarray(theta0), dtype=self.dtype).to(self.device).clone()
+        self.theta = torch.tensor(np.asarray(theta0), dtype=self.dtype).to(self.device)
         self.algorithm = make_algorithm(config.algorithm, self.family, pool_size)
         # For comparisons: exact MAML's meta-gradient at the same θ, on the same tasks.
         self.reference = make_algorithm("maml", self.family, pool_size) if compare_to_maml else None

@@ -9,17 +9,20 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea, QSlider,
-    QTabWidget, QToolBar, QVBoxLayout, QWidget,
+    QComboBox, QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea,
+    QSlider, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
 from maml_gui.core.config import Config, ConfigError, config_json, make_config
 from maml_gui.core.device import resolve_device
+from maml_gui.core.landscape import LandscapeError
 from maml_gui.core.tasks import get_family
 from maml_gui.runtime.run_controller import FULL_SPEED, SPEEDS, RunController, Snapshot
 from maml_gui.widgets.comparison_view import ComparisonView
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
+from maml_gui.runtime.session_file import Session
 from maml_gui.widgets.parameter_panel import ParameterPanel
+from maml_gui.widgets.session_actions import SessionActions
 from maml_gui.widgets.trace_view import TraceView
 
 DEFAULT_SPEED_INDEX = SPEEDS.index(4.0)
@@ -100,6 +103,7 @@ class MainWindow(QMainWindow):
 
         self._build_toolbar()
         self._build_status_bar()
+        self.sessions = SessionActions(self, settings)
         self._connect()
         self.resize(1400, 900)
         self._restore_settings()
@@ -140,6 +144,15 @@ class MainWindow(QMainWindow):
         self.speed_label = QLabel()
         self.speed_label.setMinimumWidth(110)
         bar.addWidget(self.speed_label)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Tasks "))
+        self.order_box = QComboBox()
+        for label, order in (("auto", "auto"), ("together", "together"),
+                             ("one by one", "one_by_one")):
+            self.order_box.addItem(label, order)
+        self.order_box.setToolTip("How the animation steps through the tasks: all together, one "
+                                  "after another, or auto (one by one for up to four tasks)")
+        bar.addWidget(self.order_box)
         self._on_speed_moved(self.speed_slider.value())
 
     def _build_status_bar(self) -> None:
@@ -173,6 +186,8 @@ class MainWindow(QMainWindow):
         self.reset_action.triggered.connect(self._on_reset)
         self.banner.action_button.clicked.connect(self._on_reset)
         self.speed_slider.valueChanged.connect(self._on_speed_moved)
+        self.order_box.currentIndexChanged.connect(
+            lambda _i: self.controller.set_order(self.order_box.currentData()))
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
     # --- controller → views -----------------------------------------------------------
@@ -224,7 +239,62 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
-        self.banner.show_message(f"<b>Training stopped with an error:</b> {message}", error=True)
+        self.show_error(f"<b>Training stopped with an error:</b> {message}")
+
+    def show_error(self, text: str) -> None:
+        """A readable message at the top of the window; nothing else changes."""
+        self.tabs.setCurrentIndex(0)
+        self.banner.show_message(text, error=True)
+
+    # --- sessions -----------------------------------------------------------------------
+    def collect_session(self) -> Session:
+        """The current config and window state, for a session file."""
+        (x0, x1), (y0, y1) = self.canvas.view.viewRange()
+        view = {
+            "surface": self.canvas.surface_name, "log_scale": self.canvas.log_box.isChecked(),
+            "plane": self.canvas.plane_box.currentText(), "range": [x0, x1, y0, y1],
+            "speed": "full" if math.isinf(SPEEDS[self.speed_slider.value()])
+            else SPEEDS[self.speed_slider.value()],
+            "order": self.order_box.currentData(),
+            "tab": "compare" if self.tabs.currentWidget() is self.comparison else "landscape",
+            "compare": [list(spec) for spec in self.comparison.variant_specs()],
+            "compare_layout": self.comparison.layout_box.currentText(),
+        }
+        return Session(self.controller.config, view)
+
+    def apply_session(self, session: Session) -> None:
+        """Show a validated session (or preset): config first, then the window state."""
+        view = session.view
+        self.comparison.stop()
+        self.controller.replace_config(session.config)
+        if "speed" in view:
+            speed = FULL_SPEED if view["speed"] == "full" else float(view["speed"])
+            finite = [i for i, s in enumerate(SPEEDS) if not math.isinf(s)]
+            index = len(SPEEDS) - 1 if math.isinf(speed) else min(
+                finite, key=lambda i: abs(math.log(SPEEDS[i] / speed)))
+            self.speed_slider.setValue(index)
+        if "order" in view:
+            self.order_box.setCurrentIndex(max(0, self.order_box.findData(view["order"])))
+        if "plane" in view:
+            self.canvas.plane_box.setCurrentText(view["plane"])
+        if view.get("surface"):
+            try:
+                self.canvas.set_surface(view["surface"])
+            except LandscapeError as exc:
+                self.statusBar().showMessage(f"Surface not available here: {exc}", 6000)
+        if "log_scale" in view:
+            self.canvas.set_log_scale(bool(view["log_scale"]))
+        if view.get("range"):
+            x0, x1, y0, y1 = view["range"]
+            self.canvas.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        if view.get("compare"):
+            self.comparison.set_variants([tuple(spec) for spec in view["compare"]])
+        if view.get("compare_layout"):
+            self.comparison.layout_box.setCurrentText(view["compare_layout"])
+        self.tabs.setCurrentIndex(1 if view.get("tab") == "compare" else 0)
+        if view.get("tab") == "compare":
+            self.comparison.set_base_config(session.config)
+            self.comparison.start()
 
     # --- views → controller -----------------------------------------------------------
     @Slot(dict)

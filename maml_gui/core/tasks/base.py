@@ -38,7 +38,7 @@ class TaskBatch:
         return self.tensors[key]
 
     def select(self, index: torch.Tensor | np.ndarray | list[int]) -> "TaskBatch":
-        index_t = torch.as_tensor(np.asarray(index), dtype=torch.long)
+        index_t = torch.tensor(np.asarray(index), dtype=torch.long)
         tensors = {k: v[index_t.to(v.device)] for k, v in self.tensors.items()}
         return TaskBatch(tensors, self.ids[np.asarray(index, dtype=np.int64)])
 

@@ -1,0 +1,102 @@
+"""Session files: the whole state of the window as JSON, with a schema version.
+
+A session holds the config (the seed and θ₀ included) and what the window shows: the
+canvas's surface, colour scale, plane and view rectangle, the animation speed and order,
+the comparison's variants and layout, and which tab is open. Reading never half-applies:
+the file is parsed and validated completely before anything in the window changes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from maml_gui.core.config import SCHEMA_VERSION, Config, ConfigError, config_json, make_config
+from maml_gui.core.io import write_text_atomic
+
+SESSION_FORMAT = "maml-gui-session"
+VIEW_KEYS = {
+    "surface": str, "log_scale": bool, "plane": str, "range": list, "speed": (int, float, str),
+    "order": str, "tab": str, "compare": list, "compare_layout": str,
+}
+ORDERS = ("auto", "together", "one_by_one")
+TABS = ("landscape", "compare")
+
+
+class SessionError(ValueError):
+    """A session file cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Session:
+    config: Config
+    view: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": SESSION_FORMAT, "schema_version": SCHEMA_VERSION,
+                "config": config_json(self.config), "view": self.view}
+
+
+def check_view(view: Any, where: str = "view") -> dict[str, Any]:
+    """Validate the window-state part of a session or preset."""
+    if not isinstance(view, Mapping):
+        raise SessionError(f"{where} must be an object")
+    unknown = sorted(set(view) - set(VIEW_KEYS))
+    if unknown:
+        raise SessionError(f"{where}.{unknown[0]}: unknown (known: {', '.join(VIEW_KEYS)})")
+    for key, kind in VIEW_KEYS.items():
+        if key in view and view[key] is not None and (
+                not isinstance(view[key], kind) or isinstance(view[key], bool) and kind != bool):
+            raise SessionError(f"{where}.{key} = {view[key]!r} has the wrong type")
+    if "range" in view and view["range"] is not None:
+        rect = view["range"]
+        if len(rect) != 4 or not all(isinstance(v, (int, float)) for v in rect) or not (
+                rect[0] < rect[1] and rect[2] < rect[3]):
+            raise SessionError(f"{where}.range must be [xmin, xmax, ymin, ymax] with min < max")
+    speed = view.get("speed")
+    if speed is not None and speed != "full" and (isinstance(speed, str) or not speed > 0):
+        raise SessionError(f"{where}.speed must be a positive number of frames per second or \"full\"")
+    if view.get("order", "auto") not in ORDERS:
+        raise SessionError(f"{where}.order must be one of {', '.join(ORDERS)}")
+    if view.get("tab", "landscape") not in TABS:
+        raise SessionError(f"{where}.tab must be one of {', '.join(TABS)}")
+    if view.get("plane", "pca") not in ("pca", "random", "axes"):
+        raise SessionError(f"{where}.plane must be pca, random or axes")
+    for i, item in enumerate(view.get("compare") or []):
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item)):
+            raise SessionError(f"{where}.compare[{i}] must be [algorithm, settings text]")
+    return dict(view)
+
+
+def read_session(path: str | Path) -> Session:
+    """Parse and validate a session file; raises :class:`SessionError` naming the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SessionError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SessionError(f"{path.name} is not valid JSON (line {exc.lineno}, column "
+                           f"{exc.colno}: {exc.msg})") from None
+    if not isinstance(data, dict) or "config" not in data:
+        raise SessionError(f"{path.name} is not a maml-gui session (no config in it)")
+    version = data.get("schema_version", data["config"].get("schema_version", SCHEMA_VERSION)
+                       if isinstance(data["config"], dict) else SCHEMA_VERSION)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise SessionError(f"{path.name} was saved by a newer maml-gui (schema version "
+                           f"{version}; this one reads up to {SCHEMA_VERSION})")
+    try:
+        config = make_config({k: v for k, v in data["config"].items() if k != "schema_version"}
+                             if isinstance(data["config"], dict) else data["config"])
+    except ConfigError as exc:
+        raise SessionError(f"{path.name}: {exc}") from None
+    return Session(config, check_view(data.get("view", {})))
+
+
+def write_session(path: str | Path, session: Session) -> None:
+    """Write atomically: a failure leaves any previous file as it was."""
+    write_text_atomic(path, json.dumps(session.to_json(), indent=2) + "\n")
