@@ -10,6 +10,7 @@ from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SCREENSHOT_TIMEOUT_S = 120.0
+SCREENSHOT_SIZE = (1600, 1000)
 
 
 def make_application():
@@ -84,7 +85,7 @@ def _take_screenshot(app, window, path: str, steps: int) -> int:
     from maml_gui.core.io import AtomicPath
 
     check = AtomicPath(path)  # refuse an unwritable path before training
-    window.resize(1500, 950)
+    window.resize(*SCREENSHOT_SIZE)
     window.show()
     controller = window.controller
     deadline = time.perf_counter() + SCREENSHOT_TIMEOUT_S
