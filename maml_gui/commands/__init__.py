@@ -1,5 +1,5 @@
 """Headless subcommands of ``maml-gui``; each module adds its parser and sets ``handler``."""
 
-from maml_gui.commands import landscape, run
+from maml_gui.commands import export, landscape, run
 
-SUBCOMMANDS = (run, landscape)
+SUBCOMMANDS = (run, landscape, export)

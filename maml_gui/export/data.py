@@ -1,0 +1,435 @@
+"""Trajectories and landscape grids as CSV, JSON and NPZ, and reading back embedded configs.
+
+No Qt here: everything runs headless.
+
+Trajectory files
+----------------
+JSON and NPZ are the trace formats of :mod:`maml_gui.core.trace` (the config under the key
+``config``); :func:`maml_gui.core.trace.load_trace` reads them back exactly.
+
+CSV is one tidy table with **one row per inner-loop point** ``(step, task, inner_step)``::
+
+    # config: {"schema_version": 1, "algorithm": "maml", ...}
+    # maml-gui trajectory (format 1): one row per inner-loop point ...
+    step,algorithm,task,task_id,inner_step,inner_loss,inner_grad_norm,phi_0,phi_1,
+    task_meta_grad_0,task_meta_grad_1,loss_before,loss_after,theta_0,theta_1,
+    theta_next_0,theta_next_1,meta_grad_0,meta_grad_1,meta_loss_before,meta_loss_after,diverged
+
+- ``step`` counts from 0 as in trace files; ``inner_step`` j runs 0 … k, and ``phi_*`` is
+  task i's point φʲ (φ⁰ = θ), ``inner_loss`` its support loss there, ``inner_grad_norm``
+  the norm of the inner gradient taken there (empty at j = k, where no step is taken).
+- Per-task columns (``task_id``, ``task_meta_grad_*``: the task's meta-gradient gᵢ,
+  ``loss_before``/``loss_after``: query loss at θ and after adaptation) repeat on each of the
+  task's rows; per-step columns (``theta_*``, ``theta_next_*``: θ after the meta-update,
+  ``meta_grad_*``: the aggregate meta-gradient, the mean losses, ``diverged``) repeat on each
+  of the step's rows. Filter ``inner_step == 0`` for one row per task, ``inner_step == 0 and
+  task == 0`` for one row per meta-step.
+- Numbers are written with Python's shortest round-trip ``repr`` (``nan``/``inf`` as such),
+  so :func:`read_trajectory_csv` gives back the exact float64 values. Paths that were not
+  recorded (``record_paths = none``) leave ``phi_*`` empty; with ``endpoints`` only j = 0
+  and j = k have them.
+
+Landscape grids
+---------------
+NPZ: ``x`` (C,), ``y`` (R,), ``z`` (R, C) with ``z[r, c]`` the value at ``(x[c], y[r])``,
+``surface``, ``label`` and ``config`` (JSON), the layout ``maml-gui landscape`` writes.
+CSV: the ``# config:`` line, a ``# surface:`` line, then ``x,y,z`` with one row per grid
+point, row by row (y outer, x inner).
+
+Every file carries the config so :func:`read_embedded_config` (which reads every format
+maml-gui exports: PNG, SVG, PDF, GIF, MP4, CSV, JSON, NPZ) can reproduce it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import struct
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from maml_gui.core.io import AtomicPath
+from maml_gui.core.trace import StepRecord, save_trace
+from maml_gui.export import CONFIG_KEY, ExportError, export_format
+
+CSV_FORMAT_VERSION = 1
+TRAJECTORY_FORMATS = ("csv", "json", "npz")
+GRID_FORMATS = ("csv", "npz")
+CONFIG_PREFIX = "# config: "
+
+
+def _config_dict(config: Any) -> dict[str, Any]:
+    from maml_gui.core.config import Config, config_json
+
+    return config_json(config) if isinstance(config, Config) else dict(config)
+
+
+def _num(value: Any) -> str:
+    value = float(value)
+    return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else
+                                                     ("inf" if value > 0 else "-inf"))
+
+
+def _parse(text: str) -> float:
+    return float(text) if text != "" else math.nan
+
+
+# --- trajectories ---------------------------------------------------------------------------
+
+def trajectory_columns(param_dim: int) -> list[str]:
+    def vec(name: str) -> list[str]:
+        return [f"{name}_{d}" for d in range(param_dim)]
+
+    return ["step", "algorithm", "task", "task_id", "inner_step", "inner_loss", "inner_grad_norm",
+            *vec("phi"), *vec("task_meta_grad"), "loss_before", "loss_after", *vec("theta"),
+            *vec("theta_next"), *vec("meta_grad"), "meta_loss_before", "meta_loss_after",
+            "diverged"]
+
+
+def _path_point(record: StepRecord, task: int, j: int) -> np.ndarray | None:
+    """φʲ of ``task`` if the record kept it (full paths, or the endpoints j = 0 and j = k)."""
+    paths = record.paths
+    if paths is None:
+        return None
+    points, k = paths.shape[1], record.inner_steps
+    if points == k + 1:
+        return paths[task, j]
+    if points == 2 and j in (0, k):
+        return paths[task, 0 if j == 0 else -1]
+    return None
+
+
+def _trajectory_rows(record: StepRecord) -> Iterable[list[str]]:
+    dim = record.theta.shape[0]
+    empty = [""] * dim
+    step_cells = ([_num(v) for v in record.theta] + [_num(v) for v in record.theta_next]
+                  + [_num(v) for v in record.meta_grad]
+                  + [_num(record.meta_loss_before), _num(record.meta_loss_after),
+                     "1" if record.diverged else "0"])
+    for i in range(record.n_tasks):
+        task_cells = ([_num(v) for v in record.task_meta_grads[i]]
+                      + [_num(record.loss_before[i]), _num(record.loss_after[i])])
+        for j in range(record.inner_steps + 1):
+            point = _path_point(record, i, j)
+            norm = _num(record.inner_grad_norms[i, j]) if j < record.inner_steps else ""
+            yield [str(record.step), record.algorithm, str(i), str(int(record.task_ids[i])),
+                   str(j), _num(record.inner_losses[i, j]), norm,
+                   *(empty if point is None else [_num(v) for v in point]),
+                   *task_cells, *step_cells]
+
+
+def write_trajectory_csv(path: str | Path, config: Any, records: Sequence[StepRecord]) -> Path:
+    """The trajectory as one tidy CSV table (see the module docstring), written atomically."""
+    if not records:
+        raise ExportError("there are no meta-steps to export yet")
+    dim = records[0].theta.shape[0]
+    with AtomicPath(path) as temp:
+        with open(temp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(CONFIG_PREFIX + json.dumps(_config_dict(config)) + "\n")
+            handle.write(f"# maml-gui trajectory (format {CSV_FORMAT_VERSION}): one row per "
+                         "inner-loop point (step, task, inner_step); phi = the task's point, "
+                         "phi at inner_step 0 = theta\n")
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(trajectory_columns(dim))
+            for record in records:
+                writer.writerows(_trajectory_rows(record))
+    return Path(path)
+
+
+def write_trajectory(path: str | Path, config: Any, records: Sequence[StepRecord], *,
+                     meta: Mapping[str, Any] | None = None) -> Path:
+    """Write the run's trajectory as CSV, JSON or NPZ (from ``path``'s extension).
+
+    ``meta`` (JSON and NPZ only) is stored beside the steps, e.g. the family's ``param_dim``
+    and ``axis_names``, as ``maml-gui run`` does.
+    """
+    fmt = export_format(path, TRAJECTORY_FORMATS)
+    if not records:
+        raise ExportError("there are no meta-steps to export yet")
+    if fmt == "csv":
+        return write_trajectory_csv(path, config, records)
+    save_trace(path, _config_dict(config), records, paths="full", meta=meta)
+    return Path(path)
+
+
+def read_trajectory_csv(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a trajectory CSV back: ``(config, arrays)`` with arrays laid out as
+    :func:`maml_gui.core.trace.records_to_arrays` lays them out (one row per step, ragged
+    inner-loop axes NaN-padded; float64): ``step, algorithm, task_ids, theta, theta_next,
+    meta_grad, task_meta_grads, loss_before, loss_after, inner_steps, inner_losses,
+    inner_grad_norms, paths, diverged``."""
+    path = Path(path)
+    with open(path, encoding="utf-8", newline="") as handle:
+        first = handle.readline()
+        config = _config_from_comment(first, path)
+        lines = (line for line in handle if not line.startswith("#"))
+        reader = csv.reader(lines)
+        header = next(reader)
+        column = {name: index for index, name in enumerate(header)}
+        dim = sum(1 for name in header if name.startswith("theta_") and
+                  not name.startswith("theta_next"))
+        steps: dict[int, dict[str, Any]] = {}
+        for row in reader:
+            s, i = int(row[column["step"]]), int(row[column["task"]])
+            j = int(row[column["inner_step"]])
+
+            def vec(name: str) -> list[float]:
+                return [_parse(row[column[f"{name}_{d}"]]) for d in range(dim)]
+
+            step = steps.get(s)
+            if step is None:
+                step = steps[s] = {
+                    "algorithm": row[column["algorithm"]], "theta": vec("theta"),
+                    "theta_next": vec("theta_next"), "meta_grad": vec("meta_grad"),
+                    "diverged": row[column["diverged"]] == "1", "tasks": {}}
+            task = step["tasks"].get(i)
+            if task is None:
+                task = step["tasks"][i] = {
+                    "id": int(row[column["task_id"]]), "meta_grad": vec("task_meta_grad"),
+                    "loss_before": _parse(row[column["loss_before"]]),
+                    "loss_after": _parse(row[column["loss_after"]]), "points": {}}
+            task["points"][j] = (vec("phi"), _parse(row[column["inner_loss"]]),
+                                 _parse(row[column["inner_grad_norm"]]))
+    return config, _csv_arrays(steps, dim)
+
+
+def _csv_arrays(steps: Mapping[int, Mapping[str, Any]], dim: int) -> dict[str, np.ndarray]:
+    order = sorted(steps)
+    if not order:
+        return {"step": np.zeros(0, dtype=np.int64)}
+    n = max(len(steps[s]["tasks"]) for s in order)
+    ks = [max(max(t["points"]) for t in steps[s]["tasks"].values()) for s in order]
+    k_max = max(ks)
+    paths = np.full((len(order), n, k_max + 1, dim), np.nan)
+    inner_losses = np.full((len(order), n, k_max + 1), np.nan)
+    inner_norms = np.full((len(order), n, k_max), np.nan)
+    task_ids = np.zeros((len(order), n), dtype=np.int64)
+    task_grads = np.full((len(order), n, dim), np.nan)
+    before = np.full((len(order), n), np.nan)
+    after = np.full((len(order), n), np.nan)
+    for row, s in enumerate(order):
+        for i, task in steps[s]["tasks"].items():
+            task_ids[row, i] = task["id"]
+            task_grads[row, i] = task["meta_grad"]
+            before[row, i], after[row, i] = task["loss_before"], task["loss_after"]
+            for j, (phi, loss, norm) in task["points"].items():
+                paths[row, i, j] = phi
+                inner_losses[row, i, j] = loss
+                if j < ks[row]:
+                    inner_norms[row, i, j] = norm
+    return {
+        "step": np.array(order, dtype=np.int64),
+        "algorithm": np.array([steps[s]["algorithm"] for s in order]),
+        "task_ids": task_ids,
+        "theta": np.array([steps[s]["theta"] for s in order]),
+        "theta_next": np.array([steps[s]["theta_next"] for s in order]),
+        "meta_grad": np.array([steps[s]["meta_grad"] for s in order]),
+        "task_meta_grads": task_grads,
+        "loss_before": before,
+        "loss_after": after,
+        "inner_steps": np.array(ks, dtype=np.int64),
+        "inner_losses": inner_losses,
+        "inner_grad_norms": inner_norms,
+        "paths": paths,
+        "diverged": np.array([steps[s]["diverged"] for s in order]),
+    }
+
+
+# --- landscape grids ------------------------------------------------------------------------
+
+def grid_arrays(config: Any, surface, *, plane=None) -> dict[str, np.ndarray]:
+    """The NPZ arrays of a :class:`~maml_gui.core.landscape.Surface` (as ``maml-gui landscape``)."""
+    arrays = {"x": np.asarray(surface.x), "y": np.asarray(surface.y), "z": np.asarray(surface.z),
+              "surface": np.array(surface.name), "label": np.array(surface.label),
+              "config": np.array(json.dumps(_config_dict(config)))}
+    plane = plane if plane is not None else getattr(surface, "plane", None)
+    if plane is not None:
+        arrays.update(plane_centre=plane.centre, plane_directions=plane.directions,
+                      plane=np.array(json.dumps({k: v for k, v in plane.to_dict().items()
+                                                 if k not in ("centre", "directions")})))
+    return arrays
+
+
+def write_grid(path: str | Path, config: Any, surface, *, plane=None) -> Path:
+    """Write a landscape grid (a :class:`~maml_gui.core.landscape.Surface`) as NPZ or CSV."""
+    fmt = export_format(path, GRID_FORMATS)
+    with AtomicPath(path) as temp:
+        if fmt == "npz":
+            with open(temp, "wb") as handle:
+                np.savez_compressed(handle, **grid_arrays(config, surface, plane=plane))
+        else:
+            with open(temp, "w", encoding="utf-8", newline="") as handle:
+                handle.write(CONFIG_PREFIX + json.dumps(_config_dict(config)) + "\n")
+                handle.write(f"# surface: {surface.name}; {surface.label}; z[r, c] at "
+                             "(x[c], y[r]), one row per grid point\n")
+                handle.write("x,y,z\n")
+                xs = [_num(v) for v in surface.x]
+                for r, y in enumerate(surface.y):
+                    yv = _num(y)
+                    handle.write("".join(f"{xs[c]},{yv},{_num(z)}\n"
+                                         for c, z in enumerate(surface.z[r])))
+    return Path(path)
+
+
+def read_grid_csv(path: str | Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    """``(config, x, y, z)`` of a grid CSV (``z[r, c]`` at ``(x[c], y[r])``)."""
+    path = Path(path)
+    with open(path, encoding="utf-8") as handle:
+        config = _config_from_comment(handle.readline(), path)
+        rows = [line for line in handle if line.strip() and not line.startswith("#")]
+    values = np.array([[_parse(v) for v in line.strip().split(",")] for line in rows[1:]])
+    x = np.unique(values[:, 0]) if len(values) else np.zeros(0)
+    y = np.array(list(dict.fromkeys(values[:, 1]))) if len(values) else np.zeros(0)
+    return config, x, y, values[:, 2].reshape(len(y), len(x))
+
+
+# --- the embedded config of any export ------------------------------------------------------
+
+def _config_from_comment(line: str, path: Path) -> dict[str, Any]:
+    if not line.startswith(CONFIG_PREFIX):
+        raise ExportError(f"{path}: no '# config:' line at the top: not a maml-gui CSV export")
+    try:
+        return json.loads(line[len(CONFIG_PREFIX):])
+    except json.JSONDecodeError as exc:
+        raise ExportError(f"{path}: the '# config:' line is not valid JSON ({exc.msg})") from None
+
+
+def read_embedded_config(path: str | Path) -> dict[str, Any]:
+    """The config (a JSON-ready dict with its schema version) embedded in an exported file.
+
+    Reads PNG (tEXt chunk), SVG (``<desc>``), PDF (XMP ``maml:config``), GIF (comment),
+    MP4 (``comment`` tag), CSV (``# config:`` line), JSON and NPZ (``config`` key).
+    Raises :class:`~maml_gui.export.ExportError` with a readable reason otherwise.
+    """
+    return read_embedded_session(path)[0]
+
+
+def read_embedded_session(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(config, view)`` embedded in an exported file. Figures and animations carry the view
+    they were drawn with (surface, range, log scale, plane, order, speed: the keys of a
+    session file's view); data files carry only the config (the view is then ``{}``)."""
+    path = Path(path)
+    data = _read_embedded(path)
+    view = data.get("view") if "config" in data and "algorithm" not in data else None
+    if isinstance(data, dict) and "config" in data and "algorithm" not in data:
+        data = data["config"]
+    if not isinstance(data, dict):
+        raise ExportError(f"{path}: the embedded config is not a JSON object")
+    if view:
+        from maml_gui.runtime.session_file import SessionError, check_view
+
+        try:
+            view = check_view(view, f"{path.name}: view")
+        except SessionError as exc:
+            raise ExportError(str(exc)) from None
+    return data, dict(view or {})
+
+
+def _read_embedded(path: Path) -> dict[str, Any]:
+    fmt = path.suffix.lower().lstrip(".")
+    try:
+        text = _embedded_text(path, fmt)
+    except ExportError:
+        raise
+    except (OSError, ValueError, KeyError, struct.error) as exc:
+        raise ExportError(f"cannot read the config embedded in {path}: {exc}") from None
+    if text is None:
+        raise ExportError(f"{path} has no maml-gui config embedded")
+    try:
+        data = json.loads(text) if isinstance(text, str) else text
+    except json.JSONDecodeError as exc:
+        raise ExportError(f"{path}: the embedded config is not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise ExportError(f"{path}: the embedded config is not a JSON object")
+    return data
+
+
+def _embedded_text(path: Path, fmt: str) -> str | dict | None:
+    if fmt == "json":
+        return json.loads(path.read_text(encoding="utf-8"))
+    if fmt == "npz":
+        with np.load(path, allow_pickle=False) as data:
+            return str(data["config"]) if "config" in data.files else None
+    if fmt == "csv":
+        with open(path, encoding="utf-8") as handle:
+            return json.dumps(_config_from_comment(handle.readline(), path))
+    if fmt in ("png", "gif"):
+        from PIL import Image
+
+        with Image.open(path) as image:
+            if fmt == "png":
+                return image.text.get(CONFIG_KEY) if hasattr(image, "text") else None
+            comment = image.info.get("comment")
+            return comment.decode("utf-8") if isinstance(comment, bytes) else comment
+    if fmt == "svg":
+        import xml.etree.ElementTree as ET
+
+        root = ET.parse(path).getroot()
+        desc = root.find("{http://www.w3.org/2000/svg}desc")
+        return desc.text if desc is not None and desc.text else None
+    if fmt == "pdf":
+        from xml.sax.saxutils import unescape
+
+        match = re.search(rb"<maml:config>(.*?)</maml:config>", path.read_bytes(), re.S)
+        if match is None:
+            return None
+        return unescape(match.group(1).decode("utf-8"), {"&quot;": '"', "&apos;": "'"})
+    if fmt == "mp4":
+        return _mp4_comment(path.read_bytes())
+    raise ExportError(f"{path}: cannot read a config from a .{fmt} file")
+
+
+def _mp4_boxes(data: bytes, start: int, end: int) -> Iterable[tuple[bytes, int, int]]:
+    """(type, payload start, payload end) of the ISO-BMFF boxes in ``data[start:end]``."""
+    while start + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[start:start + 8])
+        header = 8
+        if size == 1:
+            size = struct.unpack(">Q", data[start + 8:start + 16])[0]
+            header = 16
+        elif size == 0:
+            size = end - start
+        if size < header:
+            return
+        yield kind, start + header, min(start + size, end)
+        start += size
+
+
+def _mp4_comment(data: bytes) -> str | None:
+    """The ``©cmt`` text of ``moov/udta/meta/ilst`` (where ffmpeg writes ``-metadata comment``)."""
+    def child(kind: bytes, start: int, end: int) -> tuple[int, int] | None:
+        for k, s, e in _mp4_boxes(data, start, end):
+            if k == kind:
+                return s, e
+        return None
+
+    span = child(b"moov", 0, len(data))
+    for kind in (b"udta", b"meta", b"ilst", b"\xa9cmt", b"data"):
+        if span is None:
+            return None
+        start, end = span
+        if kind == b"ilst":
+            start += 4  # meta is a full box: version and flags come first
+        span = child(kind, start, end)
+    if span is None:
+        return None
+    start, end = span
+    return data[start + 8:end].decode("utf-8")  # data: type (4 bytes), locale (4 bytes), text
+
+
+def load_embedded_config(path: str | Path):
+    """The :class:`~maml_gui.core.config.Config` embedded in an exported file."""
+    from maml_gui.core.config import make_config
+
+    return make_config(read_embedded_config(path))
+
+
+__all__ = [
+    "GRID_FORMATS", "TRAJECTORY_FORMATS", "grid_arrays", "load_embedded_config",
+    "read_embedded_config", "read_embedded_session", "read_grid_csv", "read_trajectory_csv",
+    "trajectory_columns", "write_grid", "write_trajectory", "write_trajectory_csv",
+]
