@@ -30,7 +30,8 @@ from maml_gui.export import (
 )
 
 VIEWS = ("landscape", "trace", "function", "comparison")
-AVAILABLE_VIEWS = ("landscape",)
+AVAILABLE_VIEWS = VIEWS
+IMAGE_ONLY_VIEWS = ("trace", "function", "comparison")  # figures of these; data is the run's
 IMAGE_SIZE = (900, 700)
 ANIMATION_SIZE = (640, 500)
 
@@ -43,7 +44,9 @@ def add_parser(sub, add_config_arguments) -> None:
                     "embeds the config, so --config FILE works with any export.")
     add_config_arguments(parser)
     parser.add_argument("--view", default="landscape", choices=VIEWS,
-                        help="what to draw (default landscape; only landscape is available yet)")
+                        help="what to draw (default landscape). trace: the pseudo-code and the "
+                             "tasks table; function: a task's data and the model's fit "
+                             "(softplus, sinusoid); comparison: --variant runs side by side")
     parser.add_argument("--out", required=True, metavar="FILE",
                         help="output file: " + ", ".join(f".{f}" for f in ALL_FORMATS))
     parser.add_argument("--size", metavar="WxH", help="figure or frame size in pixels "
@@ -81,6 +84,14 @@ def add_parser(sub, add_config_arguments) -> None:
                              "grid at --step (.npz or .csv)")
     parser.add_argument("--no-caption", action="store_true",
                         help="no line naming the meta-step under the title")
+    parser.add_argument("--variant", action="append", default=[], metavar="'ALG [k=v,...]'",
+                        help="--view comparison: a variant, e.g. --variant maml --variant "
+                             "'maml inner_lr=0.05' (default: the preset's, else MAML, FOMAML, "
+                             "Reptile and iMAML)")
+    parser.add_argument("--task", type=int, default=0, metavar="I",
+                        help="--view function: which task to show (default 0)")
+    parser.add_argument("--layout", choices=("overlay", "small-multiples"), default="overlay",
+                        help="--view comparison: one plot, or one panel per variant")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=command_export)
 
@@ -107,6 +118,13 @@ def _check_arguments(args: argparse.Namespace) -> tuple[str, tuple[int, int]]:
     except ExportError as exc:  # "size …" or "scale …"
         raise UsageError(f"--{exc}") from None
     is_data = fmt in DATA_FORMATS
+    if args.view in IMAGE_ONLY_VIEWS and fmt not in IMAGE_FORMATS + DATA_FORMATS:
+        raise UsageError(f"--view {args.view} is exported as an image (.png, .svg, .pdf); "
+                         "animations show the landscape")
+    if args.view in IMAGE_ONLY_VIEWS and args.data == "grid":
+        raise UsageError(f"--data grid is the landscape's; not with --view {args.view}")
+    if args.variant and args.view != "comparison":
+        raise UsageError("--variant applies to --view comparison")
     if args.data and not is_data:
         raise UsageError(f"--data applies to .csv, .json and .npz, not .{fmt}")
     if args.data == "grid" and fmt == "json":
@@ -253,6 +271,18 @@ def command_export(args: argparse.Namespace) -> int:
             raise UsageError(f"--step-range {first} {last}: need 1 ≤ FIRST ≤ LAST ≤ "
                              f"{config.steps} (--steps)")
 
+    if args.view == "comparison" and fmt in IMAGE_FORMATS:
+        return _export_comparison(args, config, view, size)
+    if args.view == "function" and fmt in IMAGE_FORMATS:
+        from maml_gui.core.landscape import landscape_tasks
+        from maml_gui.core.tasks import make_family
+
+        if not make_family(config.task).has_data:
+            raise UsageError(f"--view function: the {config.family} family has no data "
+                             "(the function view shows softplus and sinusoid tasks)")
+        tasks = landscape_tasks(config).n
+        if not 0 <= args.task < tasks:
+            raise UsageError(f"--task {args.task} is out of range: 0 … {tasks - 1}")
     records = _train(config, quiet=args.quiet)
     diverged = bool(records) and records[-1].diverged
     if diverged:
@@ -264,7 +294,20 @@ def command_export(args: argparse.Namespace) -> int:
             _write_trajectory(args.out, config, records)
         else:
             _ensure_qt()
-            if fmt in IMAGE_FORMATS:
+            if fmt in IMAGE_FORMATS and args.view == "trace":
+                from maml_gui.export.figure import snapshot_at
+                from maml_gui.export.views import export_trace_image
+
+                export_trace_image(args.out, config, snapshot_at(config, records, step_index),
+                                   size=size, scale=args.scale, transparent=args.transparent)
+            elif fmt in IMAGE_FORMATS and args.view == "function":
+                from maml_gui.export.figure import snapshot_at
+                from maml_gui.export.views import export_function_image
+
+                export_function_image(args.out, config, snapshot_at(config, records, step_index),
+                                      size=size, scale=args.scale, transparent=args.transparent,
+                                      task=args.task)
+            elif fmt in IMAGE_FORMATS:
                 _write_image(args, config, records, step_index, size, chosen)
             elif fmt in ANIMATION_FORMATS:
                 if not _write_animation(args, config, records, size, chosen):
@@ -280,6 +323,47 @@ def command_export(args: argparse.Namespace) -> int:
         raise OutputPathError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     if not args.quiet:
         print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_FAILED if diverged else EXIT_OK
+
+
+def _export_comparison(args: argparse.Namespace, config, view: dict, size) -> int:
+    """Train the variants in lockstep headless and draw the comparison."""
+    from maml_gui.core.comparison import build_variants, parse_overrides
+    from maml_gui.export.views import export_comparison_image
+    from maml_gui.runtime.offline import run_comparison_offline
+
+    if args.variant:
+        specs = []
+        for text in args.variant:
+            algorithm, _, settings = text.strip().partition(" ")
+            specs.append((algorithm, parse_overrides(settings)))
+    elif view.get("compare"):
+        specs = [(algorithm, parse_overrides(settings)) for algorithm, settings in view["compare"]]
+    else:
+        specs = [(name, {}) for name in ("maml", "fomaml", "reptile", "imaml")]
+    for algorithm, _settings in specs:
+        if algorithm not in ("maml", "fomaml", "reptile", "imaml", "tr_maml", "pretrain"):
+            raise UsageError(f"--variant {algorithm!r}: unknown algorithm")
+    variants = build_variants(config, specs)  # ConfigError: exit 2
+    if not args.quiet:
+        print(f"training {len(variants)} variants for {config.steps} meta-steps…", file=sys.stderr)
+    snapshot = run_comparison_offline(variants, config.steps)
+    _ensure_qt()
+    try:
+        export_comparison_image(args.out, config, snapshot, size=size, scale=args.scale,
+                                transparent=args.transparent,
+                                layout=args.layout.replace("-", " "))
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        from maml_gui.core.io import OutputPathError
+
+        raise OutputPathError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    if not args.quiet:
+        print(f"wrote {args.out}", file=sys.stderr)
+    diverged = [v.label for v, h in zip(variants, snapshot.histories) if h.latest and h.latest.diverged]
+    if diverged:
+        print(f"maml-gui: diverged: {', '.join(diverged)}", file=sys.stderr)
     return EXIT_FAILED if diverged else EXIT_OK
 
 

@@ -32,3 +32,17 @@ def snapshot_of(config: Config, history: RunHistory, record: StepRecord | None =
     return Snapshot(run_id=0, config=config, record=record, frames=frames,
                     frame_index=max(index, 0), history=history, playing=False,
                     full_speed=False, steps_per_second=0.0)
+
+
+def run_comparison_offline(variants, steps: int):
+    """Train the comparison's variants in lockstep in this thread; their snapshot."""
+    from maml_gui.runtime.comparison_controller import ComparisonSnapshot
+
+    histories = []
+    for variant in variants:
+        history = RunHistory(make_family(variant.config.task).param_dim)
+        for record in train(variant.config, steps, compare_to_maml=True):
+            history.append(record)
+        histories.append(history)
+    return ComparisonSnapshot(run_id=0, variants=tuple(variants), histories=tuple(histories),
+                              playing=False)

@@ -28,6 +28,7 @@ from maml_gui.core.animation import Frame, build_frames
 from maml_gui.core.config import HOT_FIELDS, Config
 from maml_gui.core.history import RunHistory
 from maml_gui.core.landscape import landscape_tasks
+from maml_gui.core.replay import hyper_changes, replay
 from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
 from maml_gui.runtime.training_worker import TrainingWorker
@@ -133,6 +134,17 @@ class RunController(QObject):
     def run_id(self) -> int:
         return self._run_id
 
+    @property
+    def change_log(self) -> list[tuple[int, dict[str, Any]]]:
+        """Hot settings changed during this run, with the meta-step they first applied to."""
+        return list(self._change_log)
+
+    def replay_records(self) -> list[StepRecord]:
+        """Every meta-step shown so far, recomputed exactly (the history keeps only the last
+        few records; this replays the run's start config with its change log)."""
+        return replay(self._run_config, self._history.total_steps, self._change_log,
+                      theta0=self._theta0)
+
     def snapshot(self) -> Snapshot:
         return Snapshot(self._run_id, self._config, self._current, self._frames,
                         self._frame_index, self._history, self._playing, self.full_speed,
@@ -152,6 +164,9 @@ class RunController(QObject):
         self._pending_meta_steps = 0
         self._waiting_for_frame = False
         self._rate_samples.clear()
+        self._run_config = self._config  # the settings this run started with
+        self._change_log: list[tuple[int, dict[str, Any]]] = []  # (step, hot settings)
+        self._last_hyper: Mapping[str, Any] | None = None
         worker = TrainingWorker([self._config], [self._theta0], parent=self)
         worker.records_available.connect(self._on_records_available)
         worker.failed.connect(self._on_worker_failed)
@@ -313,6 +328,10 @@ class RunController(QObject):
             self._prefetch()
 
     def _show(self, record: StepRecord, *, last_frame: bool) -> None:
+        changed = hyper_changes(self._last_hyper, record.hyper)
+        if changed:
+            self._change_log.append((record.step, changed))
+        self._last_hyper = record.hyper
         self._current = record
         self._frames = build_frames(record, self._order)
         self._frame_index = len(self._frames) - 1 if last_frame else 0

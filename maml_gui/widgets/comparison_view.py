@@ -74,6 +74,7 @@ class ComparisonView(QWidget):
     def __init__(self, config: Config, parent: QWidget | None = None, *, theme: Theme = SCREEN):
         super().__init__(parent)
         self.theme = theme
+        self.surface_grid = SURFACE_GRID  # exports ask for more
         self._base = config
         self.controller: ComparisonController | None = None
         self._plane: Plane | None = None
@@ -143,11 +144,15 @@ class ComparisonView(QWidget):
         # room for all six rows without scrolling
         self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
                                     + MAX_VARIANTS * self.table.verticalHeader().defaultSectionSize() + 6)
+        self.editor = QWidget()
+        editor_layout = QVBoxLayout(self.editor)
+        editor_layout.setContentsMargins(0, 0, 0, 0)
+        editor_layout.addLayout(self.rows_box)
+        editor_layout.addLayout(buttons)
+        editor_layout.addWidget(self.message)
+        editor_layout.addLayout(controls)
         layout = QVBoxLayout(self)
-        layout.addLayout(self.rows_box)
-        layout.addLayout(buttons)
-        layout.addWidget(self.message)
-        layout.addLayout(controls)
+        layout.addWidget(self.editor)
         layout.addWidget(splitter, 1)
 
         for algorithm in ARTICLE_FOUR:
@@ -163,6 +168,20 @@ class ComparisonView(QWidget):
         self.layout_box.currentIndexChanged.connect(self.stack.setCurrentIndex)
         self.target_box.valueChanged.connect(self._on_target_changed)
         self._update_buttons()
+
+    # --- figures ----------------------------------------------------------------------
+    def set_figure_mode(self, on: bool) -> None:
+        """Only the plots and the table (for exported figures)."""
+        self.editor.setVisible(not on)
+
+    def show_comparison(self, snapshot: ComparisonSnapshot) -> None:
+        """Draw a comparison computed elsewhere (an export, a test), without a controller."""
+        built = getattr(self, "_built_for", None)
+        if built != snapshot.variants:
+            self._plane, self._plane_steps, self._target_set = None, 0, False
+            self._build_plots(list(snapshot.variants))
+            self._built_for = snapshot.variants
+        self._on_snapshot(snapshot)
 
     # --- variants ---------------------------------------------------------------------
     def set_base_config(self, config: Config) -> None:
@@ -228,6 +247,7 @@ class ComparisonView(QWidget):
         self._plane_steps = 0
         self._target_set = False
         self._build_plots(variants)
+        self._built_for = tuple(variants)
         self._update_buttons()
         self.comparison_started.emit(len(variants))
         self._on_snapshot(self.controller.snapshot())
@@ -310,8 +330,12 @@ class ComparisonView(QWidget):
             self._panel_arrows.append(ArrowSet(panel, colour, width=3.0))
         names = self._family.axis_names or ("u (PCA direction 1)", "v (PCA direction 2)")
         for plot in (self.overlay_plot, *self._panels):
-            plot.setLabel("bottom", names[0])
-            plot.setLabel("left", names[1])
+            plot.setLabel("bottom", names[0], color=self.theme.foreground)
+            plot.setLabel("left", names[1], color=self.theme.foreground)
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setTextPen(self.theme.foreground)
+                plot.getAxis(axis).setPen(self.theme.foreground)
+            plot.titleLabel.setAttr("color", self.theme.foreground)
         self._fit()
         self._compute_surfaces(variants)
 
@@ -348,14 +372,14 @@ class ComparisonView(QWidget):
             return
         xmin, xmax, ymin, ymax = self._range
         base = LandscapeEvaluator(variants[0].config, self._tasks, dtype=torch.float32)
-        mean = base.grid("mean", (xmin, xmax), (ymin, ymax), SURFACE_GRID)
+        mean = base.grid("mean", (xmin, xmax), (ymin, ymax), self.surface_grid)
         self._show_image(self._overlay_image, mean)
         self.overlay_plot.setTitle("mean task loss (what every method starts from)", size="9pt")
         for variant, image, panel in zip(variants, self._panel_images, self._panels):
             evaluator = LandscapeEvaluator(variant.config, self._tasks, dtype=torch.float32)
             name = "mean" if variant.config.algorithm == "pretrain" else "meta"
             try:
-                surface = evaluator.grid(name, (xmin, xmax), (ymin, ymax), SURFACE_GRID)
+                surface = evaluator.grid(name, (xmin, xmax), (ymin, ymax), self.surface_grid)
             except LandscapeError:
                 continue
             self._show_image(image, surface)

@@ -33,7 +33,7 @@ from maml_gui.core.training import initial_theta
 from maml_gui.palette import LANDSCAPE_COLORMAP, SCREEN, Theme
 from maml_gui.runtime.landscape_worker import LandscapeRequest, LandscapeWorker
 from maml_gui.runtime.run_controller import Snapshot
-from maml_gui.widgets.plot_items import ArrowSet, pen
+from maml_gui.widgets.plot_items import ArrowSet, SafeLegend, pen
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -148,7 +148,7 @@ class LandscapeCanvas(QWidget):
                                                                    if theme.print_theme else {})})
         self.theta_handle.setZValue(40)
         self.plot.addItem(self.theta_handle)
-        self.legend = pg.LegendItem(offset=(8, 8), labelTextColor=theme.foreground,
+        self.legend = SafeLegend(offset=(8, 8), labelTextColor=theme.foreground,
                                     brush=pg.mkBrush(0, 0, 0, 110) if not theme.print_theme
                                     else pg.mkBrush(255, 255, 255, 200))
         self.legend.setParentItem(self.plot.getViewBox())

@@ -19,6 +19,8 @@ from maml_gui.core.landscape import LandscapeError
 from maml_gui.core.tasks import get_family
 from maml_gui.runtime.run_controller import FULL_SPEED, SPEEDS, RunController, Snapshot
 from maml_gui.widgets.comparison_view import ComparisonView
+from maml_gui.widgets.export_actions import ExportActions
+from maml_gui.widgets.function_view import FunctionView
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.runtime.session_file import Session
 from maml_gui.widgets.parameter_panel import ParameterPanel
@@ -101,9 +103,18 @@ class MainWindow(QMainWindow):
         self.trace_dock.setWidget(self.trace)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.trace_dock)
 
+        self.function_view = FunctionView(config)
+        self.function_dock = QDockWidget("Function view", self)
+        self.function_dock.setObjectName("function")
+        self.function_dock.setWidget(self.function_view)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.function_dock)
+        self.tabifyDockWidget(self.trace_dock, self.function_dock)
+        self.trace_dock.raise_()
+
         self._build_toolbar()
         self._build_status_bar()
         self.sessions = SessionActions(self, settings)
+        self.exports = ExportActions(self)
         self._connect()
         self.resize(1400, 900)
         self._restore_settings()
@@ -180,6 +191,7 @@ class MainWindow(QMainWindow):
         self.canvas.landscape_failed.connect(self._on_landscape_failed)
         self.canvas.task_selected.connect(self._on_task_selected)
         self.trace.task_selected.connect(self._on_task_selected)
+        self.function_view.task_selected.connect(self._on_task_selected)
         self.play_action.triggered.connect(c.toggle_play)
         self.step_inner_action.triggered.connect(c.step_inner)
         self.step_meta_action.triggered.connect(c.step_meta)
@@ -189,12 +201,15 @@ class MainWindow(QMainWindow):
         self.order_box.currentIndexChanged.connect(
             lambda _i: self.controller.set_order(self.order_box.currentData()))
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.function_dock.visibilityChanged.connect(self._on_function_dock_shown)
 
     # --- controller → views -----------------------------------------------------------
     @Slot(object)
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.canvas.show_snapshot(snapshot)
         self.trace.show_snapshot(snapshot)
+        if self.function_dock.isVisible():  # refitting the MLP costs milliseconds: only if seen
+            self.function_view.show_snapshot(snapshot)
         record = snapshot.record
         if record is None:
             self.step_label.setText("step 0")
@@ -212,12 +227,14 @@ class MainWindow(QMainWindow):
         self.panel.set_config(config)
         self.canvas.set_config(config)
         self.trace.set_config(config)
+        self.function_view.set_config(config)
 
     @Slot(object)
     def _on_run_restarted(self, config: Config) -> None:
         self.panel.set_config(config)
         self.canvas.set_config(config, restarted=True)
         self.trace.set_config(config)
+        self.function_view.set_config(config, restarted=True)
         self.banner.hide()
         self.canvas.set_interactive(not self.controller.playing)
         try:
@@ -346,11 +363,17 @@ class MainWindow(QMainWindow):
             self.controller.pause()
             self.comparison.set_base_config(self.controller.config)
 
+    @Slot(bool)
+    def _on_function_dock_shown(self, visible: bool) -> None:
+        if visible:
+            self.function_view.show_snapshot(self.controller.snapshot())
+
     @Slot(object)
     def _on_task_selected(self, index: int | None) -> None:
         """A task picked on the canvas or in the trace table: highlight it in both."""
         self.canvas.highlight_task(index)
         self.trace.highlight_task(index)
+        self.function_view.select_task(index)
 
     @Slot(str)
     def _on_landscape_failed(self, message: str) -> None:
@@ -398,6 +421,7 @@ class MainWindow(QMainWindow):
         self.controller.shutdown()
         self.canvas.shutdown()
         self.comparison.stop()
+        self.function_view.shutdown()
         super().closeEvent(event)
 
 

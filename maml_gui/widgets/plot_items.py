@@ -75,3 +75,18 @@ class ArrowSet:
         pixel = self.plot.getViewBox().viewPixelSize()
         segments = arrow_segments(self._tails, self._tips, pixel) if len(self._tails) else np.zeros((0, 2))
         self.curve.setData(segments[:, 0], segments[:, 1])
+
+
+class SafeLegend(pg.LegendItem):
+    """A legend that tolerates its view box being deleted first.
+
+    pyqtgraph re-anchors a legend whenever its own geometry changes, reading the parent's
+    bounding rectangle; when Python garbage-collects a parentless view, the view box's C++
+    object can go before the legend's last geometry change, and that read raises.
+    """
+
+    def _GraphicsWidgetAnchor__geometryChanged(self):  # pyqtgraph's private anchoring slot
+        try:
+            super()._GraphicsWidgetAnchor__geometryChanged()
+        except RuntimeError:  # "Internal C++ object (ViewBox) already deleted": nothing to place
+            pass

@@ -254,3 +254,22 @@ def test_stress_random_changes_during_a_run(qtbot, make_controller):
         np.testing.assert_allclose(ratio, hyper["inner_lr"], rtol=1e-9)
         checked += 1
     assert checked > 50
+
+
+def test_replay_recomputes_a_run_with_live_changes_exactly(qtbot, make_controller):
+    controller = make_controller({**QUADRATIC, "outer_optimizer": "adam"})
+    for step, changes in ((3, {"inner_lr": 0.05}), (6, {"inner_steps": 4, "outer_lr": 0.2})):
+        while controller.history.total_steps < step:
+            controller.step_meta()
+            wait_steps(qtbot, controller, controller.history.total_steps + 1)
+        controller.apply_changes(changes)
+    for _ in range(3):
+        controller.step_meta()
+    wait_steps(qtbot, controller, 9)
+    assert controller.change_log == [(3, {"inner_lr": 0.05}), (6, {"inner_steps": 4, "outer_lr": 0.2})]
+    replayed = controller.replay_records()
+    assert len(replayed) == 9
+    for live, again in zip(controller.history.records, replayed[-len(controller.history.records):]):
+        assert live.step == again.step and live.hyper == again.hyper
+        np.testing.assert_array_equal(live.theta_next, again.theta_next)
+        np.testing.assert_array_equal(live.paths, again.paths)

@@ -1,0 +1,212 @@
+"""The function view: editable support points, live fine-tuning, frames, the ERM comparison."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from maml_gui.core.animation import visible
+from maml_gui.core.config import make_config
+from maml_gui.core.training import initial_theta
+from maml_gui.runtime.offline import run_offline, snapshot_of
+from maml_gui.widgets.function_view import ERM_LABEL, META_LABEL, FunctionView
+
+
+def softplus_config(**overrides):
+    return make_config({"inner_lr": 0.3, "inner_steps": 3, "device": "cpu", "steps": 20,
+                        **overrides})
+
+
+def sinusoid_config(**overrides):
+    return make_config({
+        "inner_lr": 0.01, "inner_steps": 2, "outer_optimizer": "adam", "outer_lr": 0.01,
+        "device": "cpu", "steps": 15,
+        "task": {"family": "sinusoid", "n_tasks": 5, "k_shot": 5, "k_query": 5, "hidden": [16, 16]},
+        **overrides,
+    })
+
+
+def make_view(qtbot, config):
+    view = FunctionView(config)
+    qtbot.addWidget(view)
+    view.resize(700, 450)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def view_to_widget(view: FunctionView, x: float, y: float) -> QPoint:
+    """Pixel position in the plot's viewport of the data point ``(x, y)``."""
+    scene = view.view.mapViewToScene(QPointF(x, y))
+    return view.plot_widget.mapFromScene(scene)
+
+
+def test_adding_a_support_point_changes_the_adapted_prediction(qtbot):
+    view = make_view(qtbot, softplus_config())
+    before = view.adapted_prediction()
+    count = len(view.support[0])
+    with qtbot.waitSignal(view.support_changed):
+        view.add_support_point(2.7)
+    x, y = view.support
+    assert len(x) == count + 1 and x[-1] == pytest.approx(2.7)
+    assert y[-1] == pytest.approx(view._truth_at(np.array([2.7]))[0])  # noiseless, on the truth
+    after = view.adapted_prediction()
+    assert not np.allclose(before, after)
+    # the prediction at θ itself does not depend on the points
+    np.testing.assert_array_equal(view.before_curve.getData()[1], view.result.predictions[0])
+
+
+def test_a_real_left_click_adds_a_point_where_clicked(qtbot):
+    view = make_view(qtbot, sinusoid_config())
+    view.set_support_points([])
+    flat = view.adapted_prediction().copy()
+    pos = view_to_widget(view, 1.5, 0.0)
+    qtbot.mouseClick(view.plot_widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    x, y = view.support
+    assert len(x) == 1
+    assert x[0] == pytest.approx(1.5, abs=2 * view.view.viewPixelSize()[0])
+    assert y[0] == pytest.approx(view._truth_at(x)[0])
+    assert not np.allclose(flat, view.adapted_prediction())
+    drawn = view.step_curves[-1].getData()[1]
+    np.testing.assert_allclose(drawn, view.adapted_prediction())
+
+
+def test_right_click_removes_the_nearest_point(qtbot):
+    view = make_view(qtbot, softplus_config())
+    view.set_support_points([-2.0, 0.0, 2.0])
+    x, y = view.support
+    pos = view_to_widget(view, x[1], y[1]) + QPoint(3, -2)  # a few pixels off is near enough
+    qtbot.mouseClick(view.plot_widget.viewport(), Qt.MouseButton.RightButton, pos=pos)
+    np.testing.assert_allclose(view.support[0], [-2.0, 2.0])
+    # far from every point: nothing happens
+    assert not view.remove_support_point_near(0.0, 100.0)
+    assert view.remove_support_point_near(2.0, float(view.support[1][1]))
+    np.testing.assert_allclose(view.support[0], [-2.0])
+
+
+def test_draw_k_random_points(qtbot):
+    view = make_view(qtbot, sinusoid_config())
+    assert view.k_spin.value() == 5  # the family's K
+    view.draw_random_points(7)
+    x, y = view.support
+    low, high = view.config.task["x_range"]
+    assert len(x) == 7 and np.all((x >= low) & (x <= high))
+    np.testing.assert_allclose(y, view._truth_at(x))
+    view.k_spin.setValue(4)
+    qtbot.mouseClick(view.draw_button, Qt.MouseButton.LeftButton)
+    assert len(view.support[0]) == 4 and not np.isin(view.support[0], x).any()
+    qtbot.mouseClick(view.reset_button, Qt.MouseButton.LeftButton)
+    assert len(view.support[0]) == 5  # the task's own K = 5 points
+
+
+def test_drawn_steps_follow_the_snapshot_frames(qtbot):
+    config = softplus_config()  # 2 pool tasks: animated one by one
+    history = run_offline(config, 2)
+    view = make_view(qtbot, config)
+    view.select_task(1)
+    record = history.latest
+    snapshot = snapshot_of(config, history)
+    seen = []
+    for index, frame in enumerate(snapshot.frames):
+        view.show_snapshot(snapshot_of(config, history, frame_index=index))
+        state = visible(record, frame)
+        expected = config.inner_steps if state.updated else int(state.path_points[1]) - 1
+        assert view.drawn_steps == expected, frame
+        drawn = [len(item.getData()[0] if item.getData()[0] is not None else []) > 0
+                 for item in view.step_curves]
+        assert drawn == [j < expected for j in range(config.inner_steps)]
+        np.testing.assert_array_equal(view.theta,
+                                      record.theta_next if state.updated else record.theta)
+        seen.append(expected)
+    # task 1 waits while task 0 adapts, then its steps appear one by one
+    assert seen[:4] == [0, 0, 0, 0] and 1 in seen and 2 in seen and seen[-1] == 3
+    # the newest step is drawn solid, earlier ones fade
+    alphas = [item.opts["pen"].color().alphaF() for item in view.step_curves]
+    assert alphas[-1] == pytest.approx(1.0) and alphas[0] < alphas[1] < 1.0
+
+
+def test_fresh_sinusoid_tasks_follow_the_frames_inner_step(qtbot):
+    config = sinusoid_config()  # 5 fresh tasks: animated together
+    history = run_offline(config, 1)
+    view = make_view(qtbot, config)
+    frames = snapshot_of(config, history).frames
+    steps = []
+    for index, frame in enumerate(frames):
+        view.show_snapshot(snapshot_of(config, history, frame_index=index))
+        steps.append(view.drawn_steps)
+    assert steps == [0, 1, 2, 2, 2, 2]  # sample, inner 1, inner 2, task_grad, aggregate, update
+
+
+def test_hot_inner_lr_change_reruns_the_fine_tuning(qtbot):
+    config = softplus_config()
+    view = make_view(qtbot, config)
+    first = view.adapted_prediction()
+    view.set_config(config.with_changes({"inner_lr": 0.05}))
+    assert not np.allclose(first, view.adapted_prediction())
+    view.steps_spin.setValue(6)  # chosen here: no longer follows the run's k
+    view.set_config(config.with_changes({"inner_steps": 2}))
+    assert view.view_steps == 6 and len(view.step_curves) == 6
+
+
+def test_erm_comparison_trains_in_its_thread_and_fills_the_table(qtbot):
+    view = make_view(qtbot, softplus_config())
+    view.erm_steps.setValue(25)
+    with qtbot.waitSignal(view.comparison_updated, timeout=10_000,
+                          check_params_cb=lambda table: ERM_LABEL in table):
+        view.erm_box.setChecked(True)
+    assert not view.pretraining()
+    table = view.comparison
+    assert set(table) == {META_LABEL, ERM_LABEL}
+    for row in table.values():
+        assert sorted(row) == [1, 5, 10] and all(np.isfinite(v) for v in row.values())
+    assert view.erm_after_curve.getData()[0] is not None
+    assert "ERM" in view.erm_status.text()
+    # edits rerun both models
+    old = dict(table[ERM_LABEL])
+    view.add_support_point(-2.9)
+    assert view.comparison[ERM_LABEL] != old
+    view.erm_box.setChecked(False)
+    assert ERM_LABEL not in view.comparison
+
+
+def test_cancelling_the_erm_training_leaves_no_thread(qtbot):
+    view = make_view(qtbot, sinusoid_config())
+    view.erm_steps.setValue(1_000_000)
+    view.erm_box.setChecked(True)
+    assert view.pretraining()
+    view.erm_box.setChecked(False)
+    view.shutdown()
+    assert not view.pretraining()
+    assert ERM_LABEL not in view.comparison
+
+
+def test_families_without_data_show_a_message(qtbot):
+    view = make_view(qtbot, make_config({"task": {"family": "quadratic"}}))
+    assert not view.has_data()
+    assert view.stack.currentIndex() == 1 and "no data" in view.message.text()
+    view.set_config(softplus_config())
+    assert view.stack.currentIndex() == 0
+    np.testing.assert_array_equal(view.theta, initial_theta(softplus_config()))
+
+
+def test_full_speed_snapshots_refit_at_a_bounded_rate(qtbot):
+    config = softplus_config()
+    history = run_offline(config, 3, keep=3)
+    first, second, third = history.records
+    view = make_view(qtbot, config)
+    fits = []
+    view.adaptation_updated.connect(fits.append)
+    running = dataclasses.replace(snapshot_of(config, history, first), playing=True, full_speed=True)
+    view._last_refresh = -np.inf  # as if the last refit was long ago
+    view.show_snapshot(running)
+    assert len(fits) == 1
+    np.testing.assert_array_equal(fits[-1].paths[0], first.theta_next)
+    view.show_snapshot(dataclasses.replace(running, record=second))  # too soon: drawn later
+    assert len(fits) == 1
+    paused = dataclasses.replace(running, record=third, playing=False)
+    view.show_snapshot(paused)  # pausing publishes a snapshot: drawn at once
+    assert len(fits) == 2
+    np.testing.assert_array_equal(fits[-1].paths[0], third.theta_next)
