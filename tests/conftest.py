@@ -18,7 +18,7 @@ THREAD_PREFIX = "maml-gui"
 
 @pytest.fixture(autouse=True)
 def no_dangling_threads_or_timers(request):
-    """Fail a test that leaves a maml-gui thread or a started QTimer running.
+    """Fail a test that leaves a maml-gui thread or process, or a started QTimer, running.
 
     Qt tests request ``qtbot`` through this fixture, so qtbot (and the widgets it closes)
     is torn down first and the check sees the state after cleanup.
@@ -56,8 +56,15 @@ def no_dangling_threads_or_timers(request):
 
 
 def _check_threads() -> None:
+    import multiprocessing
+
     leftovers = [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
     for thread in leftovers:
         thread.join(0.5)
     alive = [t.name for t in leftovers if t.is_alive()]
     assert not alive, f"test left threads running: {alive}"
+    children = [p for p in multiprocessing.active_children() if p.name.startswith(THREAD_PREFIX)]
+    for child in children:
+        child.join(0.5)
+    running = [p.name for p in children if p.is_alive()]
+    assert not running, f"test left processes running: {running}"

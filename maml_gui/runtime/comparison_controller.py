@@ -12,7 +12,7 @@ from maml_gui.core.comparison import Variant
 from maml_gui.core.history import RunHistory
 from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
-from maml_gui.runtime.training_worker import TrainingWorker
+from maml_gui.runtime.training_worker import make_training_worker
 
 PUBLISH_INTERVAL_MS = 33
 STEP_RATES = (1.0, 5.0, 20.0, math.inf)  # meta-steps per second; inf: as fast as possible
@@ -52,8 +52,8 @@ class ComparisonController(QObject):
         self._rate = STEP_RATES[1]
         self._playing = False
         self._run_id = 0
-        self._worker: TrainingWorker | None = None
-        self._retired: list[TrainingWorker] = []
+        self._worker: object | None = None
+        self._retired: list = []
         self._tick = QTimer(self)
         self._tick.timeout.connect(self._on_tick)
         self._publish_timer = QTimer(self)
@@ -78,7 +78,7 @@ class ComparisonController(QObject):
         self._run_id += 1
         dim = make_family(self.variants[0].config.task).param_dim
         self._histories = tuple(RunHistory(dim) for _ in self.variants)
-        worker = TrainingWorker([v.config for v in self.variants], parent=self, compare_to_maml=True)
+        worker = make_training_worker([v.config for v in self.variants], parent=self, compare_to_maml=True)
         worker.records_available.connect(self._on_records_available)
         worker.failed.connect(self._on_failed)
         self._worker = worker

@@ -31,11 +31,12 @@ from maml_gui.core.landscape import landscape_tasks
 from maml_gui.core.replay import hyper_changes, replay
 from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
-from maml_gui.runtime.training_worker import TrainingWorker
+from maml_gui.runtime.training_worker import make_training_worker
 
 FULL_SPEED = math.inf
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, FULL_SPEED)  # animation frames per second
 PUBLISH_INTERVAL_MS = 33  # at most ~30 snapshots per second at full speed
+MAX_PUBLISH_INTERVAL_MS = 250
 STOP_WAIT_MS = 1000
 
 
@@ -83,9 +84,9 @@ class RunController(QObject):
         self._order = "auto"
         self._playing = False
         self._run_id = 0
-        self._worker: TrainingWorker | None = None
-        self._retired: list[TrainingWorker] = []
-        self._all_workers: list[TrainingWorker] = []
+        self._worker: object | None = None
+        self._retired: list = []
+        self._all_workers: list = []
         # Should this object be destroyed without shutdown(), its threads still end.
         weakref.finalize(self, _stop_workers, self._all_workers)
         self._publish_timer = QTimer(self)
@@ -94,6 +95,7 @@ class RunController(QObject):
         self._frame_timer = QTimer(self)
         self._frame_timer.timeout.connect(self._on_frame_tick)
         self._last_publish = 0.0
+        self._publish_interval_ms = float(PUBLISH_INTERVAL_MS)
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=64)
         self._start_run()
 
@@ -167,7 +169,7 @@ class RunController(QObject):
         self._run_config = self._config  # the settings this run started with
         self._change_log: list[tuple[int, dict[str, Any]]] = []  # (step, hot settings)
         self._last_hyper: Mapping[str, Any] | None = None
-        worker = TrainingWorker([self._config], [self._theta0], parent=self)
+        worker = make_training_worker([self._config], [self._theta0], parent=self)
         worker.records_available.connect(self._on_records_available)
         worker.failed.connect(self._on_worker_failed)
         self._worker = worker
@@ -355,7 +357,7 @@ class RunController(QObject):
     # --- records from the worker ------------------------------------------------------
     @Slot()
     def _on_records_available(self) -> None:
-        wait = PUBLISH_INTERVAL_MS - 1000.0 * (time.perf_counter() - self._last_publish)
+        wait = self._publish_interval_ms - 1000.0 * (time.perf_counter() - self._last_publish)
         if not self.full_speed or not self._playing or wait <= 0:
             self._drain()
         elif not self._publish_timer.isActive():
@@ -393,8 +395,14 @@ class RunController(QObject):
         self.failed.emit(message)
 
     def _publish(self) -> None:
-        self._last_publish = time.perf_counter()
+        started = time.perf_counter()
         self.snapshot_published.emit(self.snapshot())
+        self._last_publish = time.perf_counter()
+        # Drawing a snapshot may take longer than the frame budget (25 MLP paths, a busy
+        # CPU): then publish less often, so the window keeps at least half its time for input.
+        cost_ms = 1000.0 * (self._last_publish - started)
+        self._publish_interval_ms = min(MAX_PUBLISH_INTERVAL_MS,
+                                        max(PUBLISH_INTERVAL_MS, 2.0 * cost_ms))
 
     def _steps_per_second(self) -> float:
         now = time.perf_counter()
@@ -419,6 +427,6 @@ class RunController(QObject):
         self._forget_finished()
 
 
-def _stop_workers(workers: list[TrainingWorker]) -> None:
+def _stop_workers(workers: list) -> None:
     for worker in workers:
         worker.stop()

@@ -1,17 +1,21 @@
-"""Meta-training in its own thread, one or several runs in lockstep.
+"""Meta-training beside the window: one or several runs in lockstep.
 
-The thread is a daemon ``threading.Thread`` owned by a GUI-thread QObject: its signals reach
-``@Slot`` methods of GUI-thread objects as queued calls, and should a step outlast the
-bounded wait on close, the process can still exit without Qt's "QThread destroyed while
-running" abort. The worker never touches a widget. It puts each step's records into an inbox and emits
-``records_available`` only when the inbox goes from empty to non-empty, so a fast run can
-never flood the GUI's event queue; the controller drains the inbox at its own pace.
-Control calls (:meth:`request_steps`, :meth:`send_changes`, :meth:`stop`, ...) are
-thread-safe and take effect between steps.
+Two workers with one interface. :class:`ProcessTrainingWorker` (the default where the
+platform offers ``forkserver``) trains in a child process: training is many small torch
+calls, each holding Python's GIL for a moment, and from a thread of the window's own process
+that made the window wait for the GIL hundreds of times per frame. :class:`ThreadTrainingWorker`
+trains in a daemon thread of this process (the fallback, and for tests of the protocol).
+
+Both put each step's records into an inbox and emit ``records_available`` only when the
+inbox goes from empty to non-empty, so a fast run can never flood the event queue; the
+controller drains the inbox at its own pace. Control calls (:meth:`request_steps`,
+:meth:`send_changes`, :meth:`stop`, ...) are thread-safe and take effect between steps.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import sys
 import threading
 import traceback
@@ -21,17 +25,19 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.config import Config, ConfigError, config_json
 from maml_gui.core.device import DeviceError
 from maml_gui.core.trace import StepRecord
-from maml_gui.core.training import train
+from maml_gui.runtime.lockstep import Lockstep
+from maml_gui.runtime.training_process import MAX_AHEAD, serve
 
-# Beyond this many undrained steps the worker waits: a stalled GUI cannot make memory grow.
-INBOX_LIMIT = 512
+# Beyond this many undrained steps a worker waits: a stalled GUI cannot make memory grow.
+INBOX_LIMIT = MAX_AHEAD
+THREAD_NAME = "maml-gui training"
 
 
-class TrainingWorker(QObject):
-    """Steps every run once per meta-step; runs whose record diverged are left out after it."""
+class _Worker(QObject):
+    """The inbox and the signals; subclasses compute the records."""
 
     records_available = Signal()
     """The inbox went from empty to non-empty: call :meth:`take_records`."""
@@ -45,26 +51,56 @@ class TrainingWorker(QObject):
         self.configs = list(configs)
         self._compare = compare_to_maml
         self._theta0s = list(theta0s) if theta0s is not None else [None] * len(self.configs)
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()
         self._inbox: deque[tuple[StepRecord | None, ...]] = deque()
+
+    def _deliver(self, records: tuple[StepRecord | None, ...]) -> None:
+        with self._lock:
+            self._inbox.append(records)
+            notify = len(self._inbox) == 1
+        if notify:
+            self.records_available.emit()
+
+    def take_records(self) -> list[tuple[StepRecord | None, ...]]:
+        """Every step computed since the last call, oldest first."""
+        with self._lock:
+            records = list(self._inbox)
+            self._inbox.clear()
+        self._taken(len(records))
+        return records
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._inbox)
+
+    def _taken(self, count: int) -> None:
+        """Hook: the window consumed ``count`` results."""
+
+
+class ThreadTrainingWorker(_Worker):
+    """Trains in a daemon thread of this process."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._condition = threading.Condition()
         self._changes: list[dict[str, Any]] = [{} for _ in self.configs]
         self._budget = 0
         self._free_running = False
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="maml-gui training", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def wait(self, timeout_ms: int) -> bool:
         """Wait for the thread to end; True if it has."""
-        self._thread.join(timeout_ms / 1000.0)
+        if self._thread.ident is not None:
+            self._thread.join(timeout_ms / 1000.0)
         return not self._thread.is_alive()
 
     def is_running(self) -> bool:
         return self._thread.is_alive()
 
-    # --- control (any thread) ---------------------------------------------------------
     def request_steps(self, count: int = 1) -> None:
         """Allow ``count`` more meta-steps (when not free-running)."""
         with self._condition:
@@ -91,22 +127,18 @@ class TrainingWorker(QObject):
             self._stopping = True
             self._condition.notify_all()
 
-    def take_records(self) -> list[tuple[StepRecord | None, ...]]:
-        """Every step computed since the last call, oldest first."""
+    def _taken(self, count: int) -> None:
         with self._condition:
-            records = list(self._inbox)
-            self._inbox.clear()
             self._condition.notify_all()
-            return records
 
-    def pending(self) -> int:
-        with self._condition:
-            return len(self._inbox)
-
-    # --- the thread -------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            self._loop()
+            runner = Lockstep(self.configs, self._theta0s, self._compare)
+            while runner.running:
+                changes = self._wait_for_permission()
+                if changes is None:
+                    return
+                self._deliver(runner.step(changes))
         except Exception as exc:  # relayed to the window: the app must stay usable
             traceback.print_exc(file=sys.stderr)
             if isinstance(exc, (ConfigError, DeviceError)):
@@ -117,7 +149,7 @@ class TrainingWorker(QObject):
     def _wait_for_permission(self) -> list[dict[str, Any]] | None:
         with self._condition:
             while not self._stopping and (
-                len(self._inbox) >= INBOX_LIMIT
+                self.pending() >= INBOX_LIMIT
                 or not (self._free_running or self._budget > 0)
             ):
                 self._condition.wait()
@@ -128,34 +160,99 @@ class TrainingWorker(QObject):
             changes, self._changes = self._changes, [{} for _ in self.configs]
             return changes
 
-    def _loop(self) -> None:
-        generators: list[Any] = [None] * len(self.configs)
-        active = [True] * len(self.configs)
-        while any(active):
-            changes = self._wait_for_permission()
-            if changes is None:
+
+def _context():
+    """The forkserver context, its server preloaded with the training code (not Qt): child
+    processes then start in milliseconds instead of importing torch each time."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["maml_gui.runtime.training_process"])
+    return context
+
+
+class ProcessTrainingWorker(_Worker):
+    """Trains in a child process; a small reader thread here turns its results into records."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        context = _context()
+        self._commands = context.Queue()
+        self._results = context.Queue()
+        self._process = context.Process(
+            target=serve, name="maml-gui training process", daemon=True,
+            args=([config_json(c) for c in self.configs], self._theta0s, self._compare,
+                  self._commands, self._results))
+        self._reader = threading.Thread(target=self._read, name="maml-gui results", daemon=True)
+
+    def start(self) -> None:
+        self._process.start()
+        self._reader.start()
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Wait for the process (and the reader) to end; a process still busy after the bound
+        is terminated (a process, unlike a thread, can be stopped safely)."""
+        self._process.join(timeout_ms / 1000.0)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(0.5)
+        if self._reader.ident is not None:
+            self._reader.join(0.5)
+        return not (self._process.is_alive() or self._reader.is_alive())
+
+    def is_running(self) -> bool:
+        return self._process.is_alive() or self._reader.is_alive()
+
+    def request_steps(self, count: int = 1) -> None:
+        self._commands.put(("steps", count))
+
+    def set_free_running(self, free: bool) -> None:
+        self._commands.put(("free", free))
+
+    def send_changes(self, changes: Mapping[str, Any], run: int | None = None) -> None:
+        self._commands.put(("changes", run, dict(changes)))
+
+    def stop(self) -> None:
+        self._commands.put(("stop",))
+
+    def _taken(self, count: int) -> None:
+        if count:
+            self._commands.put(("ack", count))
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._results.get(timeout=0.25)
+            except queue.Empty:
+                if not self._process.is_alive():  # killed, or crashed without a word
+                    return
+                continue
+            except (EOFError, OSError):
                 return
-            records: list[StepRecord | None] = []
-            for index, generator in enumerate(generators):
-                if not active[index]:
-                    records.append(None)
-                    continue
-                if generator is None:  # the first step builds the trainer: errors raise here
-                    config = self.configs[index]
-                    if changes[index]:
-                        config = config.with_changes(changes[index])
-                    generator = generators[index] = train(config, None,
-                                                          theta0=self._theta0s[index],
-                                                          compare_to_maml=self._compare)
-                    record = next(generator)
-                else:
-                    record = generator.send(changes[index] or None)
-                records.append(record)
-                if record.diverged:
-                    active[index] = False
-                    generator.close()
-            with self._condition:
-                self._inbox.append(tuple(records))
-                notify = len(self._inbox) == 1
-            if notify:
-                self.records_available.emit()
+            kind = message[0]
+            if kind == "records":
+                self._deliver(tuple(_frozen(r) for r in message[1]))
+            elif kind == "failed":
+                self.failed.emit(message[1])
+            elif kind == "done":
+                return
+
+
+def _frozen(record: StepRecord | None) -> StepRecord | None:
+    """Unpickled arrays come back writable: make them read-only again, as records promise."""
+    if record is not None:
+        for value in record.__dict__.values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        for value in record.diagnostics.values():
+            value.flags.writeable = False
+    return record
+
+
+def process_workers_available() -> bool:
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def make_training_worker(configs: Sequence[Config], theta0s=None, parent=None, *,
+                         compare_to_maml: bool = False) -> _Worker:
+    """The best worker this platform has (a process where ``forkserver`` exists)."""
+    kind = ProcessTrainingWorker if process_workers_available() else ThreadTrainingWorker
+    return kind(configs, theta0s, parent, compare_to_maml=compare_to_maml)

@@ -43,6 +43,7 @@ DEBOUNCE_MS = 30
 PCA_POINTS = 160  # points the live PCA plane is fitted to (evenly spaced along the path)
 ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's length as a share of the view's diagonal
 MAX_LEGEND_TASKS = 8
+MAX_SYMBOL_TASKS = 8
 
 
 def surface_title(name: str) -> str:
@@ -88,6 +89,7 @@ class LandscapeCanvas(QWidget):
         self._last_request_key: tuple | None = None
         self._finest = 0  # the finest resolution of the latest request
         self._trail_cache: tuple[tuple | None, np.ndarray] = (None, np.zeros((0, 2)))
+        self._drawn: tuple | None = None  # what show_snapshot last drew
         self._figure_mode = False  # exports: only the plot, no controls or readouts
 
         self.surface_box = QComboBox()
@@ -232,7 +234,8 @@ class LandscapeCanvas(QWidget):
             colour = self.theme.task(i)
             faded = index is not None and i != index
             item.setPen(pen(colour, 4.0 if i == index else 2.0, 0.35 if faded else 1.0))
-            item.setSymbolBrush(pg.mkBrush(colour) if not faded else pg.mkBrush(colour + "55"))
+            if item.opts.get("symbol") is not None:
+                item.setSymbolBrush(pg.mkBrush(colour) if not faded else pg.mkBrush(colour + "55"))
 
     def set_config(self, config: Config, *, restarted: bool = False) -> None:
         """A new config: rebuild per-task items if the tasks changed, and recompute."""
@@ -263,6 +266,11 @@ class LandscapeCanvas(QWidget):
             self._show_theta0()
             return
         self._maybe_refit_plane(snapshot)
+        drawn = (snapshot.run_id, record.step, snapshot.frame_index, id(self._plane),
+                 snapshot.history.total_steps)
+        if drawn == self._drawn:
+            return  # e.g. a paused run republishing the same state
+        self._drawn = drawn
         state = visible(record, snapshot.frame)
         theta = record.theta_next if state.updated else record.theta
         trail_uv = self._trail_uv(snapshot)
@@ -275,12 +283,13 @@ class LandscapeCanvas(QWidget):
         self.theta_handle.blockSignals(False)
         paths = record.paths
         base_uv = self._to_plane(record.theta[None])[0]
+        # one projection for every task's path: per-task calls cost more than the drawing
+        paths_uv = self._to_plane(paths.reshape(-1, paths.shape[-1])).reshape(*paths.shape[:2], 2)
         for i, item in enumerate(self.paths):
             if i >= record.n_tasks:
                 item.setData([], [])
                 continue
-            count = int(state.path_points[i])
-            uv = self._to_plane(paths[i, :count])
+            uv = paths_uv[i, : int(state.path_points[i])]
             item.setData(uv[:, 0], uv[:, 1])
         self._draw_arrows(record, state, base_uv)
         anchor = record.theta_next if state.updated else record.theta
@@ -342,20 +351,29 @@ class LandscapeCanvas(QWidget):
         self.legend.clear()
         n = self._family.tasks_per_step() if self._family.pool_size() is None else self._tasks.n
         self.paths, self.optima, self.task_arrows = [], [], []
+        self._drawn = None
+        # with many tasks, points on every path cost more to draw than they tell: lines only
         for i in range(n):
             colour = self.theme.task(i)
+            # (any symbol option makes pyqtgraph draw symbols, so pass none at all)
+            symbols = {} if n > MAX_SYMBOL_TASKS else {
+                "symbol": "o", "symbolSize": 6, "symbolBrush": colour,
+                "symbolPen": pen(self.theme.outline, 1.0)}
             item = pg.PlotDataItem(pen=pen(colour, 2.0), shadowPen=pen(self.theme.outline, 4.0, 0.5),
-                                   symbol="o", symbolSize=6, symbolBrush=colour,
-                                   symbolPen=pen(self.theme.outline, 1.0), connect="finite")
+                                   connect="finite", **symbols)
             item.setZValue(10)
             item.setCurveClickable(True, width=8)
             item.sigClicked.connect(self._on_path_clicked)
             item.task_index = i
             self.plot.addItem(item)
             self.paths.append(item)
-            self.task_arrows.append(ArrowSet(self.plot, colour, width=2.0, z=25))
+            if n <= MAX_SYMBOL_TASKS:
+                self.task_arrows.append(ArrowSet(self.plot, colour, width=2.0, z=25))
             if i < MAX_LEGEND_TASKS:
                 self.legend.addItem(item, f"task {i}")
+        if n > MAX_SYMBOL_TASKS:  # many tasks: their arrows in one neutral colour, one item
+            self.task_arrows.append(ArrowSet(self.plot, "#BBBBBB" if not self.theme.print_theme
+                                             else "#555555", width=1.5, z=25))
         if n > MAX_LEGEND_TASKS:
             self.legend.addItem(pg.PlotDataItem(pen=pen("#888888")), f"… {n} tasks")
         self.legend.addItem(self.trail, "θ trail")
@@ -408,11 +426,16 @@ class LandscapeCanvas(QWidget):
         scale = ARROW_FRACTION * math.hypot(x1 - x0, y1 - y0) / longest if longest > 0 else 0.0
         if not math.isfinite(scale):
             scale = 0.0
-        for i, arrows in enumerate(self.task_arrows):
-            if i < record.n_tasks and state.task_grads[i] and scale > 0:
-                arrows.set_arrows(base_uv[None], (base_uv + scale * (task_tips[i] - base_uv))[None])
-            else:
-                arrows.clear()
+        shown = np.flatnonzero(state.task_grads[: record.n_tasks]) if scale > 0 else []
+        tips = base_uv + scale * (task_tips - base_uv)
+        if len(self.task_arrows) == 1 and len(self.paths) > MAX_SYMBOL_TASKS:
+            self.task_arrows[0].set_arrows(np.repeat(base_uv[None], len(shown), 0), tips[shown])
+        else:
+            for i, arrows in enumerate(self.task_arrows):
+                if i in shown:
+                    arrows.set_arrows(base_uv[None], tips[i][None])
+                else:
+                    arrows.clear()
         if state.aggregate and scale > 0:
             self.aggregate_arrow.set_arrows(base_uv[None],
                                             (base_uv + scale * (aggregate_tip - base_uv))[None])

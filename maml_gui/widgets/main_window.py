@@ -208,7 +208,7 @@ class MainWindow(QMainWindow):
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         self.canvas.show_snapshot(snapshot)
         self.trace.show_snapshot(snapshot)
-        if self.function_dock.isVisible():  # refitting the MLP costs milliseconds: only if seen
+        if not self.function_view.visibleRegion().isEmpty():  # refits cost ms: only if seen
             self.function_view.show_snapshot(snapshot)
         record = snapshot.record
         if record is None:
@@ -217,7 +217,7 @@ class MainWindow(QMainWindow):
         else:
             self.step_label.setText(f"step {record.step + 1}")
             self.loss_label.setText(f"meta-loss {record.meta_loss_before:.4g} → "
-                                    f"{record.meta_loss_after:.4g} after adaptation")
+                                    f"{record.meta_loss_after:.4g} adapted")
         rate = snapshot.steps_per_second
         self.rate_label.setText(f"{rate:,.1f} steps/s" if snapshot.playing and rate else "paused"
                                 if not snapshot.playing else "")

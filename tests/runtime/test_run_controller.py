@@ -18,6 +18,15 @@ QUADRATIC = {"task": {"family": "quadratic", "n_tasks": 3, "eig_max": 1.0}, "inn
              "inner_steps": 2, "outer_lr": 0.05}
 
 
+@pytest.fixture(params=["process", "thread"])
+def worker_kind(request, monkeypatch):
+    """Run a test with the training process (the default) and with the thread fallback."""
+    if request.param == "thread":
+        monkeypatch.setattr("maml_gui.runtime.training_worker.process_workers_available",
+                            lambda: False)
+    return request.param
+
+
 @pytest.fixture
 def make_controller(qtbot):
     made = []
@@ -36,7 +45,7 @@ def wait_steps(qtbot, controller, count, timeout=10_000):
     qtbot.waitUntil(lambda: controller.history.total_steps >= count, timeout=timeout)
 
 
-def test_step_meta_advances_exactly_one_meta_step(qtbot, make_controller):
+def test_step_meta_advances_exactly_one_meta_step(qtbot, make_controller, worker_kind):
     controller = make_controller(QUADRATIC)
     for expected in (1, 2, 3):
         controller.step_meta()
@@ -81,7 +90,7 @@ def test_one_by_one_order_animates_task_after_task(qtbot, make_controller):
     assert points == [(2, 1, 1), (3, 1, 1), (3, 1, 1), (3, 2, 1)]  # task 0, its meta-grad, task 1
 
 
-def test_hot_change_during_a_run_applies_without_reset(qtbot, make_controller):
+def test_hot_change_during_a_run_applies_without_reset(qtbot, make_controller, worker_kind):
     controller = make_controller(QUADRATIC)
     controller.set_speed(FULL_SPEED)
     controller.play()
@@ -134,7 +143,7 @@ def test_theta0_and_optimum_moves_restart_from_the_new_point(qtbot, make_control
     np.testing.assert_allclose(landscape_tasks(controller.config)["optima"][1], [0.6, 0.1])
 
 
-def test_divergence_pauses_and_reports(qtbot, make_controller):
+def test_divergence_pauses_and_reports(qtbot, make_controller, worker_kind):
     controller = make_controller({**QUADRATIC, "inner_lr": 90.0, "inner_steps": 20})
     controller.set_speed(FULL_SPEED)
     with qtbot.waitSignal(controller.diverged, timeout=10_000) as blocker:
@@ -144,7 +153,7 @@ def test_divergence_pauses_and_reports(qtbot, make_controller):
     assert not controller.playing and controller.current is record
 
 
-def test_worker_errors_are_reported_not_swallowed(qtbot, make_controller):
+def test_worker_errors_are_reported_not_swallowed(qtbot, make_controller, worker_kind):
     import torch
 
     if torch.cuda.is_available():
@@ -164,9 +173,12 @@ def test_full_speed_snapshots_are_coalesced(qtbot, make_controller):
     controller.snapshot_published.connect(lambda s: snapshots.append(s))
     controller.set_speed(FULL_SPEED)
     controller.play()
+    wait_steps(qtbot, controller, 1)  # the worker is up
+    snapshots.clear()
+    start = controller.history.total_steps
     qtbot.wait(1000)
     controller.pause()
-    steps = controller.history.total_steps
+    steps = controller.history.total_steps - start
     assert steps > 100  # the worker really ran flat out
     assert len(snapshots) <= 40  # ~30 per second, not one per step
 
@@ -192,13 +204,16 @@ def test_receivers_run_on_the_gui_thread(qtbot, make_controller):
     assert spy.threads == {threading.main_thread().ident}
 
 
-def test_shutdown_leaves_no_thread(qtbot, make_controller):
+def test_shutdown_leaves_no_thread(qtbot, make_controller, worker_kind):
     controller = make_controller(QUADRATIC)
     controller.set_speed(FULL_SPEED)
     controller.play()
     wait_steps(qtbot, controller, 10)
     controller.shutdown()
+    import multiprocessing
+
     assert not [t for t in threading.enumerate() if t.name.startswith("maml-gui")]
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("maml-gui")]
 
 
 @pytest.mark.slow
@@ -256,7 +271,7 @@ def test_stress_random_changes_during_a_run(qtbot, make_controller):
     assert checked > 50
 
 
-def test_replay_recomputes_a_run_with_live_changes_exactly(qtbot, make_controller):
+def test_replay_recomputes_a_run_with_live_changes_exactly(qtbot, make_controller, worker_kind):
     controller = make_controller({**QUADRATIC, "outer_optimizer": "adam"})
     for step, changes in ((3, {"inner_lr": 0.05}), (6, {"inner_steps": 4, "outer_lr": 0.2})):
         while controller.history.total_steps < step:
