@@ -46,6 +46,10 @@ def run_app(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     session = read_session(args.session) if args.session else None  # SessionError: exit 2
+    if args.screenshot:
+        from maml_gui.core.io import check_writable
+
+        check_writable(args.screenshot)  # before any window or worker exists
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # screenshots need no display
     _check_display()
@@ -84,7 +88,7 @@ def _take_screenshot(app, window, path: str, steps: int) -> int:
 
     from maml_gui.core.io import AtomicPath
 
-    check = AtomicPath(path)  # refuse an unwritable path before training
+    check = AtomicPath(path)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
     controller = window.controller

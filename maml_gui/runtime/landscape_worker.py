@@ -1,12 +1,15 @@
-"""Landscapes computed in their own thread: newest request wins, coarse grid first.
+"""Landscapes computed beside the window: newest request wins, coarse grid first.
 
 Each request carries a generation id; when a newer request arrives, the older one is
 abandoned between resolutions, and the receiver drops any result whose generation is not
-its latest, so a late surface can never overwrite a newer picture.
+its latest, so a late surface can never overwrite a newer picture. The computation runs in
+a child process where the platform allows (see :mod:`maml_gui.runtime.processes`), else in
+a thread.
 """
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import traceback
@@ -16,9 +19,10 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from maml_gui.core.config import Config
+from maml_gui.core.config import Config, config_json
 from maml_gui.core.landscape import LandscapeError, LandscapeEvaluator, Plane, Surface
 from maml_gui.core.tasks import TaskBatch
+from maml_gui.runtime import landscape_process, processes
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,8 @@ class LandscapeRequest:
     dtype: torch.dtype = torch.float32
 
 
-class LandscapeWorker(QObject):
-    """Computes the latest :class:`LandscapeRequest` at each of its resolutions."""
+class ThreadLandscapeWorker(QObject):
+    """Computes the latest :class:`LandscapeRequest` at each of its resolutions, in a thread."""
 
     surface_ready = Signal(int, object)
     """A surface for request ``generation`` (called once per resolution, coarse first)."""
@@ -109,3 +113,86 @@ class LandscapeWorker(QObject):
             if self._newer_pending():
                 return
             self.surface_ready.emit(request.generation, surface)
+
+
+class ProcessLandscapeWorker(QObject):
+    """The same, in a child process; a small reader thread here relays its surfaces."""
+
+    surface_ready = Signal(int, object)
+    """A surface for request ``generation`` (called once per resolution, coarse first)."""
+    failed = Signal(int, str)
+    """Request ``generation`` could not be computed; a readable reason."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        context = processes.context()
+        self._commands = context.Queue()
+        self._results = context.Queue()
+        self._process = context.Process(target=landscape_process.serve, daemon=True,
+                                        name="maml-gui landscape process",
+                                        args=(self._commands, self._results))
+        self._requested = 0
+        self._finished = 0
+        # The reader also starts the process: the first start waits for the forkserver to
+        # import the engine, which must not hold up the window.
+        self._reader = threading.Thread(target=self._read, name="maml-gui landscape results",
+                                        daemon=True)
+        self._reader.start()
+
+    def request(self, request: LandscapeRequest) -> None:
+        """Replace any request not yet started with this one."""
+        self._requested = request.generation
+        self._commands.put(("request", {
+            "generation": request.generation, "config": config_json(request.config),
+            "tasks": request.tasks, "surface": request.surface, "xrange": request.xrange,
+            "yrange": request.yrange, "resolutions": request.resolutions, "plane": request.plane,
+            "anchor": request.anchor, "weights": request.weights, "dtype": request.dtype,
+        }))
+
+    def idle(self) -> bool:
+        return self._finished >= self._requested
+
+    def stop(self) -> None:
+        self._commands.put(("stop",))
+
+    def wait(self, timeout_ms: int) -> bool:
+        self._reader.join(timeout_ms / 1000.0)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(0.5)
+        self._reader.join(0.5)
+        return not (self._process.is_alive() or self._reader.is_alive())
+
+    def is_running(self) -> bool:
+        return self._process.is_alive() or self._reader.is_alive()
+
+    def _read(self) -> None:
+        try:
+            self._process.start()
+        except Exception as exc:
+            self.failed.emit(self._requested, f"could not start the landscape process: {exc}")
+            return
+        while True:
+            try:
+                message = self._results.get(timeout=0.25)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    return
+                continue
+            except (EOFError, OSError):
+                return
+            kind = message[0]
+            if kind == "surface":
+                self.surface_ready.emit(message[1], message[2])
+            elif kind == "failed":
+                self.failed.emit(message[1], message[2])
+            elif kind == "finished":
+                self._finished = max(self._finished, message[1])
+            elif kind == "done":
+                return
+
+
+def make_landscape_worker(parent: QObject | None = None):
+    """A process-based worker where the platform allows, else a thread-based one."""
+    kind = ProcessLandscapeWorker if processes.available() else ThreadLandscapeWorker
+    return kind(parent)

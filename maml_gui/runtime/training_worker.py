@@ -14,7 +14,6 @@ controller drains the inbox at its own pace. Control calls (:meth:`request_steps
 
 from __future__ import annotations
 
-import multiprocessing
 import queue
 import sys
 import threading
@@ -28,6 +27,7 @@ from PySide6.QtCore import QObject, Signal
 from maml_gui.core.config import Config, ConfigError, config_json
 from maml_gui.core.device import DeviceError
 from maml_gui.core.trace import StepRecord
+from maml_gui.runtime import processes
 from maml_gui.runtime.lockstep import Lockstep
 from maml_gui.runtime.training_process import MAX_AHEAD, serve
 
@@ -161,20 +161,12 @@ class ThreadTrainingWorker(_Worker):
             return changes
 
 
-def _context():
-    """The forkserver context, its server preloaded with the training code (not Qt): child
-    processes then start in milliseconds instead of importing torch each time."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["maml_gui.runtime.training_process"])
-    return context
-
-
 class ProcessTrainingWorker(_Worker):
     """Trains in a child process; a small reader thread here turns its results into records."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        context = _context()
+        context = processes.context()
         self._commands = context.Queue()
         self._results = context.Queue()
         self._process = context.Process(
@@ -184,13 +176,12 @@ class ProcessTrainingWorker(_Worker):
         self._reader = threading.Thread(target=self._read, name="maml-gui results", daemon=True)
 
     def start(self) -> None:
-        self._process.start()
-        self._reader.start()
+        self._reader.start()  # it starts the process: the first start may wait for the forkserver
 
     def wait(self, timeout_ms: int) -> bool:
         """Wait for the process (and the reader) to end; a process still busy after the bound
         is terminated (a process, unlike a thread, can be stopped safely)."""
-        self._process.join(timeout_ms / 1000.0)
+        self._reader.join(timeout_ms / 1000.0)  # it ends with the process's last message
         if self._process.is_alive():
             self._process.terminate()
             self._process.join(0.5)
@@ -218,6 +209,11 @@ class ProcessTrainingWorker(_Worker):
             self._commands.put(("ack", count))
 
     def _read(self) -> None:
+        try:
+            self._process.start()
+        except Exception as exc:  # e.g. no process can be started here: say so
+            self.failed.emit(f"could not start the training process: {exc}")
+            return
         while True:
             try:
                 message = self._results.get(timeout=0.25)
@@ -248,7 +244,7 @@ def _frozen(record: StepRecord | None) -> StepRecord | None:
 
 
 def process_workers_available() -> bool:
-    return "forkserver" in multiprocessing.get_all_start_methods()
+    return processes.available()
 
 
 def make_training_worker(configs: Sequence[Config], theta0s=None, parent=None, *,

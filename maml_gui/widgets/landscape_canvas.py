@@ -1,7 +1,7 @@
 """The live loss-landscape canvas: heatmap + contours, θ, tasks' inner paths, arrows, trail.
 
 Everything is a pyqtgraph item created once and updated in place (``setData``/``setImage``).
-Surfaces come from a :class:`LandscapeWorker` (debounced, stale results dropped); levels of
+Surfaces come from a landscape worker (debounced, stale results dropped); levels of
 the colour map stay fixed while only θ or the resolution changes, so colours never jump.
 For models with more than two parameters the canvas shows a plane (PCA of the trajectory,
 seeded random directions, or two parameter axes) and says which in its title.
@@ -31,7 +31,7 @@ from maml_gui.core.landscape import (
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
 from maml_gui.palette import LANDSCAPE_COLORMAP, SCREEN, Theme
-from maml_gui.runtime.landscape_worker import LandscapeRequest, LandscapeWorker
+from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.widgets.plot_items import ArrowSet, SafeLegend, pen
 
@@ -169,7 +169,7 @@ class LandscapeCanvas(QWidget):
         layout.addLayout(footer)
         self._control_bar, self._footer = bar, footer
 
-        self.worker = LandscapeWorker(self)
+        self.worker = make_landscape_worker(self)
         weakref.finalize(self, self.worker.stop)  # ends the thread even without closeEvent
         self.worker.surface_ready.connect(self._on_surface_ready)
         self.worker.failed.connect(self._on_surface_failed)

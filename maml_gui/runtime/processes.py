@@ -1,0 +1,24 @@
+"""Child processes for heavy work (training, landscapes), started through a forkserver.
+
+Training and landscapes are thousands of small torch calls, each holding Python's GIL for a
+moment; from threads of the window's process they made the window wait for the GIL many
+times per frame. In child processes they cannot. The forkserver imports the engine once
+(the preload below, which imports no Qt), so each child starts in milliseconds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+PRELOAD = ["maml_gui.runtime.training_process", "maml_gui.runtime.landscape_process"]
+
+
+def available() -> bool:
+    """Child processes are used where the platform has a forkserver (Linux, macOS)."""
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+def context():
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
