@@ -62,10 +62,14 @@ class Plane:
         u, v = np.broadcast_arrays(np.asarray(u, float), np.asarray(v, float))
         return self.centre + u[..., None] * self.directions[0] + v[..., None] * self.directions[1]
 
+    def coordinates(self, points: np.ndarray) -> np.ndarray:
+        """Plane coordinates ``(M, 2)`` of ``points`` ``(M, P)`` (least squares)."""
+        return (np.atleast_2d(points) - self.centre) @ self._pinv
+
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Plane coordinates ``(M, 2)`` of ``points`` ``(M, P)`` and their distance off the plane."""
         offsets = np.atleast_2d(points) - self.centre
-        coords = offsets @ self._pinv  # least-squares plane coordinates (directions need not be orthogonal)
+        coords = offsets @ self._pinv  # least squares: the directions need not be orthogonal
         residual = offsets - coords @ self.directions
         return coords, np.linalg.norm(residual, axis=-1)
 

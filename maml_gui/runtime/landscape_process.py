@@ -20,6 +20,9 @@ from maml_gui.core.landscape import LandscapeError, LandscapeEvaluator
 
 
 def serve(commands, results) -> None:
+    from maml_gui.runtime.processes import lower_priority
+
+    lower_priority()
     torch.set_num_threads(1)
     pending: dict[str, Any] | None = None
     try:

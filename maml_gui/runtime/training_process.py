@@ -36,6 +36,9 @@ MAX_AHEAD = 512
 def serve(config_dicts: list[dict[str, Any]], theta0s: list[np.ndarray | None],
           compare_to_maml: bool, commands, results) -> None:
     """Entry point of the child process."""
+    from maml_gui.runtime.processes import lower_priority
+
+    lower_priority()
     torch.set_num_threads(1)
     try:
         runner = Lockstep([make_config(c) for c in config_dicts], theta0s, compare_to_maml)

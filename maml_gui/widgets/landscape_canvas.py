@@ -10,6 +10,7 @@ seeded random directions, or two parameter axes) and says which in its title.
 from __future__ import annotations
 
 import math
+import time
 import weakref
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 COARSE, FINE = 48, 176  # grid sizes for 2-parameter surfaces: a quick first look, then detail
 COARSE_PLANE, FINE_PLANE = 20, 40  # an MLP surface costs ~0.25 ms per point
 DEBOUNCE_MS = 30
+REFIT_SECONDS = 4.0  # the PCA plane's shortest refit interval at full speed
 PCA_POINTS = 160  # points the live PCA plane is fitted to (evenly spaced along the path)
 ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's length as a share of the view's diagonal
 MAX_LEGEND_TASKS = 8
@@ -90,6 +92,7 @@ class LandscapeCanvas(QWidget):
         self._finest = 0  # the finest resolution of the latest request
         self._trail_cache: tuple[tuple | None, np.ndarray] = (None, np.zeros((0, 2)))
         self._drawn: tuple | None = None  # what show_snapshot last drew
+        self._plane_time = 0.0
         self._figure_mode = False  # exports: only the plot, no controls or readouts
 
         self.surface_box = QComboBox()
@@ -304,7 +307,7 @@ class LandscapeCanvas(QWidget):
         else:
             points = [self._to_plane(np.atleast_2d(self._theta0))]
             if self._snapshot is not None and len(self._snapshot.history.thetas):
-                points.append(self._to_plane(self._snapshot.history.thetas))
+                points.append(self._trail_uv(self._snapshot))
                 if self._snapshot.record is not None:
                     p = self._snapshot.record.paths
                     points.append(self._to_plane(p.reshape(-1, p.shape[-1])))
@@ -355,14 +358,16 @@ class LandscapeCanvas(QWidget):
         # with many tasks, points on every path cost more to draw than they tell: lines only
         for i in range(n):
             colour = self.theme.task(i)
-            # (any symbol option makes pyqtgraph draw symbols, so pass none at all)
-            symbols = {} if n > MAX_SYMBOL_TASKS else {
-                "symbol": "o", "symbolSize": 6, "symbolBrush": colour,
-                "symbolPen": pen(self.theme.outline, 1.0)}
-            item = pg.PlotDataItem(pen=pen(colour, 2.0), shadowPen=pen(self.theme.outline, 4.0, 0.5),
-                                   connect="finite", **symbols)
+            symbols = {"symbol": "o", "symbolSize": 6, "symbolBrush": colour,
+                       "symbolPen": pen(self.theme.outline, 1.0)}
+            if n > MAX_SYMBOL_TASKS:
+                # plain curves without outlines: a quarter of the cost for 25 paths 30 times a second
+                item = pg.PlotCurveItem(pen=pen(colour, 1.5), connect="finite", clickable=True)
+            else:
+                item = pg.PlotDataItem(pen=pen(colour, 2.0), connect="finite", **symbols,
+                                       shadowPen=pen(self.theme.outline, 4.0, 0.5))
+                item.setCurveClickable(True, width=8)
             item.setZValue(10)
-            item.setCurveClickable(True, width=8)
             item.sigClicked.connect(self._on_path_clicked)
             item.task_index = i
             self.plot.addItem(item)
@@ -449,7 +454,9 @@ class LandscapeCanvas(QWidget):
         """θ's trail with the latest inner-loop points (what PCA fits), and the current θ."""
         record = snapshot.record
         thetas = snapshot.history.thetas
-        points = np.concatenate([thetas, record.paths.reshape(-1, record.paths.shape[-1])])
+        # an evenly spaced subset first: the MLP's whole trail is ~30 MB to copy
+        keep = np.unique(np.linspace(0, len(thetas) - 1, min(len(thetas), PCA_POINTS)).astype(int))
+        points = np.concatenate([thetas[keep], record.paths.reshape(-1, record.paths.shape[-1])])
         return points[np.all(np.isfinite(points), axis=1)], thetas[-1]
 
     def _ensure_plane(self, points: np.ndarray, centre: np.ndarray | None = None) -> None:
@@ -470,7 +477,8 @@ class LandscapeCanvas(QWidget):
             self._plane = random_plane(self._family, centre, seed=self._config.seed)
 
     def _maybe_refit_plane(self, snapshot: Snapshot) -> None:
-        """Refit the PCA plane as the trajectory grows (by half since the last fit)."""
+        """Refit the PCA plane as the trajectory grows (by half since the last fit), at most
+        every few seconds while running at full speed: each refit means a new surface."""
         if self._family.param_dim == 2 or self.plane_box.currentText() != "pca":
             return
         steps = snapshot.history.total_steps
@@ -478,6 +486,10 @@ class LandscapeCanvas(QWidget):
                or steps >= max(1.5 * self._plane_steps, self._plane_steps + 10))
         if not due or steps < 3:
             return
+        now = time.perf_counter()
+        if snapshot.playing and snapshot.full_speed and now - self._plane_time < REFIT_SECONDS:
+            return
+        self._plane_time = now
         self._ensure_plane(*self._path_points(snapshot))
         self._plane_steps = steps
         self._place_optima()
@@ -503,7 +515,7 @@ class LandscapeCanvas(QWidget):
             return points[:, :2]
         if len(points) == 0:
             return np.zeros((0, 2))
-        uv, _ = self._plane.project(np.nan_to_num(points, nan=0.0, posinf=0.0, neginf=0.0))
+        uv = self._plane.coordinates(np.nan_to_num(points, nan=0.0, posinf=0.0, neginf=0.0))
         uv[~np.all(np.isfinite(points), axis=1)] = np.nan
         return uv
 
