@@ -23,6 +23,7 @@ from maml_gui.core.config import Config, config_json
 from maml_gui.core.landscape import LandscapeError, LandscapeEvaluator, Plane, Surface
 from maml_gui.core.tasks import TaskBatch
 from maml_gui.runtime import landscape_process, processes
+from maml_gui.runtime.daemon import DaemonThreadMixin
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class LandscapeRequest:
     dtype: torch.dtype = torch.float32
 
 
-class ThreadLandscapeWorker(QObject):
+class ThreadLandscapeWorker(DaemonThreadMixin, QObject):
     """Computes the latest :class:`LandscapeRequest` at each of its resolutions, in a thread."""
 
     surface_ready = Signal(int, object)
@@ -54,8 +55,8 @@ class ThreadLandscapeWorker(QObject):
         self._pending: LandscapeRequest | None = None
         self._stopping = False
         self._busy = False
-        self._thread = threading.Thread(target=self._run, name="maml-gui landscape", daemon=True)
-        self._thread.start()
+        self._init_thread("maml-gui landscape")
+        self.start()
 
     def request(self, request: LandscapeRequest) -> None:
         """Replace any pending request with this one."""
@@ -71,13 +72,6 @@ class ThreadLandscapeWorker(QObject):
         with self._condition:
             self._stopping = True
             self._condition.notify_all()
-
-    def wait(self, timeout_ms: int) -> bool:
-        self._thread.join(timeout_ms / 1000.0)
-        return not self._thread.is_alive()
-
-    def is_running(self) -> bool:
-        return self._thread.is_alive()
 
     def _newer_pending(self) -> bool:
         with self._condition:

@@ -11,11 +11,12 @@ from PySide6.QtCore import QObject, Signal
 
 from maml_gui.core.config import Config
 from maml_gui.core.function_space import train_pretrained
+from maml_gui.runtime.daemon import DaemonThreadMixin
 
 PROGRESS_INTERVAL_S = 0.05  # progress at most ~20 times a second
 
 
-class PretrainWorker(QObject):
+class PretrainWorker(DaemonThreadMixin, QObject):
     """Trains the pretrained (ERM) baseline of a config in a daemon thread.
 
     Signals reach ``@Slot`` methods of GUI-thread objects as queued calls; every one carries
@@ -35,23 +36,11 @@ class PretrainWorker(QObject):
         self.steps = steps
         self.generation = generation
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="maml-gui pretrain", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
+        self._init_thread("maml-gui pretrain")
 
     def stop(self) -> None:
         """Finish after the current step; pair with :meth:`wait`."""
         self._stopping.set()
-
-    def wait(self, timeout_ms: int) -> bool:
-        """Wait for the thread to end; True if it has."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout_ms / 1000.0)
-        return not self._thread.is_alive()
-
-    def is_running(self) -> bool:
-        return self._thread.is_alive()
 
     def _run(self) -> None:
         last = [0.0]

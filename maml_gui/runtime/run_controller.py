@@ -35,7 +35,7 @@ from maml_gui.runtime.training_worker import make_training_worker
 
 FULL_SPEED = math.inf
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, FULL_SPEED)  # animation frames per second
-PUBLISH_INTERVAL_MS = 33  # at most ~30 snapshots per second at full speed
+PUBLISH_INTERVAL_MS = 30  # at most ~33 snapshots per second at full speed
 MAX_PUBLISH_INTERVAL_MS = 250
 STOP_WAIT_MS = 1000
 
@@ -399,10 +399,10 @@ class RunController(QObject):
         self.snapshot_published.emit(self.snapshot())
         self._last_publish = time.perf_counter()
         # Drawing a snapshot may take longer than the frame budget (25 MLP paths, a busy
-        # CPU): then publish less often, so the window keeps at least half its time for input.
+        # CPU): then publish less often, so the window keeps a third of its time for input.
         cost_ms = 1000.0 * (self._last_publish - started)
         self._publish_interval_ms = min(MAX_PUBLISH_INTERVAL_MS,
-                                        max(PUBLISH_INTERVAL_MS, 2.0 * cost_ms))
+                                        max(PUBLISH_INTERVAL_MS, 1.5 * cost_ms))
 
     def _steps_per_second(self) -> float:
         now = time.perf_counter()

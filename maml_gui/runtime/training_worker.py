@@ -28,6 +28,7 @@ from maml_gui.core.config import Config, ConfigError, config_json
 from maml_gui.core.device import DeviceError
 from maml_gui.core.trace import StepRecord
 from maml_gui.runtime import processes
+from maml_gui.runtime.daemon import DaemonThreadMixin
 from maml_gui.runtime.lockstep import Lockstep
 from maml_gui.runtime.training_process import MAX_AHEAD, serve
 
@@ -77,7 +78,7 @@ class _Worker(QObject):
         """Hook: the window consumed ``count`` results."""
 
 
-class ThreadTrainingWorker(_Worker):
+class ThreadTrainingWorker(DaemonThreadMixin, _Worker):
     """Trains in a daemon thread of this process."""
 
     def __init__(self, *args, **kwargs):
@@ -87,19 +88,7 @@ class ThreadTrainingWorker(_Worker):
         self._budget = 0
         self._free_running = False
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wait(self, timeout_ms: int) -> bool:
-        """Wait for the thread to end; True if it has."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout_ms / 1000.0)
-        return not self._thread.is_alive()
-
-    def is_running(self) -> bool:
-        return self._thread.is_alive()
+        self._init_thread(THREAD_NAME)
 
     def request_steps(self, count: int = 1) -> None:
         """Allow ``count`` more meta-steps (when not free-running)."""
