@@ -171,7 +171,12 @@ class MainWindow(QMainWindow):
         self.loss_label = QLabel()
         self.rate_label = QLabel()
         self.device_label = QLabel()
-        for label in (self.step_label, self.loss_label, self.rate_label, self.device_label):
+        # widths for the longest texts they show: a status-bar label keeps its first width
+        for label, sample in ((self.step_label, "step 1,000,000"),
+                              (self.loss_label, "meta-loss 0.000000 → 0.000000 adapted"),
+                              (self.rate_label, "10,000.0 steps/s"),
+                              (self.device_label, "device: cuda:0")):
+            label.setMinimumWidth(label.fontMetrics().horizontalAdvance(sample) + 8)
             self.statusBar().addPermanentWidget(label)
         self.loss_label.setToolTip("Mean query loss over the meta-batch at θ (before adaptation) "
                                    "and after the inner loop (after adaptation)")
