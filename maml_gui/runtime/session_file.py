@@ -70,9 +70,15 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
     return dict(view)
 
 
+EXPORT_SUFFIXES = (".png", ".svg", ".pdf", ".gif", ".mp4", ".csv", ".npz")
+
+
 def read_session(path: str | Path) -> Session:
-    """Parse and validate a session file; raises :class:`SessionError` naming the problem."""
+    """Parse and validate a session file, or the session embedded in any exported file
+    (figure, animation, data); raises :class:`SessionError` naming the problem."""
     path = Path(path)
+    if path.suffix.lower() in EXPORT_SUFFIXES:
+        return _embedded_session(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -95,6 +101,18 @@ def read_session(path: str | Path) -> Session:
     except ConfigError as exc:
         raise SessionError(f"{path.name}: {exc}") from None
     return Session(config, check_view(data.get("view", {})))
+
+
+def _embedded_session(path: Path) -> Session:
+    from maml_gui.export import ExportError
+    from maml_gui.export.data import read_embedded_session
+
+    try:
+        config, view = read_embedded_session(path)
+        return Session(make_config({k: v for k, v in config.items() if k != "schema_version"}),
+                       check_view(view))
+    except (ExportError, ConfigError) as exc:
+        raise SessionError(f"{path.name}: {exc}") from None
 
 
 def write_session(path: str | Path, session: Session) -> None:

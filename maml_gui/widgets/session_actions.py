@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from maml_gui.widgets.main_window import MainWindow
 
 MAX_RECENT = 8
-SESSION_FILTER = "maml-gui sessions (*.json);;All files (*)"
+SESSION_FILTER = ("maml-gui sessions (*.json);;"
+                  "Exported figures, animations and data (*.png *.svg *.pdf *.gif *.mp4 *.csv *.npz);;"
+                  "All files (*)")
 
 
 class SessionActions(QObject):

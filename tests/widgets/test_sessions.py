@@ -102,3 +102,17 @@ def test_presets_cover_the_articles_figures():
         assert required in names
     four = load_preset("article_four_methods")
     assert [o for o in four.config.task["optima"]] == [(0.0, 0.0), (1.0, 0.0), (0.2, 0.0), (0.5, 0.2)]
+
+
+def test_an_exported_figure_opens_as_a_session(qtbot, window, tmp_path):
+    window.controller.apply_changes({"algorithm": "fomaml", "inner_steps": 3})
+    window.canvas.set_surface("task:0")
+    window.controller.step_meta()
+    qtbot.waitUntil(lambda: window.controller.history.total_steps == 1)
+    figure = tmp_path / "fig.png"
+    assert window.exports.export_figure(figure, size=(600, 450), scale=1)
+    other = MainWindow(make_config({}))
+    qtbot.addWidget(other)
+    assert other.sessions.open_session(figure)
+    assert other.controller.config == window.controller.config
+    assert other.canvas.surface_name == "task:0"
