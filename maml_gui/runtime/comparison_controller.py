@@ -12,9 +12,9 @@ from maml_gui.core.comparison import Variant
 from maml_gui.core.history import RunHistory
 from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
+from maml_gui.runtime.throttle import Throttle
 from maml_gui.runtime.training_worker import make_training_worker
 
-PUBLISH_INTERVAL_MS = 33
 STEP_RATES = (1.0, 5.0, 20.0, math.inf)  # meta-steps per second; inf: as fast as possible
 
 
@@ -56,10 +56,7 @@ class ComparisonController(QObject):
         self._retired: list = []
         self._tick = QTimer(self)
         self._tick.timeout.connect(self._on_tick)
-        self._publish_timer = QTimer(self)
-        self._publish_timer.setSingleShot(True)
-        self._publish_timer.timeout.connect(self._drain)
-        self._last_publish = 0.0
+        self._throttle = Throttle(self._drain, self)
         self._start()
 
     @property
@@ -143,11 +140,7 @@ class ComparisonController(QObject):
 
     @Slot()
     def _on_records_available(self) -> None:
-        wait = PUBLISH_INTERVAL_MS - 1000 * (time.perf_counter() - self._last_publish)
-        if wait <= 0:
-            self._drain()
-        elif not self._publish_timer.isActive():
-            self._publish_timer.start(int(wait) + 1)
+        self._throttle.request()
 
     @Slot()
     def _drain(self) -> None:
@@ -169,12 +162,11 @@ class ComparisonController(QObject):
         self.failed.emit(message)
 
     def _publish(self) -> None:
-        self._last_publish = time.perf_counter()
         self.snapshot_published.emit(self.snapshot())
 
     def shutdown(self) -> None:
         self._tick.stop()
-        self._publish_timer.stop()
+        self._throttle.stop()
         self._playing = False
         self._stop_worker()
         deadline = time.perf_counter() + 1.0

@@ -31,12 +31,11 @@ from maml_gui.core.landscape import landscape_tasks
 from maml_gui.core.replay import hyper_changes, replay
 from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
+from maml_gui.runtime.throttle import Throttle
 from maml_gui.runtime.training_worker import make_training_worker
 
 FULL_SPEED = math.inf
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, FULL_SPEED)  # animation frames per second
-PUBLISH_INTERVAL_MS = 30  # at most ~33 snapshots per second at full speed
-MAX_PUBLISH_INTERVAL_MS = 250
 STOP_WAIT_MS = 1000
 
 
@@ -89,13 +88,9 @@ class RunController(QObject):
         self._all_workers: list = []
         # Should this object be destroyed without shutdown(), its threads still end.
         weakref.finalize(self, _stop_workers, self._all_workers)
-        self._publish_timer = QTimer(self)
-        self._publish_timer.setSingleShot(True)
-        self._publish_timer.timeout.connect(self._drain)
+        self._throttle = Throttle(self._drain, self)
         self._frame_timer = QTimer(self)
         self._frame_timer.timeout.connect(self._on_frame_tick)
-        self._last_publish = 0.0
-        self._publish_interval_ms = float(PUBLISH_INTERVAL_MS)
         self._rate_samples: deque[tuple[float, int]] = deque(maxlen=64)
         self._start_run()
 
@@ -357,11 +352,10 @@ class RunController(QObject):
     # --- records from the worker ------------------------------------------------------
     @Slot()
     def _on_records_available(self) -> None:
-        wait = self._publish_interval_ms - 1000.0 * (time.perf_counter() - self._last_publish)
-        if not self.full_speed or not self._playing or wait <= 0:
-            self._drain()
-        elif not self._publish_timer.isActive():
-            self._publish_timer.start(int(wait) + 1)
+        if self.full_speed and self._playing:
+            self._throttle.request()  # coalesced: at most ~30 snapshots a second
+        else:
+            self._drain()  # animated or stepping: every record is wanted at once
 
     @Slot()
     def _drain(self) -> None:
@@ -395,14 +389,7 @@ class RunController(QObject):
         self.failed.emit(message)
 
     def _publish(self) -> None:
-        started = time.perf_counter()
         self.snapshot_published.emit(self.snapshot())
-        self._last_publish = time.perf_counter()
-        # Drawing a snapshot may take longer than the frame budget (25 MLP paths, a busy
-        # CPU): then publish less often, so the window keeps a third of its time for input.
-        cost_ms = 1000.0 * (self._last_publish - started)
-        self._publish_interval_ms = min(MAX_PUBLISH_INTERVAL_MS,
-                                        max(PUBLISH_INTERVAL_MS, 1.5 * cost_ms))
 
     def _steps_per_second(self) -> float:
         now = time.perf_counter()
@@ -417,7 +404,7 @@ class RunController(QObject):
     def shutdown(self) -> None:
         """Stop timers and every worker, waiting at most about a second in total."""
         self._frame_timer.stop()
-        self._publish_timer.stop()
+        self._throttle.stop()
         self._playing = False
         self._retire_worker()
         deadline = time.perf_counter() + STOP_WAIT_MS / 1000.0

@@ -1,0 +1,44 @@
+"""At most one call per interval: how workers' results reach the views (GUI thread only)."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from PySide6.QtCore import QObject, QTimer
+
+MIN_INTERVAL_MS = 30.0  # at most ~33 snapshots per second
+MAX_INTERVAL_MS = 250.0
+
+
+class Throttle(QObject):
+    """Runs ``callback`` at once if the last run is ``interval_ms`` old, else once at the end
+    of the interval; the interval follows the callback's own cost (1.5×, within bounds), so
+    expensive frames are drawn less often and the window keeps time for input."""
+
+    def __init__(self, callback: Callable[[], None], parent: QObject | None = None):
+        super().__init__(parent)
+        self._callback = callback
+        self.interval_ms = MIN_INTERVAL_MS
+        self._last = 0.0
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.run)
+
+    def request(self) -> None:
+        wait = self.interval_ms - 1000.0 * (time.perf_counter() - self._last)
+        if wait <= 0:
+            self.run()
+        elif not self._timer.isActive():
+            self._timer.start(int(wait) + 1)
+
+    def run(self) -> None:
+        self._timer.stop()
+        started = time.perf_counter()
+        self._callback()
+        self._last = time.perf_counter()
+        cost_ms = 1000.0 * (self._last - started)
+        self.interval_ms = min(MAX_INTERVAL_MS, max(MIN_INTERVAL_MS, 1.5 * cost_ms))
+
+    def stop(self) -> None:
+        self._timer.stop()
