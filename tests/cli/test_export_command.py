@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import errno
 import json
 import re
@@ -21,6 +20,7 @@ from maml_gui.export.data import (
     read_embedded_config, read_embedded_session, read_grid_csv, read_trajectory_csv,
 )
 from maml_gui.presets import load_preset
+from tests.full_disk import fill_disk
 
 BASE = ["export", "--preset", "article_two_tasks", "--steps", "3", "--quiet"]
 SMALL = ["--size", "320x240", "--grid", "24"]
@@ -216,38 +216,12 @@ def test_an_unwritable_folder_fails_before_the_run(tmp_path, capsys, monkeypatch
     assert not list(locked.iterdir())
 
 
-class _FullFile:
-    def __init__(self, handle):
-        self.handle, self.written = handle, 0
-
-    def write(self, data):
-        if self.written:  # the second write finds the disk full
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self.written += len(data)
-        return self.handle.write(data[: max(len(data) // 2, 1)])
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.handle.close()
-
-    def __getattr__(self, name):
-        return getattr(self.handle, name)
-
-
 @pytest.mark.parametrize("name", ["f.png", "f.svg", "f.pdf", "a.gif", "t.csv", "t.json",
                                   "t.npz", "g.csv"])
 def test_a_full_disk_ends_in_exit_2_and_no_partial_file(tmp_path, qtbot, capsys, monkeypatch,
                                                         name):
-    real_open = builtins.open
-
-    def full_open(file, mode="r", *args, **kwargs):
-        handle = real_open(file, mode, *args, **kwargs)
-        return _FullFile(handle) if "w" in mode and str(tmp_path) in str(file) else handle
-
     monkeypatch.setattr("maml_gui.export.images.CHUNK", 1024)
-    monkeypatch.setattr(builtins, "open", full_open)
+    fill_disk(monkeypatch, under=str(tmp_path))
     extra = ["--data", "grid"] if name == "g.csv" else []
     extra += ["--size", "120x90", "--grid", "8"] if name[0] in "fag" else []
     if name.endswith(".gif"):

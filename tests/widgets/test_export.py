@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import errno
 import json
 import re
@@ -22,6 +21,7 @@ from maml_gui.export.data import read_embedded_session
 from maml_gui.export.figure import LandscapeFigure, export_landscape_image, snapshot_at
 from maml_gui.export.images import prepare_widget, render_scene, render_widget
 from maml_gui.widgets.plot_items import pen
+from tests.full_disk import fill_disk
 
 SVG = "{http://www.w3.org/2000/svg}"
 SIZE = (320, 240)
@@ -219,33 +219,8 @@ def test_cancelling_leaves_nothing(tmp_path, qtbot, run):
 
 
 def test_a_full_disk_leaves_no_partial_image(tmp_path, figure, monkeypatch):
-    real_open = builtins.open
-
-    class Full:
-        def __init__(self, handle):
-            self.handle, self.written = handle, 0
-
-        def write(self, data):
-            if self.written:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            self.written += len(data)
-            return self.handle.write(data[: len(data) // 2])
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.handle.close()
-
-        def __getattr__(self, name):
-            return getattr(self.handle, name)
-
-    def full_open(file, mode="r", *args, **kwargs):
-        handle = real_open(file, mode, *args, **kwargs)
-        return Full(handle) if "w" in mode else handle
-
     monkeypatch.setattr("maml_gui.export.images.CHUNK", 4096)  # several writes per file
-    monkeypatch.setattr(builtins, "open", full_open)
+    fill_disk(monkeypatch)
     for suffix in (".png", ".svg", ".pdf"):
         with pytest.raises(OSError) as info:
             figure.render(tmp_path / f"f{suffix}")
