@@ -23,7 +23,7 @@ from maml_gui.core.config import FIELDS, Config, ConfigError, Field
 from maml_gui.core.device import list_devices
 from maml_gui.core.tasks import DEFAULT_FAMILY, FAMILIES, make_family
 from maml_gui.widgets.field_editors import (
-    BoolEditor, Choice, ChoiceEditor, FieldEditor, NullableIntEditor, make_editor,
+    BoolEditor, Choice, FieldEditor, NullableIntEditor, make_editor,
 )
 
 COLD_MARK = "↻"

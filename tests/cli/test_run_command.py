@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from maml_gui.cli import main
-from maml_gui.core.config import load_config_file, make_config
+from maml_gui.core.config import load_config_file
 from maml_gui.core.trace import load_trace
 from maml_gui.core.training import train
 

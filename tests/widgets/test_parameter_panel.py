@@ -8,7 +8,7 @@ from PySide6.QtGui import QFont, QWheelEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
 from maml_gui.core.algorithms import ALGORITHMS
-from maml_gui.core.config import FIELDS, HOT_FIELDS, make_config
+from maml_gui.core.config import FIELDS, make_config
 from maml_gui.core.device import DeviceInfo
 from maml_gui.core.tasks import FAMILIES
 from maml_gui.widgets import parameter_panel as panel_module
