@@ -1,0 +1,189 @@
+"""TreeMAML (Garcia et al. 2021): inner steps pool the support gradients within task clusters.
+
+No code of the authors is public; the rule here is reconstructed from the paper's text (see
+REFERENCE-EXTENSIONS § 1). Clusters are nested from coarse (step 1) to fine (step k). With
+Mⱼ[i, m] = 1[m ∈ Cⱼ(i)] / |Cⱼ(i)| (row-stochastic), every inner step is one matmul:
+
+    φ⁰ = θ (every row),   φʲ = φʲ⁻¹ − α · Mⱼ · ∇Lˢ(φʲ⁻¹)
+
+and the meta-gradient differentiates through the pooled path. Since task i's adapted φᵢ then
+depends on other tasks' rows, the per-task gᵢ need a Jacobian (``independent_rows = False``).
+
+Clusters are either fixed (``tree_clusters``, FixedTreeMAML) or learned at every inner step
+(``tree_thresholds``): average-linkage agglomeration of the task gradients' cosine distances
+within each parent cluster, cut at τⱼ (a toy stand-in for the paper's online top-down tree).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from maml_gui.core.algorithms.base import (
+    Algorithm, MetaGradient, mean_aggregate, query_loss, task_meta_gradients, task_rows,
+)
+from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
+
+#: per-step own gradients are kept for the landscape's faint arrows up to this many parameters
+MAX_STORED_GRAD_DIM = 64
+
+
+def cosine_distances(grads: np.ndarray) -> np.ndarray:
+    """1 − cos∠(gₘ, gₘ′) for every pair of rows; a zero gradient is at distance 1 from all."""
+    norms = np.linalg.norm(grads, axis=-1)
+    unit = grads / np.where(norms > 0, norms, 1.0)[:, None]
+    distance = 1.0 - unit @ unit.T
+    np.fill_diagonal(distance, 0.0)
+    return np.clip(distance, 0.0, 2.0)
+
+
+def average_linkage(distance: np.ndarray, threshold: float) -> np.ndarray:
+    """Flat clusters of average-linkage agglomeration cut at ``threshold``.
+
+    Two clusters merge while their mean pairwise distance is strictly below ``threshold``
+    (so τ = 0 keeps every task alone). Returns one label per row: its cluster's first member.
+    """
+    clusters = [[i] for i in range(distance.shape[0])]
+    while len(clusters) > 1:
+        best, pair = np.inf, (0, 0)
+        for a in range(len(clusters)):
+            for b in range(a + 1, len(clusters)):
+                d = float(distance[np.ix_(clusters[a], clusters[b])].mean())
+                if d < best:
+                    best, pair = d, (a, b)
+        if not best < threshold:
+            break
+        a, b = pair
+        clusters[a] = sorted(clusters[a] + clusters[b])
+        del clusters[b]
+    labels = np.empty(distance.shape[0], dtype=np.int64)
+    for members in clusters:
+        labels[members] = members[0]
+    return labels
+
+
+def canonical(labels: np.ndarray) -> np.ndarray:
+    """Labels renamed to the index of each cluster's first member (comparable across steps)."""
+    out = np.empty_like(labels)
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        out[members] = members[0]
+    return out
+
+
+def pooling_matrix(labels: np.ndarray) -> np.ndarray:
+    """Mⱼ[i, m] = 1[m in i's cluster] / |i's cluster| (row-stochastic)."""
+    same = (labels[:, None] == labels[None, :]).astype(np.float64)
+    return same / same.sum(axis=1, keepdims=True)
+
+
+def learned_labels(parent: np.ndarray, distance: np.ndarray, threshold: float) -> np.ndarray:
+    """Split every parent cluster by average linkage on ``distance`` cut at ``threshold``."""
+    labels = np.empty_like(parent)
+    for value in np.unique(parent):
+        members = np.flatnonzero(parent == value)
+        sub = average_linkage(distance[np.ix_(members, members)], threshold)
+        labels[members] = members[sub]
+    return labels
+
+
+def level(values, step: int):
+    """Entry ``step`` of a per-step list; steps past its end reuse the last (finest) entry."""
+    return values[min(step, len(values) - 1)]
+
+
+class TreeMAML(Algorithm):
+    name = "tree_maml"
+    label = "TreeMAML"
+    summary = ("φʲ = φʲ⁻¹ − α·Mⱼ·∇Lˢ(φʲ⁻¹): gradients pooled within clusters that split "
+               "step by step (rule reconstructed from the paper's text)")
+    second_order = True
+    independent_rows = False
+    uses = ("inner_lr", "inner_steps", "outer_lr", "tree_thresholds", "tree_first_order")
+
+    @classmethod
+    def check_config(cls, config: Config, family: TaskFamily) -> None:
+        if config.tree_clusters is None:
+            return
+        pool = family.pool_size()
+        if pool is None:
+            raise ConfigError("tree_clusters", "...",
+                              "fixed clusters label the tasks of a fixed pool: set "
+                              "task.fixed_tasks = true or leave tree_clusters empty")
+        previous = None
+        for j, labels in enumerate(config.tree_clusters):
+            where = f"tree_clusters[{j}]"
+            if len(labels) != pool:
+                raise ConfigError(where, list(labels),
+                                  f"must give one label per pool task ({pool})")
+            if any(not float(v).is_integer() for v in labels):
+                raise ConfigError(where, list(labels), "labels must be integers")
+            current = np.asarray(labels, dtype=np.int64)
+            if previous is not None:
+                same_now = current[:, None] == current[None, :]
+                same_before = previous[:, None] == previous[None, :]
+                if (same_now & ~same_before).any():
+                    raise ConfigError(where, list(labels),
+                                      f"clusters must be nested: each must lie inside one "
+                                      f"cluster of step {j}")
+            previous = current
+
+    def schedule_labels(self, step: int, batch: TaskBatch, parent: np.ndarray,
+                        grads: np.ndarray, config: Config) -> np.ndarray:
+        """Task clusters of inner step ``step`` (0-based) for this batch."""
+        if config.tree_clusters is not None:
+            labels = np.asarray(level(config.tree_clusters, step), dtype=np.int64)[batch.ids]
+            return canonical(labels)
+        return learned_labels(parent, cosine_distances(grads), level(config.tree_thresholds, step))
+
+    def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
+        n, k, alpha = batch.n, config.inner_steps, config.inner_lr
+        first_order = config.tree_first_order
+        rows = task_rows(theta, n)
+        phi = rows
+        parent = np.zeros(n, dtype=np.int64)
+        points, losses, norms, labels, distances, own = [rows.detach()], [], [], [], [], []
+        for step in range(k):
+            if first_order:
+                phi = phi.detach().requires_grad_(True)
+            loss = self.family.loss(phi, batch, SUPPORT)
+            (grad,) = torch.autograd.grad(loss.sum(), phi, create_graph=not first_order)
+            plain = grad.detach().cpu().numpy().astype(np.float64)
+            parent = self.schedule_labels(step, batch, parent, plain, config)
+            pooling = torch.as_tensor(pooling_matrix(parent), dtype=grad.dtype, device=grad.device)
+            phi = phi - alpha * (pooling @ grad)
+            points.append(phi.detach())
+            losses.append(loss.detach())
+            norms.append(grad.detach().norm(dim=-1))
+            labels.append(parent)
+            distances.append(cosine_distances(plain))
+            own.append(plain)
+        with torch.no_grad():
+            losses.append(self.family.loss(phi.detach(), batch, SUPPORT))
+        if first_order:
+            phi = phi.detach().requires_grad_(True)
+            loss_after = self.family.loss(phi, batch, QUERY)
+            (task_grads,) = torch.autograd.grad(loss_after.sum(), phi)
+        else:
+            loss_after = self.family.loss(phi, batch, QUERY)
+            task_grads = task_meta_gradients(loss_after, rows, independent=False)
+        diagnostics = {
+            "cluster_labels": np.stack(labels, axis=1) if labels else np.zeros((n, 0), np.int64),
+            "grad_cosine_distances": np.stack(distances) if distances else np.zeros((0, n, n)),
+        }
+        if theta.numel() <= MAX_STORED_GRAD_DIM and own:
+            diagnostics["inner_grads"] = np.stack(own, axis=1)  # (n, k, P): each task's own
+        empty = torch.zeros(n, 0, dtype=theta.dtype, device=theta.device)
+        return MetaGradient(
+            task_grads=task_grads.detach(),
+            aggregate=mean_aggregate(task_grads.detach()),
+            paths=torch.stack(points, dim=1),
+            inner_losses=torch.stack(losses, dim=1),
+            inner_grad_norms=torch.stack(norms, dim=1) if norms else empty,
+            loss_before=query_loss(self.family, batch, rows),
+            loss_after=loss_after.detach(),
+            grad_evals=n * (k + 1),
+            hvp_evals=0 if first_order else n * n * k,  # n backward passes, one per task's gᵢ
+            diagnostics=diagnostics,
+        )
