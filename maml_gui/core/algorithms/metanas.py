@@ -21,30 +21,18 @@ import torch
 
 from maml_gui.core.algorithms.base import Algorithm, MetaGradient, mean_aggregate
 from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.optimizers import Adam
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
 from maml_gui.core.tasks.mixed_op_sinusoid import MixedOpSinusoid, temperatures
 
-ADAM_BETA2, ADAM_EPS = 0.999, 1e-8
+ADAM_BETA2 = 0.999
 ARCH_WEIGHT_DECAY = 1e-3
 WEIGHT_GRAD_CLIP = 5.0
 
 
-class RowAdam:
-    """Adam with β₁ = 0 on every row of a ``(n, P)`` block at once (each row its own task)."""
-
-    def __init__(self, lr: float, weight_decay: float = 0.0):
-        self.lr, self.weight_decay = lr, weight_decay
-        self.v: torch.Tensor | None = None
-        self.t = 0
-
-    def step(self, params: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-        if self.weight_decay:
-            grad = grad + self.weight_decay * params
-        self.t += 1
-        self.v = (1 - ADAM_BETA2) * grad.square() if self.v is None else \
-            ADAM_BETA2 * self.v + (1 - ADAM_BETA2) * grad.square()
-        v_hat = self.v / (1 - ADAM_BETA2 ** self.t)
-        return params - self.lr * grad / (v_hat.sqrt() + ADAM_EPS)
+def inner_adam(lr: float) -> Adam:
+    """The authors' task optimiser: Adam with β = (0, 0.999), on every row (task) at once."""
+    return Adam(lr, betas=(0.0, ADAM_BETA2))
 
 
 def clip_rows(grad: torch.Tensor, max_norm: float) -> torch.Tensor:
@@ -107,10 +95,10 @@ class MetaNAS(Algorithm):
         temps = temperatures(*config.metanas_temperature, k)
         frozen = self.frozen(config)
         adam = config.metanas_inner_optimizer == "adam"
-        opt_w = RowAdam(config.inner_lr)
-        opt_a = RowAdam(config.inner_lr, ARCH_WEIGHT_DECAY)
+        opt_w, opt_a = inner_adam(config.inner_lr), inner_adam(config.inner_lr)
         start = theta.detach().unsqueeze(0).expand(n, -1)
         w, a = start[:, :base].clone(), start[:, base:].clone()
+        searched = ~pruned.reshape(-1).to(a.device)  # pruned logits stay where they are
 
         def loss_and_grads(w: torch.Tensor, a: torch.Tensor, temperature: float):
             w, a = w.detach().requires_grad_(True), a.detach().requires_grad_(True)
@@ -126,12 +114,17 @@ class MetaNAS(Algorithm):
             evals += 1
             losses.append(loss)
             if not frozen:  # DARTS: the architecture first, on the task's own training batch
-                a = opt_a.step(a, grad_a) if adam else a - config.inner_lr * grad_a
+                if adam:
+                    opt_a.step(a, (grad_a + ARCH_WEIGHT_DECAY * a) * searched)
+                else:
+                    a = a - config.inner_lr * grad_a
                 _loss, grad_w, grad_a = loss_and_grads(w, a, temperature)
                 evals += 1
             norms.append(torch.cat([grad_w, grad_a], -1).norm(dim=-1))
-            w = opt_w.step(w, clip_rows(grad_w, WEIGHT_GRAD_CLIP)) if adam else \
-                w - config.inner_lr * grad_w
+            if adam:
+                opt_w.step(w, clip_rows(grad_w, WEIGHT_GRAD_CLIP))
+            else:
+                w = w - config.inner_lr * grad_w
             phi = torch.cat([w, a], -1)
             points.append(phi.detach().clone())
             arch_path.append(model.probabilities(model.arch(phi), temperature, pruned))

@@ -12,6 +12,7 @@ Rules as in anishmadan23/B-SMALL ``models/myModel.py``:
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
@@ -73,27 +74,31 @@ class SVDOSinusoid(SinusoidFamily):
     def split_theta(self, theta: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor],
                                                         list[torch.Tensor]]:
         """(weights μ, biases, log σ) of every layer, each ``(..., out, in)`` / ``(..., out)``."""
-        pieces = theta.split([int(np.prod(shape)) for _name, shape in self.layout()], dim=-1)
+        pieces = theta.split([math.prod(shape) for _name, shape in self.layout()], dim=-1)
         lead = theta.shape[:-1]
         shapes = [shape for _name, shape in self.layout()]
         pieces = [p.reshape(*lead, *shape) for p, shape in zip(pieces, shapes)]
         layers = self.n_layers
         return pieces[0:2 * layers:2], pieces[1:2 * layers:2], pieces[2 * layers:]
 
-    def log_rhos(self, theta: torch.Tensor) -> list[torch.Tensor]:
-        weights, _biases, log_sigmas = self.split_theta(theta)
-        return [log_rho(mu, ls) for mu, ls in zip(weights, log_sigmas)]
+    def flat_log_rho(self, theta: torch.Tensor) -> torch.Tensor:
+        """log ρ of every weight, layer after layer: ``(..., weights)`` (one fused expression,
+        since op count, not arithmetic, is what costs at this size)."""
+        weights, _biases, _log_sigmas = self.split_theta(theta)
+        mu = torch.cat([w.flatten(-2) for w in weights], dim=-1)
+        return log_rho(mu, theta[..., self.base_dim:])
 
     def kl(self, theta: torch.Tensor) -> torch.Tensor:
         """KL term of every row of ``theta`` ``(..., P)``: shape ``(...)``."""
-        return sum(kl_approximation(lr).flatten(-2).sum(-1) for lr in self.log_rhos(theta))
+        return kl_approximation(self.flat_log_rho(theta)).sum(-1)
 
     def sparsity(self, theta: torch.Tensor) -> tuple[float, list[float]]:
         """Fraction of weights with log ρ > 3: over all layers, and per layer (θ of shape (P,))."""
-        rhos = [lr.detach() for lr in self.log_rhos(theta)]
-        dropped = [float((lr > LOG_RHO_THRESHOLD).double().mean()) for lr in rhos]
-        total = sum(float((lr > LOG_RHO_THRESHOLD).sum()) for lr in rhos)
-        return total / sum(lr.numel() for lr in rhos), dropped
+        dropped = (self.flat_log_rho(theta.detach()) > LOG_RHO_THRESHOLD).cpu().numpy()
+        w = self.widths
+        sizes = [w[i + 1] * w[i] for i in range(self.n_layers)]
+        per_layer = [float(part.mean()) for part in np.split(dropped, np.cumsum(sizes)[:-1])]
+        return float(dropped.mean()), per_layer
 
     # --- forward passes -----------------------------------------------------------------
     def forward(self, theta: torch.Tensor, x: torch.Tensor, *,
