@@ -17,7 +17,11 @@ from maml_gui.core.training import train
 
 
 def one_record(algorithm: str, inner_steps: int = 2):
-    config = make_config({"algorithm": algorithm, "inner_steps": inner_steps, "device": "cpu"})
+    task = {}
+    if algorithm in ("b_small", "metanas"):  # they are built on the sinusoid MLP
+        task = {"family": "sinusoid", "hidden": [5, 5], "n_tasks": 3}
+    config = make_config({"algorithm": algorithm, "inner_steps": inner_steps, "device": "cpu",
+                          "task": task})
     return next(train(config, 1))
 
 
@@ -70,6 +74,12 @@ def test_the_maths_is_what_the_engine_computes():
     assert "Proj_Δ(p + η_p" in line["tr_maml"]("weights")
     assert "∇Lᵢq(φᵢᵏ)" in line["fomaml"]("task_grad")
     assert "∇Lᵢq(θ)" in line["pretrain"]("task_grad")
+    for algorithm in ("tree_maml", "b_small", "metanas"):
+        assert "meanᵢ" in line[algorithm]("aggregate")
+    assert "Mⱼ · ∇Lˢ(φʲ⁻¹)" in line["tree_maml"]("inner")
+    assert "reconstruction" in load_pseudocode("tree_maml").description
+    assert "λ·KL" in load_pseudocode("b_small").text and "log ρ < 3" in load_pseudocode("b_small").text
+    assert "λ_a·meanᵢ(aᵢ − a)" in line["metanas"]("update")
 
 
 # --- the format and its errors ---------------------------------------------------------

@@ -254,3 +254,20 @@ def test_support_centres_drive_the_inner_loop_only():
     with pytest.raises(ConfigError, match="c_support"):
         make_config({"task": {"family": "quadratic", "c": [[0, 0], [1, 1]],
                               "c_support": [[0, 0]]}})
+
+
+@pytest.mark.parametrize("overrides", [{"tree_clusters": NESTED}, {"tree_thresholds": [1.0, 0.2]}])
+def test_meta_surface_pools_like_the_algorithm(overrides):
+    from maml_gui.core.landscape import LandscapeEvaluator
+
+    config, trainer, theta = _quadratic(algorithm="tree_maml", **overrides)
+    engine = LandscapeEvaluator(config, trainer.pool)
+    points = np.stack([theta.numpy(), theta.numpy() + 0.3, theta.numpy() - 0.7])
+    values = engine.values("meta", points)
+    for point, value in zip(points, values):
+        result = _run(config, trainer, torch.tensor(point))
+        assert value == pytest.approx(float(result.loss_after.mean()), abs=1e-12)
+    maml = LandscapeEvaluator(config.with_changes({"algorithm": "maml", "tree_clusters": None}),
+                           trainer.pool).values("meta", points)
+    assert np.abs(maml - values).max() > 1e-3
+    assert "TreeMAML" in engine.label("meta")

@@ -30,7 +30,7 @@ def make_algorithm(name: str, family: TaskFamily, pool_size: int | None) -> Algo
 def make_model(config: Config) -> TaskFamily:
     """The parameterised model ``config`` trains: its task family, with the parameter blocks
     its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits)."""
-    return ALGORITHMS[config.algorithm].model(make_family(config.task), config)
+    return ALGORITHMS[config.algorithm].model(make_family(config.task), config)  # plain family
 
 
 __all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "make_algorithm", "make_model"]

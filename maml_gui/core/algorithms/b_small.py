@@ -24,7 +24,8 @@ class BSMALL(Algorithm):
     summary = ("MAML on a sparse variational-dropout MLP: ℒᵢ = MSE + λ·KL in both loops; "
                "weights with log ρ > 3 drop out")
     second_order = True
-    uses = ("inner_lr", "inner_steps", "outer_lr", "bsmall_lambda", "bsmall_noise")
+    uses = ("inner_lr", "inner_steps", "outer_lr", "bsmall_lambda", "bsmall_log_sigma0",
+            "bsmall_noise")
 
     def __init__(self, family: TaskFamily, pool_size: int | None):
         super().__init__(family, pool_size)

@@ -46,7 +46,7 @@ class MetaNAS(Algorithm):
     label = "MetaNAS"
     summary = ("Reptile over weights and DARTS logits: k first-order DARTS steps per task as "
                "T anneals; w ← w + λ_w·mean(wᵢ − w), a ← a + λ_a·mean(aᵢ − a)")
-    uses = ("inner_lr", "inner_steps", "outer_lr", "metanas_temperature",
+    uses = ("inner_lr", "inner_steps", "outer_lr", "metanas_ops", "metanas_temperature",
             "metanas_inner_optimizer", "metanas_arch_outer_lr", "metanas_warmup",
             "metanas_prune", "metanas_prune_every")
 

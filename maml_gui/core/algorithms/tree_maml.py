@@ -73,9 +73,9 @@ def canonical(labels: np.ndarray) -> np.ndarray:
 
 
 def pooling_matrix(labels: np.ndarray) -> np.ndarray:
-    """Mⱼ[i, m] = 1[m in i's cluster] / |i's cluster| (row-stochastic)."""
-    same = (labels[:, None] == labels[None, :]).astype(np.float64)
-    return same / same.sum(axis=1, keepdims=True)
+    """Mⱼ[i, m] = 1[m in i's cluster] / |i's cluster| (row-stochastic), for labels ``(..., n)``."""
+    same = (labels[..., :, None] == labels[..., None, :]).astype(np.float64)
+    return same / same.sum(axis=-1, keepdims=True)
 
 
 def learned_labels(parent: np.ndarray, distance: np.ndarray, threshold: float) -> np.ndarray:
@@ -93,6 +93,15 @@ def level(values, step: int):
     return values[min(step, len(values) - 1)]
 
 
+def step_labels(config: Config, ids: np.ndarray, step: int, parent: np.ndarray,
+                grads: np.ndarray) -> np.ndarray:
+    """Task clusters at inner step ``step`` (0-based): the fixed tree's level for the pool
+    tasks ``ids``, or the learned split of ``parent`` by the gradients ``grads`` ``(n, P)``."""
+    if config.tree_clusters is not None:
+        return canonical(np.asarray(level(config.tree_clusters, step), dtype=np.int64)[ids])
+    return learned_labels(parent, cosine_distances(grads), level(config.tree_thresholds, step))
+
+
 class TreeMAML(Algorithm):
     name = "tree_maml"
     label = "TreeMAML"
@@ -100,7 +109,8 @@ class TreeMAML(Algorithm):
                "step by step (rule reconstructed from the paper's text)")
     second_order = True
     independent_rows = False
-    uses = ("inner_lr", "inner_steps", "outer_lr", "tree_thresholds", "tree_first_order")
+    uses = ("inner_lr", "inner_steps", "outer_lr", "tree_clusters", "tree_thresholds",
+            "tree_first_order")
 
     @classmethod
     def check_config(cls, config: Config, family: TaskFamily) -> None:
@@ -129,14 +139,6 @@ class TreeMAML(Algorithm):
                                       f"cluster of step {j}")
             previous = current
 
-    def schedule_labels(self, step: int, batch: TaskBatch, parent: np.ndarray,
-                        grads: np.ndarray, config: Config) -> np.ndarray:
-        """Task clusters of inner step ``step`` (0-based) for this batch."""
-        if config.tree_clusters is not None:
-            labels = np.asarray(level(config.tree_clusters, step), dtype=np.int64)[batch.ids]
-            return canonical(labels)
-        return learned_labels(parent, cosine_distances(grads), level(config.tree_thresholds, step))
-
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         n, k, alpha = batch.n, config.inner_steps, config.inner_lr
         first_order = config.tree_first_order
@@ -150,7 +152,7 @@ class TreeMAML(Algorithm):
             loss = self.family.loss(phi, batch, SUPPORT)
             (grad,) = torch.autograd.grad(loss.sum(), phi, create_graph=not first_order)
             plain = grad.detach().cpu().numpy().astype(np.float64)
-            parent = self.schedule_labels(step, batch, parent, plain, config)
+            parent = step_labels(config, batch.ids, step, parent, plain)
             pooling = torch.as_tensor(pooling_matrix(parent), dtype=grad.dtype, device=grad.device)
             phi = phi - alpha * (pooling @ grad)
             points.append(phi.detach())
