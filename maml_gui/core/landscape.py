@@ -429,7 +429,7 @@ def _sub(index: int | None) -> str:
 def tree_labels(config: Config, tasks: TaskBatch, step: int, parent: np.ndarray,
                 grad: torch.Tensor) -> np.ndarray:
     """TreeMAML's clusters at inner step ``step`` for every grid point: labels ``(C, n)``."""
-    grads = grad.detach().cpu().numpy().astype(np.float64)
+    grads = grad.detach()
     return np.stack([step_labels(config, tasks.ids, step, parent[g], grads[g])
                      for g in range(grads.shape[0])])
 

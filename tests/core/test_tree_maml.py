@@ -271,3 +271,34 @@ def test_meta_surface_pools_like_the_algorithm(overrides):
                            trainer.pool).values("meta", points)
     assert np.abs(maml - values).max() > 1e-3
     assert "TreeMAML" in engine.label("meta")
+
+
+def test_preset_shows_tree_maml_beating_maml_on_noisy_clusters():
+    from maml_gui.core.training import train
+    from maml_gui.presets import load_preset
+
+    config = load_preset("tree_maml_noisy_clusters").config
+    losses = {}
+    for algorithm in ("tree_maml", "maml"):
+        for record in train(config.with_changes({"algorithm": algorithm}), 100):
+            pass
+        losses[algorithm] = record.meta_loss_after
+    assert losses["tree_maml"] == pytest.approx(0.13, abs=1e-3)
+    assert losses["maml"] == pytest.approx(0.3878125, abs=1e-3)
+
+
+def test_grouped_jacobian_needs_only_the_largest_groups_passes_and_is_exact():
+    config, trainer, theta = _quadratic(algorithm="tree_maml", tree_clusters=NESTED)
+    family, pool = trainer.family, trainer.pool
+    rows = task_rows(theta, pool.n)
+    phi = rows
+    for j in range(config.inner_steps):
+        (grad,) = torch.autograd.grad(family.loss(phi, pool).sum(), phi, create_graph=True)
+        phi = phi - ALPHA * torch.as_tensor(pooling_matrix(np.asarray(NESTED[j]))) @ grad
+    losses = family.loss(phi, pool, QUERY)
+    full = task_meta_gradients(losses, rows, independent=False)
+    grouped = task_meta_gradients(losses, rows, independent=False, groups=np.array(NESTED[0]))
+    np.testing.assert_allclose(grouped.numpy(), full.numpy(), atol=1e-13)
+    # wrong groups (claiming tasks 0 and 1 do not interact) give wrong gradients
+    wrong = task_meta_gradients(losses, rows, independent=False, groups=np.arange(4))
+    assert np.abs(wrong.numpy() - full.numpy()).max() > 1e-2

@@ -100,28 +100,36 @@ def run_inner_loop(
     )
 
 
-def task_meta_gradients(losses: torch.Tensor, rows: torch.Tensor, *,
-                        independent: bool) -> torch.Tensor:
+def task_meta_gradients(losses: torch.Tensor, rows: torch.Tensor, *, independent: bool,
+                        groups: np.ndarray | None = None) -> torch.Tensor:
     """Every task's own meta-gradient gᵢ = ∂Lᵢ/∂θ, ``(n, P)``, from losses ``(n,)`` of ``rows``.
 
     ``rows`` is the leaf of θ copied per task (:func:`task_rows`). When the rows are
     ``independent`` (task i's loss depends on row i alone) one backward pass of Σᵢ Lᵢ puts gᵢ
-    in row i. Otherwise Lᵢ depends on other rows too and gᵢ = Σ_r ∂Lᵢ/∂row_r: the rows of the
-    Jacobian ∂L/∂rows, computed as ``n`` batched backward passes (one per task).
+    in row i. Otherwise Lᵢ depends on other rows too and gᵢ = Σ_r ∂Lᵢ/∂row_r: rows of the
+    Jacobian ∂L/∂rows, by batched backward passes. ``groups`` (a label per task) says which
+    tasks may interact (none across groups): one pass then serves one task of every group,
+    so it takes as many passes as the largest group has tasks (n without ``groups``).
     """
     if independent:
         (grads,) = torch.autograd.grad(losses.sum(), rows)
         return grads
     n = losses.shape[0]
-    basis = torch.eye(n, dtype=losses.dtype, device=losses.device)
+    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
+    rank = np.array([int((groups[:i] == groups[i]).sum()) for i in range(n)])
+    basis = torch.zeros(int(rank.max()) + 1, n, dtype=losses.dtype, device=losses.device)
+    basis[torch.as_tensor(rank), torch.arange(n)] = 1.0
     try:
         (jacobian,) = torch.autograd.grad(losses, rows, grad_outputs=basis, is_grads_batched=True,
                                           retain_graph=True)
-    except RuntimeError:  # an op without a batching rule: the same Jacobian task by task
+    except RuntimeError:  # an op without a batching rule: the same passes one by one
         jacobian = torch.stack([
-            torch.autograd.grad(losses[i], rows, retain_graph=True)[0] for i in range(n)
+            torch.autograd.grad(losses, rows, grad_outputs=b, retain_graph=True)[0] for b in basis
         ])
-    return jacobian.sum(dim=1)  # (task, row, P) → (task, P)
+    same = torch.as_tensor(groups[:, None] == groups[None, :], dtype=losses.dtype,
+                           device=losses.device)
+    # pass rank[i] holds, in the rows of i's group, ∂Lᵢ/∂row_r: sum those rows
+    return torch.einsum("ir,irp->ip", same, jacobian[torch.as_tensor(rank)])
 
 
 def query_loss_and_grad(

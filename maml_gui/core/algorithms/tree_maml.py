@@ -29,11 +29,16 @@ from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
 MAX_STORED_GRAD_DIM = 64
 
 
-def cosine_distances(grads: np.ndarray) -> np.ndarray:
-    """1 − cos∠(gₘ, gₘ′) for every pair of rows; a zero gradient is at distance 1 from all."""
-    norms = np.linalg.norm(grads, axis=-1)
-    unit = grads / np.where(norms > 0, norms, 1.0)[:, None]
-    distance = 1.0 - unit @ unit.T
+def cosine_distances(grads: np.ndarray | torch.Tensor) -> np.ndarray:
+    """1 − cos∠(gₘ, gₘ′) for every pair of rows; a zero gradient is at distance 1 from all.
+
+    Computed by torch (its one thread): numpy's BLAS would spread a 25 × 1761 product over
+    every core, which on a loaded machine took 200 ms instead of 1.
+    """
+    g = torch.as_tensor(grads).detach().to(torch.float64)
+    norms = g.norm(dim=-1, keepdim=True)
+    unit = g / torch.where(norms > 0, norms, torch.ones_like(norms))
+    distance = (1.0 - unit @ unit.T).cpu().numpy()
     np.fill_diagonal(distance, 0.0)
     return np.clip(distance, 0.0, 2.0)
 
@@ -42,24 +47,30 @@ def average_linkage(distance: np.ndarray, threshold: float) -> np.ndarray:
     """Flat clusters of average-linkage agglomeration cut at ``threshold``.
 
     Two clusters merge while their mean pairwise distance is strictly below ``threshold``
-    (so τ = 0 keeps every task alone). Returns one label per row: its cluster's first member.
+    (so τ = 0 keeps every task alone); the mean distances of a merged cluster follow the
+    Lance–Williams update. Returns one label per row: its cluster's first member.
     """
-    clusters = [[i] for i in range(distance.shape[0])]
-    while len(clusters) > 1:
-        best, pair = np.inf, (0, 0)
-        for a in range(len(clusters)):
-            for b in range(a + 1, len(clusters)):
-                d = float(distance[np.ix_(clusters[a], clusters[b])].mean())
-                if d < best:
-                    best, pair = d, (a, b)
-        if not best < threshold:
+    m = distance.shape[0]
+    d = np.array(distance, dtype=np.float64)
+    np.fill_diagonal(d, np.inf)
+    sizes = np.ones(m)
+    alive = np.ones(m, dtype=bool)
+    members = [[i] for i in range(m)]
+    while alive.sum() > 1:
+        masked = np.where(alive[:, None] & alive[None, :], d, np.inf)
+        a, b = divmod(int(np.argmin(masked)), m)
+        if not masked[a, b] < threshold:
             break
-        a, b = pair
-        clusters[a] = sorted(clusters[a] + clusters[b])
-        del clusters[b]
-    labels = np.empty(distance.shape[0], dtype=np.int64)
-    for members in clusters:
-        labels[members] = members[0]
+        a, b = min(a, b), max(a, b)
+        d[a] = (sizes[a] * d[a] + sizes[b] * d[b]) / (sizes[a] + sizes[b])
+        d[:, a] = d[a]
+        d[a, a] = np.inf
+        sizes[a] += sizes[b]
+        alive[b] = False
+        members[a] += members[b]
+    labels = np.empty(m, dtype=np.int64)
+    for i in np.flatnonzero(alive):
+        labels[members[i]] = min(members[i])
     return labels
 
 
@@ -94,12 +105,17 @@ def level(values, step: int):
 
 
 def step_labels(config: Config, ids: np.ndarray, step: int, parent: np.ndarray,
-                grads: np.ndarray) -> np.ndarray:
+                grads: np.ndarray | torch.Tensor) -> np.ndarray:
     """Task clusters at inner step ``step`` (0-based): the fixed tree's level for the pool
     tasks ``ids``, or the learned split of ``parent`` by the gradients ``grads`` ``(n, P)``."""
     if config.tree_clusters is not None:
         return canonical(np.asarray(level(config.tree_clusters, step), dtype=np.int64)[ids])
     return learned_labels(parent, cosine_distances(grads), level(config.tree_thresholds, step))
+
+
+def _passes(labels: list[np.ndarray]) -> int:
+    """Backward passes of the per-task Jacobian: the largest step-1 cluster's size."""
+    return int(np.bincount(labels[0]).max()) if labels else 1
 
 
 class TreeMAML(Algorithm):
@@ -151,7 +167,7 @@ class TreeMAML(Algorithm):
                 phi = phi.detach().requires_grad_(True)
             loss = self.family.loss(phi, batch, SUPPORT)
             (grad,) = torch.autograd.grad(loss.sum(), phi, create_graph=not first_order)
-            plain = grad.detach().cpu().numpy().astype(np.float64)
+            plain = grad.detach().to(torch.float64)
             parent = step_labels(config, batch.ids, step, parent, plain)
             pooling = torch.as_tensor(pooling_matrix(parent), dtype=grad.dtype, device=grad.device)
             phi = phi - alpha * (pooling @ grad)
@@ -160,7 +176,7 @@ class TreeMAML(Algorithm):
             norms.append(grad.detach().norm(dim=-1))
             labels.append(parent)
             distances.append(cosine_distances(plain))
-            own.append(plain)
+            own.append(plain.cpu().numpy())
         with torch.no_grad():
             losses.append(self.family.loss(phi.detach(), batch, SUPPORT))
         if first_order:
@@ -169,7 +185,9 @@ class TreeMAML(Algorithm):
             (task_grads,) = torch.autograd.grad(loss_after.sum(), phi)
         else:
             loss_after = self.family.loss(phi, batch, QUERY)
-            task_grads = task_meta_gradients(loss_after, rows, independent=False)
+            # tasks in different step-1 clusters never share information
+            groups = labels[0] if labels else np.arange(n)
+            task_grads = task_meta_gradients(loss_after, rows, independent=False, groups=groups)
         diagnostics = {
             "cluster_labels": np.stack(labels, axis=1) if labels else np.zeros((n, 0), np.int64),
             "grad_cosine_distances": np.stack(distances) if distances else np.zeros((0, n, n)),
@@ -186,6 +204,6 @@ class TreeMAML(Algorithm):
             loss_before=query_loss(self.family, batch, rows),
             loss_after=loss_after.detach(),
             grad_evals=n * (k + 1),
-            hvp_evals=0 if first_order else n * n * k,  # n backward passes, one per task's gᵢ
+            hvp_evals=0 if first_order else n * k * _passes(labels),
             diagnostics=diagnostics,
         )
