@@ -30,7 +30,7 @@ def test_temperature_schedule():
     config, trainer = _trainer(inner_steps=5)
     record = trainer.step()
     np.testing.assert_allclose(record.diagnostics["temperatures"], [1.0, 0.7625, 0.525, 0.2875, 0.05])
-    assert record.diagnostics["arch_path"].shape == (4, 6, 2, 4)  # tasks × (k+1) × layers × ops
+    assert record.diagnostics["arch_path"].shape == (4, 2, 4, 6)  # tasks × layers × ops × (k+1)
     with pytest.raises(ConfigError, match="t_max"):
         make_config({"algorithm": "metanas", "task": TASK, "metanas_temperature": [0.1, 1.0]})
 
@@ -117,3 +117,20 @@ def test_sin_wins_the_first_layer_on_sine_waves(seed):
     ops = list(config.metanas_ops)
     assert int(np.argmax(layer1)) == ops.index("sin")
     assert layer1[ops.index("sin")] > np.sort(layer1)[-2] + 0.2
+
+
+@pytest.mark.parametrize("algorithm", ["metanas", "tree_maml", "b_small"])
+def test_traces_keep_the_new_diagnostics_when_k_changes(tmp_path, algorithm):
+    from maml_gui.core.trace import load_trace, save_trace
+    from maml_gui.core.training import train
+
+    task = {"family": "quadratic", "n_tasks": 3} if algorithm == "tree_maml" else TASK
+    config = make_config({"algorithm": algorithm, "task": task, "inner_steps": 2})
+    generator = train(config, 3)
+    records = [next(generator), generator.send({"inner_steps": 3}), next(generator)]
+    for suffix in (".npz", ".json"):
+        path = tmp_path / f"trace{suffix}"
+        save_trace(path, {"algorithm": algorithm}, records)
+        loaded = load_trace(path).records
+        for key, value in records[-1].diagnostics.items():
+            np.testing.assert_allclose(loaded[-1].diagnostics[key], value, rtol=1e-6)

@@ -197,8 +197,8 @@ def test_learned_tree_labels_are_nested_and_pool_gradients():
         for value in np.unique(labels[:, j]):
             members = result.paths[labels[:, j] == value, j + 1].numpy()
             np.testing.assert_allclose(members, np.broadcast_to(members[0], members.shape), atol=1e-12)
-    assert result.diagnostics["grad_cosine_distances"].shape == (3, 6, 6)
-    assert result.diagnostics["inner_grads"].shape == (6, 3, 3)
+    assert result.diagnostics["grad_cosine_distances"].shape == (6, 6, 3)
+    assert result.diagnostics["inner_grads"].shape == (6, 3, 3)  # tasks × P × steps
 
 
 def test_meta_gradient_matches_finite_differences_on_softplus():

@@ -150,7 +150,8 @@ class MetaNAS(Algorithm):
             hvp_evals=0,
             diagnostics={
                 "arch_weights": probabilities.cpu().numpy(),
-                "arch_path": torch.stack(arch_path, dim=1).cpu().numpy(),  # (n, k+1, layers, ops)
+                # (n, layers, ops, k+1): inner steps last, the axis traces pad when k changes
+                "arch_path": torch.stack(arch_path, dim=-1).cpu().numpy(),
                 "temperatures": np.array(temps),
                 "pruned": self.pruned.astype(np.float64),
                 "arch_frozen": np.array(float(frozen)),

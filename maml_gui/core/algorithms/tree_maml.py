@@ -190,10 +190,12 @@ class TreeMAML(Algorithm):
             task_grads = task_meta_gradients(loss_after, rows, independent=False, groups=groups)
         diagnostics = {
             "cluster_labels": np.stack(labels, axis=1) if labels else np.zeros((n, 0), np.int64),
-            "grad_cosine_distances": np.stack(distances) if distances else np.zeros((0, n, n)),
+            # inner steps last: traces pad that axis when k changes during a run
+            "grad_cosine_distances": np.stack(distances, axis=-1) if distances else
+            np.zeros((n, n, 0)),
         }
         if theta.numel() <= MAX_STORED_GRAD_DIM and own:
-            diagnostics["inner_grads"] = np.stack(own, axis=1)  # (n, k, P): each task's own
+            diagnostics["inner_grads"] = np.stack(own, axis=-1)  # (n, P, k): each task's own
         empty = torch.zeros(n, 0, dtype=theta.dtype, device=theta.device)
         return MetaGradient(
             task_grads=task_grads.detach(),
