@@ -162,3 +162,20 @@ def test_sparsity_grows_with_lambda_only(lam, steps):
         assert abs(masked - full) / full < 0.01
     else:
         assert sparsity < 0.05
+
+
+def test_first_step_does_not_import_the_compiler():
+    """abs's double backward imports torch._dynamo (10 s on the window's first meta-step)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\n"
+            "from maml_gui.core.config import make_config\n"
+            "from maml_gui.core.training import MetaTrainer\n"
+            "config = make_config({'algorithm': 'b_small', 'task': {'family': 'sinusoid', "
+            "'hidden': [5, 5], 'n_tasks': 3}})\n"
+            "MetaTrainer(config).step()\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    assert out.stdout.strip() == "False", out.stderr

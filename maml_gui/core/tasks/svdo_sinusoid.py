@@ -26,8 +26,14 @@ K1, K2, K3 = 0.63576, 1.8732, 1.48695
 
 
 def log_rho(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
-    """The dropout rate's log, clamped to [−10, 10] as the authors do."""
-    return torch.clamp(2.0 * log_sigma - 2.0 * torch.log(mu.abs() + 1e-8), -10.0, 10.0)
+    """The dropout rate's log, clamped to [−10, 10] as the authors do.
+
+    |μ| is written μ·sign(μ) with the sign held constant: the same values and derivatives
+    (|x|'' = 0 away from 0), while ``abs``'s double backward makes torch import its compiler
+    (10 s, on the first meta-step).
+    """
+    magnitude = mu * mu.sign().detach()
+    return torch.clamp(2.0 * log_sigma - 2.0 * torch.log(magnitude + 1e-8), -10.0, 10.0)
 
 
 def kl_approximation(log_rho_values: torch.Tensor) -> torch.Tensor:
