@@ -360,7 +360,7 @@ class LandscapeEvaluator:
             if proximal:
                 grad = grad + c.imaml_lambda * (phi - anchor)
             if c.algorithm == "tree_maml":
-                parent = tree_labels(c, self.tasks, step, parent, grad)
+                parent = step_labels(c, self.tasks.ids, step, parent, grad)
                 grad = torch.as_tensor(pooling_matrix(parent), dtype=grad.dtype,
                                        device=grad.device) @ grad
             phi = phi - c.inner_lr * grad
@@ -424,14 +424,6 @@ def _round_up(count: int, quantum: int) -> int:
 def _sub(index: int | None) -> str:
     digits = "₀₁₂₃₄₅₆₇₈₉"
     return "".join(digits[int(ch)] for ch in str(index))
-
-
-def tree_labels(config: Config, tasks: TaskBatch, step: int, parent: np.ndarray,
-                grad: torch.Tensor) -> np.ndarray:
-    """TreeMAML's clusters at inner step ``step`` for every grid point: labels ``(C, n)``."""
-    grads = grad.detach()
-    return np.stack([step_labels(config, tasks.ids, step, parent[g], grads[g])
-                     for g in range(grads.shape[0])])
 
 
 def surface_names(n_tasks: int, algorithm: str) -> list[str]:

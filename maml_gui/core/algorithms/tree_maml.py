@@ -30,48 +30,61 @@ MAX_STORED_GRAD_DIM = 64
 
 
 def cosine_distances(grads: np.ndarray | torch.Tensor) -> np.ndarray:
-    """1 − cos∠(gₘ, gₘ′) for every pair of rows; a zero gradient is at distance 1 from all.
+    """1 − cos∠(gₘ, gₘ′) for every pair of rows of ``grads`` ``(..., n, P)``: ``(..., n, n)``.
 
-    Computed by torch (its one thread): numpy's BLAS would spread a 25 × 1761 product over
-    every core, which on a loaded machine took 200 ms instead of 1.
+    A zero gradient is at distance 1 from all. Computed by torch (its one thread): numpy's
+    BLAS would spread a 25 × 1761 product over every core, which on a loaded machine took
+    200 ms instead of 1.
     """
     g = torch.as_tensor(grads).detach().to(torch.float64)
     norms = g.norm(dim=-1, keepdim=True)
     unit = g / torch.where(norms > 0, norms, torch.ones_like(norms))
-    distance = (1.0 - unit @ unit.T).cpu().numpy()
-    np.fill_diagonal(distance, 0.0)
+    distance = (1.0 - unit @ unit.transpose(-1, -2)).cpu().numpy()
+    n = distance.shape[-1]
+    distance[..., np.arange(n), np.arange(n)] = 0.0
     return np.clip(distance, 0.0, 2.0)
 
 
-def average_linkage(distance: np.ndarray, threshold: float) -> np.ndarray:
-    """Flat clusters of average-linkage agglomeration cut at ``threshold``.
+def average_linkage_batch(distance: np.ndarray, parent: np.ndarray,
+                          threshold: float) -> np.ndarray:
+    """Average-linkage clusters within each parent cluster, for many problems at once.
 
-    Two clusters merge while their mean pairwise distance is strictly below ``threshold``
-    (so τ = 0 keeps every task alone); the mean distances of a merged cluster follow the
-    Lance–Williams update. Returns one label per row: its cluster's first member.
+    ``distance`` ``(C, n, n)``, ``parent`` ``(C, n)``. Two clusters of the same parent merge
+    while their mean pairwise distance is strictly below ``threshold`` (τ = 0 keeps every task
+    alone); merged clusters' mean distances follow the Lance–Williams update. Returns labels
+    ``(C, n)``: each task's cluster's first member.
     """
-    m = distance.shape[0]
+    count, n, _ = distance.shape
     d = np.array(distance, dtype=np.float64)
-    np.fill_diagonal(d, np.inf)
-    sizes = np.ones(m)
-    alive = np.ones(m, dtype=bool)
-    members = [[i] for i in range(m)]
-    while alive.sum() > 1:
-        masked = np.where(alive[:, None] & alive[None, :], d, np.inf)
-        a, b = divmod(int(np.argmin(masked)), m)
-        if not masked[a, b] < threshold:
+    d[parent[:, :, None] != parent[:, None, :]] = np.inf  # never across parent clusters
+    d[:, np.arange(n), np.arange(n)] = np.inf
+    sizes = np.ones((count, n))
+    alive = np.ones((count, n), dtype=bool)
+    owner = np.tile(np.arange(n), (count, 1))  # a cluster is named by its smallest member
+    problems = np.arange(count)
+    for _ in range(n - 1):
+        masked = np.where(alive[:, :, None] & alive[:, None, :], d, np.inf).reshape(count, -1)
+        flat = masked.argmin(axis=1)
+        going = masked[problems, flat] < threshold
+        if not going.any():
             break
-        a, b = min(a, b), max(a, b)
-        d[a] = (sizes[a] * d[a] + sizes[b] * d[b]) / (sizes[a] + sizes[b])
-        d[:, a] = d[a]
-        d[a, a] = np.inf
-        sizes[a] += sizes[b]
-        alive[b] = False
-        members[a] += members[b]
-    labels = np.empty(m, dtype=np.int64)
-    for i in np.flatnonzero(alive):
-        labels[members[i]] = min(members[i])
-    return labels
+        r, flat = problems[going], flat[going]
+        a, b = np.minimum(flat // n, flat % n), np.maximum(flat // n, flat % n)
+        size_a, size_b = sizes[r, a], sizes[r, b]
+        merged = (size_a[:, None] * d[r, a] + size_b[:, None] * d[r, b]) / (size_a + size_b)[:, None]
+        d[r, a] = merged
+        d[r, :, a] = merged
+        d[r, a, a] = np.inf
+        sizes[r, a] += size_b
+        alive[r, b] = False
+        owner[r] = np.where(owner[r] == b[:, None], a[:, None], owner[r])
+    return owner
+
+
+def average_linkage(distance: np.ndarray, threshold: float) -> np.ndarray:
+    """Flat average-linkage clusters of one distance matrix cut at ``threshold``."""
+    return average_linkage_batch(distance[None], np.zeros((1, distance.shape[0]), np.int64),
+                                 threshold)[0]
 
 
 def canonical(labels: np.ndarray) -> np.ndarray:
@@ -90,13 +103,12 @@ def pooling_matrix(labels: np.ndarray) -> np.ndarray:
 
 
 def learned_labels(parent: np.ndarray, distance: np.ndarray, threshold: float) -> np.ndarray:
-    """Split every parent cluster by average linkage on ``distance`` cut at ``threshold``."""
-    labels = np.empty_like(parent)
-    for value in np.unique(parent):
-        members = np.flatnonzero(parent == value)
-        sub = average_linkage(distance[np.ix_(members, members)], threshold)
-        labels[members] = members[sub]
-    return labels
+    """Split every parent cluster by average linkage on ``distance`` cut at ``threshold``;
+    any leading dimensions of ``parent`` ``(..., n)`` and ``distance`` ``(..., n, n)`` are
+    separate problems."""
+    n = parent.shape[-1]
+    labels = average_linkage_batch(distance.reshape(-1, n, n), parent.reshape(-1, n), threshold)
+    return labels.reshape(parent.shape)
 
 
 def level(values, step: int):
@@ -107,9 +119,11 @@ def level(values, step: int):
 def step_labels(config: Config, ids: np.ndarray, step: int, parent: np.ndarray,
                 grads: np.ndarray | torch.Tensor) -> np.ndarray:
     """Task clusters at inner step ``step`` (0-based): the fixed tree's level for the pool
-    tasks ``ids``, or the learned split of ``parent`` by the gradients ``grads`` ``(n, P)``."""
+    tasks ``ids``, or the learned split of ``parent`` ``(..., n)`` by the gradients ``grads``
+    ``(..., n, P)`` (leading dimensions: separate problems, e.g. landscape grid points)."""
     if config.tree_clusters is not None:
-        return canonical(np.asarray(level(config.tree_clusters, step), dtype=np.int64)[ids])
+        fixed = canonical(np.asarray(level(config.tree_clusters, step), dtype=np.int64)[ids])
+        return np.broadcast_to(fixed, parent.shape).copy()
     return learned_labels(parent, cosine_distances(grads), level(config.tree_thresholds, step))
 
 
