@@ -82,7 +82,7 @@ class BSmallView(QWidget):
         if self.model is None or not records:
             return
         record = records[-1]
-        theta = torch.as_tensor(np.asarray(record.theta, dtype=np.float64))
+        theta = torch.tensor(np.asarray(record.theta), dtype=torch.float64)  # a copy: records are read-only
         with torch.no_grad():
             flat = self.model.flat_log_rho(theta).numpy()
         widths = self.model.widths
