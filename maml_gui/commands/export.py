@@ -341,8 +341,10 @@ def _export_comparison(args: argparse.Namespace, config, view: dict, size) -> in
         specs = [(algorithm, parse_overrides(settings)) for algorithm, settings in view["compare"]]
     else:
         specs = [(name, {}) for name in ("maml", "fomaml", "reptile", "imaml")]
+    from maml_gui.core.config import ALGORITHMS
+
     for algorithm, _settings in specs:
-        if algorithm not in ("maml", "fomaml", "reptile", "imaml", "tr_maml", "pretrain"):
+        if algorithm not in ALGORITHMS:
             raise UsageError(f"--variant {algorithm!r}: unknown algorithm")
     variants = build_variants(config, specs)  # ConfigError: exit 2
     if not args.quiet:
