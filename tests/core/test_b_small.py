@@ -9,7 +9,6 @@ import torch
 from maml_gui.core.algorithms import make_algorithm, make_model
 from maml_gui.core.algorithms.base import task_rows
 from maml_gui.core.config import ConfigError, make_config
-from maml_gui.core.tasks import QUERY
 from maml_gui.core.tasks.svdo_sinusoid import kl_approximation, log_rho
 from maml_gui.core.training import MetaTrainer
 

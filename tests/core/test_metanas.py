@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from maml_gui.core.algorithms import make_algorithm
 from maml_gui.core.algorithms.metanas import clip_rows
 from maml_gui.core.config import ConfigError, make_config
 from maml_gui.core.tasks.mixed_op_sinusoid import temperatures

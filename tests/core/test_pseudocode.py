@@ -9,19 +9,15 @@ import pytest
 
 from maml_gui.core.algorithms import ALGORITHMS
 from maml_gui.core.animation import PHASES, build_frames
-from maml_gui.core.config import make_config
 from maml_gui.core.pseudocode import (
     PseudoCodeError, load_pseudocode, parse_pseudocode, pseudocode_dir, required_phases,
 )
 from maml_gui.core.training import train
+from tests.core.helpers import algorithm_config
 
 
 def one_record(algorithm: str, inner_steps: int = 2):
-    task = {}
-    if algorithm in ("b_small", "metanas"):  # they are built on the sinusoid MLP
-        task = {"family": "sinusoid", "hidden": [5, 5], "n_tasks": 3}
-    config = make_config({"algorithm": algorithm, "inner_steps": inner_steps, "device": "cpu",
-                          "task": task})
+    config = algorithm_config(algorithm, inner_steps=inner_steps, device="cpu")
     return next(train(config, 1))
 
 
