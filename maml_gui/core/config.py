@@ -342,7 +342,8 @@ FIELDS: tuple[Field, ...] = (
           "Task optimiser of weights and architecture (Adam with β₁ = 0 as the authors, or SGD).",
           label="MetaNAS inner optimizer", hot=True, choices=("adam", "sgd"), group="metanas"),
     Field("metanas_arch_outer_lr", "float", 0.6,
-          "Reptile interpolation rate λ_a of the architecture logits (the weights use outer lr).",
+          "Reptile interpolation rate λ_a of the architecture logits (the weights use outer lr); "
+          "exact with the SGD outer optimizer (Adam rescales every coordinate).",
           label="MetaNAS arch outer lr", hot=True, low=0.0, high=10.0, group="metanas",
           formula="a ← a + λ_a · meanᵢ(aᵢ − a)"),
     Field("metanas_warmup", "int", 0,
