@@ -4,13 +4,16 @@ A value is bad when it is not finite or its magnitude passes :data:`EXPLODED`. A
 computes, in this order: θ (made by the previous step's outer update) and its loss; each
 task's inner loop φ⁰ = θ … φᵏ; the query loss at φᵏ; each task's meta-gradient (through the
 inner loop, or iMAML's implicit solve); their aggregate; the outer update θ → θ'. The reason
-names the first of these that went bad, with one exception: an inner loop that blows up at
-a θ the previous outer update has just produced is replayed from the previous θ on the same
-tasks, and if it stays finite there, the outer update that moved θ is what is named.
+names the first of these that went bad, with one judgement: when θ's loss or the inner loop
+blows up just after an outer update, the inner loop is replayed from the previous θ on the
+same tasks, and the two are weighed: the factor by which the outer update raised the loss at
+θ against the largest factor by which the inner loop raises a task's support loss from the
+previous θ (infinite if it blows up there too). The larger names the cause.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -97,18 +100,16 @@ def _outer_update(previous: StepRecord, optimizer: str, effect: str) -> str:
             f"meta-objective's curvature ({advice})")
 
 
-def _loss_rise(record: StepRecord, previous: StepRecord, replay: Replay | None) -> str:
-    """How the loss at θ changed over the previous outer update, on this step's tasks if we can."""
-    now = np.concatenate([record.loss_before, record.inner_losses[:, 0]])
-    if replay is None:
-        return (f"the loss at θ went from {_g(previous.meta_loss_before)} to "
-                f"{_g(np.max(np.abs(now)))}")
-    before = replay(previous.theta)[:, 0]
-    return (f"on this step's tasks the mean support loss at θ rose from {_g(np.mean(before))} "
-            f"to {_g(np.mean(record.inner_losses[:, 0]))}")
+def _inner_advice(record: StepRecord) -> str:
+    alpha = record.hyper.get("inner_lr", float("nan"))
+    proximal = ""
+    if record.algorithm == "imaml":
+        proximal = f"; the proximal term adds λ = {record.hyper.get('imaml_lambda', 0):g} to it"
+    return (f"the inner learning rate α = {alpha:g} is too high for this task's curvature "
+            f"(each inner step overshoots{proximal}; try a smaller α or fewer inner steps)")
 
 
-def _inner_loop(record: StepRecord, task: int, step: int) -> str:
+def _inner_loop(record: StepRecord, task: int, step: int, weighed: str = "") -> str:
     losses = record.inner_losses[task]
     alpha = record.hyper.get("inner_lr", float("nan"))
     points = sorted({0, max(step - 2, 0), step - 1, step})
@@ -118,14 +119,51 @@ def _inner_loop(record: StepRecord, task: int, step: int) -> str:
     if record.inner_grad_norms.shape[1] >= step:
         length = alpha * float(record.inner_grad_norms[task, step - 1])
         lengths = f"; inner step {step} moved φ by α‖∇‖ = {_g(length)}"
-    proximal = ""
-    if record.algorithm == "imaml":
-        proximal = (f" (the proximal term adds λ = {record.hyper.get('imaml_lambda', 0):g} "
-                    "to that curvature)")
     return (f"inner loop diverged (task {task} blew up at inner step {step}: its support loss "
-            f"went {shown}{lengths}): the inner learning rate α = {alpha:g} is too high "
-            f"for this task's curvature{proximal} (each inner step overshoots; try a smaller α "
-            "or fewer inner steps)")
+            f"went {shown}{lengths}{weighed}): {_inner_advice(record)}")
+
+
+@dataclass(frozen=True)
+class _Weighing:
+    """How much the last outer update and the inner loop each multiply the loss."""
+
+    outer: float  # mean support loss at θ over that at the previous θ (this step's tasks)
+    inner: float  # the largest rise of a task's support loss along its inner loop from there
+    task: int  # that task
+    before: float  # mean support loss at the previous θ
+    after: float  # and at θ
+
+    @property
+    def inner_wins(self) -> bool:
+        return self.inner > self.outer
+
+    def outer_words(self) -> str:
+        return (f"on this step's tasks the mean support loss at θ rose {_g(self.outer)}-fold, "
+                f"from {_g(self.before)} to {_g(self.after)}, more than the inner loop raises it "
+                f"from the previous θ ({_g(self.inner)}-fold at most, task {self.task})")
+
+    def inner_words(self) -> str:
+        inner = "to infinity" if not np.isfinite(self.inner) else f"{_g(self.inner)}-fold"
+        return (f"; from the previous θ the inner loop already raises task {self.task}'s "
+                f"support loss {inner}, more than the last outer update's {_g(self.outer)}-fold "
+                "rise of the loss at θ")
+
+
+def _weigh(record: StepRecord, previous: StepRecord | None,
+           replay: Replay | None) -> _Weighing | None:
+    """Outer update against inner loop on this step's tasks; None without the means."""
+    if previous is None or replay is None:
+        return None
+    before = replay(previous.theta)
+    start, now = before[:, 0], record.inner_losses[:, 0]
+    if bad(start).any() or np.any(start <= 0) or np.any(now <= 0):  # ratios need losses > 0
+        return None
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        rises = np.where(bad(before).any(axis=1), np.inf, np.max(before, axis=1) / start)
+        outer = np.inf if bad(now).any() else float(np.mean(now) / np.mean(start))
+    task = int(np.argmax(rises))
+    return _Weighing(float(outer), float(rises[task]), task, float(np.mean(start)),
+                     float(np.mean(now)))
 
 
 def _meta_gradient(record: StepRecord) -> str:
@@ -174,35 +212,42 @@ def diagnose(record: StepRecord, *, optimizer: str, previous: StepRecord | None 
     optimizer : the outer optimizer's name (``"sgd"`` or ``"adam"``).
     previous : the step before, whose outer update produced ``record.theta``; None at the
         first step of a run.
-    replay : support losses of this step's inner loops started from another θ (current
-        settings), to tell an inner loop that blows up anywhere from one the outer update
-        has just moved into trouble.
+    replay : support losses (n, k+1) of this step's inner loops started from another θ with
+        the current settings; it lets an outer update that moved θ into trouble be told from
+        an inner loop that overshoots anywhere.
     """
-    if replay is not None:  # one replay at most: it costs an inner loop
-        replay = _memo(replay)
+    if replay is not None:
+        replay = _memo(replay)  # an inner loop's cost: run it once
     theta_loss = np.concatenate([record.loss_before, record.inner_losses[:, 0]])
     if any_bad(record.theta, theta_loss):
         if previous is None:
             return ("θ or its loss is not finite at the start of this step (the outer learning "
                     f"rate β = {record.hyper.get('outer_lr', float('nan')):g} may be too high, "
                     "or θ₀ is out of range)")
-        return _outer_update(previous, optimizer, _loss_rise(record, previous, replay))
+        weighing = _weigh(record, previous, replay)
+        if weighing is not None and weighing.inner_wins:
+            return (f"inner loop diverged (the loss at θ reached {_g(np.max(np.abs(theta_loss)))}"
+                    f"{weighing.inner_words()}): {_inner_advice(record)}")
+        effect = (weighing.outer_words() if weighing is not None else
+                  f"the loss at θ went from {_g(previous.meta_loss_before)} to "
+                  f"{_g(np.max(np.abs(theta_loss)))}")
+        return _outer_update(previous, optimizer, effect)
     blowup = _first_inner_blowup(record)
     if blowup is not None:
         task, step = blowup
-        if previous is not None and replay is not None:
-            if not bad(replay(previous.theta)).any():
-                return _outer_update(previous, optimizer, (
-                    f"{_loss_rise(record, previous, replay)}; there task {task}'s inner loop "
-                    f"blew up at inner step {step} (from the previous θ it stays finite)"))
-        return _inner_loop(record, task, step)
+        weighing = _weigh(record, previous, replay)
+        if weighing is None:
+            return _inner_loop(record, task, step)
+        if weighing.inner_wins:
+            return _inner_loop(record, task, step, weighing.inner_words())
+        return _outer_update(previous, optimizer, (
+            f"{weighing.outer_words()}; there task {task}'s inner loop blew up at inner step "
+            f"{step}"))
     if any_bad(record.loss_after):
         task = int(np.argmax(bad(record.loss_after)))
         return (f"inner loop diverged (task {task}'s query loss at its adapted φ is "
                 f"{_g(record.loss_after[task])} while the support loss there is "
-                f"{_g(record.inner_losses[task, -1])}): the inner learning rate "
-                f"α = {record.hyper.get('inner_lr', float('nan')):g} carried it too far (try a "
-                "smaller α or fewer inner steps)")
+                f"{_g(record.inner_losses[task, -1])}): {_inner_advice(record)}")
     if any_bad(record.task_meta_grads):
         return _meta_gradient(record)
     if any_bad(record.meta_grad):
