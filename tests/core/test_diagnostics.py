@@ -35,19 +35,6 @@ def test_diverging_tr_maml_ends_with_a_diverged_record(tmp_path):
     assert np.isfinite(weights).all() and weights.sum() == pytest.approx(1.0)
 
 
-def test_diverging_tr_maml_run_writes_its_trace_and_exits_1(tmp_path, capsys):
-    from maml_gui.cli import main
-
-    out = tmp_path / "t.npz"
-    code = main(["run", "--set", "algorithm=\"tr_maml\"", "--set", "task.family=\"quadratic\"",
-                 "--set", "inner_lr=90", "--set", "inner_steps=20", "--steps", "50",
-                 "--out", str(out)])
-    assert code == 1
-    assert "diverged at step" in capsys.readouterr().err
-    trace = load_trace(out)
-    assert trace.records[-1].diverged and "task_weights_next" in trace.records[-1].diagnostics
-
-
 # --- CG residuals -------------------------------------------------------------------------
 
 def _independent_residuals(config, trainer, result) -> np.ndarray:
