@@ -26,6 +26,7 @@ from maml_gui.core.optimizers import SGD, Adam, make_outer_optimizer
 from maml_gui.core.tasks import TaskBatch, make_family
 from maml_gui.core.trace import StepRecord, make_record
 
+
 def resolve_dtype(config: Config) -> torch.dtype:
     if config.dtype == "auto":
         return make_family(config.task).default_dtype
