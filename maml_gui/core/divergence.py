@@ -138,9 +138,11 @@ class _Weighing:
         return self.inner > self.outer
 
     def outer_words(self) -> str:
+        inner = ("while the inner loop from the previous θ does not raise it" if self.inner <= 1 else
+                 f"more than the inner loop raises it from the previous θ (at most "
+                 f"{_g(self.inner)}-fold, task {self.task})")
         return (f"on this step's tasks the mean support loss at θ rose {_g(self.outer)}-fold, "
-                f"from {_g(self.before)} to {_g(self.after)}, more than the inner loop raises it "
-                f"from the previous θ ({_g(self.inner)}-fold at most, task {self.task})")
+                f"from {_g(self.before)} to {_g(self.after)}, {inner}")
 
     def inner_words(self) -> str:
         inner = "to infinity" if not np.isfinite(self.inner) else f"{_g(self.inner)}-fold"
@@ -160,7 +162,8 @@ def _weigh(record: StepRecord, previous: StepRecord | None,
         return None
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         rises = np.where(bad(before).any(axis=1), np.inf, np.max(before, axis=1) / start)
-        outer = np.inf if bad(now).any() else float(np.mean(now) / np.mean(start))
+        outer = float(np.mean(now) / np.mean(start))
+    outer = outer if np.isfinite(outer) else np.inf
     task = int(np.argmax(rises))
     return _Weighing(float(outer), float(rises[task]), task, float(np.mean(start)),
                      float(np.mean(now)))
