@@ -104,7 +104,8 @@ def _columns(record: StepRecord) -> list[_Column]:
         columns.append(_Column("weight", "weight p", "TR-MAML task weight pᵢ (bar: relative to "
                                                      "the largest weight of all tasks)"))
     if "cg_residuals" in record.diagnostics:
-        columns.append(_Column("cg", "CG ‖r‖", "iMAML: final relative CG residual ‖r‖/‖∇Lq‖"))
+        columns.append(_Column("cg", "CG ‖r‖", "iMAML: final relative CG residual "
+                                               "‖∇Lq − Mgᵢ‖/‖∇Lq‖, recomputed from gᵢ"))
     for j in range(record.inner_steps + 1):
         columns.append(_Column(f"loss{j}", f"Lˢ(φ{superscript(j)})",
                                f"support loss at inner step {j}" + (" (φ⁰ = θ)" if j == 0 else "")))
