@@ -16,7 +16,6 @@ The format comes from --out's extension. Meta-steps are counted from 1 on the co
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -156,9 +155,6 @@ def _check_arguments(args: argparse.Namespace) -> tuple[str, tuple[int, int]]:
     return fmt, size
 
 
-EXPORT_SUFFIXES = (".png", ".svg", ".pdf", ".gif", ".mp4", ".csv", ".npz")
-
-
 @dataclass
 class _View:
     """What to draw: from the command line, else the preset's, session's or export's view."""
@@ -174,47 +170,20 @@ class _View:
 def _load_config(args: argparse.Namespace):
     """The config and the view it came with (a preset's, a session file's, or the one embedded
     in an exported figure: ``--config`` takes any maml-gui export)."""
-    from maml_gui.core.config import make_config, parse_assignment
-
+    config = load_config_from_args(args)
     view: dict = {}
     source = None  # the config before --set/--steps: the view's range belongs to its tasks
-    if args.config and Path(args.config).suffix.lower() in EXPORT_SUFFIXES:
-        from maml_gui.export.data import read_embedded_session
-
-        try:
-            data, view = read_embedded_session(args.config)
-            source = make_config(data)
-        except ExportError as exc:
-            raise UsageError(f"--config: {exc}") from None
-        changes = dict(parse_assignment(text) for text in args.assignments)
-        if args.steps is not None:
-            changes["steps"] = args.steps
-        config = source.with_changes(changes) if changes else source
-        return config, view, source
-    config = load_config_from_args(args)
     if args.preset:
         from maml_gui.presets import load_preset
 
         preset = load_preset(args.preset)
         view, source = preset.view, preset.config
     elif args.config:
-        view, source = _session_view(args.config)
+        from maml_gui.config_source import load_config_source
+
+        loaded = load_config_source(args.config)
+        view, source = loaded.view, loaded.config
     return config, view, source
-
-
-def _session_view(path: str):
-    """A session file's view and config ({} and None for other JSON files)."""
-    from maml_gui.runtime.session_file import SESSION_FORMAT, read_session
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return {}, None  # load_config_file has already said what is wrong, or accepted it
-    if not isinstance(data, dict) or data.get("format") != SESSION_FORMAT:
-        return {}, None
-    session = read_session(path)  # SessionError: exit 2
-    return session.view, session.config
 
 
 def _choose_view(args: argparse.Namespace, config, view: dict, source) -> _View:
@@ -255,11 +224,20 @@ def command_export(args: argparse.Namespace) -> int:
     """``maml-gui export``: run headless, then write the figure, animation or data file."""
     import torch
 
-    from maml_gui.core.io import OutputPathError, check_writable
+    from maml_gui.output_paths import check_output
+    from maml_gui.stopping import sigterm_as_interrupt
 
     fmt, size = _check_arguments(args)
-    check_writable(args.out)  # an unwritable folder fails before the run, not after
+    # an unwritable folder or an input as output fails before the run, not after
+    check_output(args.out, [("--config", args.config)], force=args.force)
     torch.set_num_threads(1)
+    with sigterm_as_interrupt():
+        return _export(args, fmt, size)
+
+
+def _export(args: argparse.Namespace, fmt: str, size: tuple[int, int]) -> int:
+    from maml_gui.core.io import OutputPathError
+
     config, view, source = _load_config(args)
     data_kind = (args.data or "trajectory") if fmt in DATA_FORMATS else None
     chosen = _choose_view(args, config, view, source) if data_kind != "trajectory" else _View()

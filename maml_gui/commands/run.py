@@ -27,12 +27,14 @@ def command_run(args: argparse.Namespace) -> int:
     from maml_gui.core.tasks import make_family
     from maml_gui.core.trace import TraceWriter
     from maml_gui.core.training import train
+    from maml_gui.output_paths import check_output
 
     torch.set_num_threads(1)
     config = load_config_from_args(args)
     out = Path(args.out)
     if out.suffix.lower() not in (".json", ".npz"):
         raise UsageError(f"--out {out}: unknown trace format {out.suffix or '(none)'!r}; use .json or .npz")
+    check_output(out, [("--config", args.config)], force=args.force)
     family = make_family(config.task)
     meta = {"param_dim": family.param_dim, "axis_names": list(family.axis_names or ())}
     progress = Progress(config.steps, enabled=not args.quiet)

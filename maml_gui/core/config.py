@@ -434,24 +434,25 @@ def _check_cross_field(config: Config) -> None:
 
 def load_config_file(path: str | Path) -> Config:
     """Read a JSON config file; every problem becomes a :class:`ConfigError` with the file's name."""
+    from maml_gui.core.safe_read import InputFileError, read_json
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("config", str(path), f"cannot read file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError("config", str(path), "not a text file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError("config", str(path),
-                          f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        data = read_json(path, what="config")
+    except InputFileError as exc:
+        raise ConfigError("config", str(path), str(exc)) from None
+    return config_from_json(data, str(path))
+
+
+def config_from_json(data: Any, source: str) -> Config:
+    """A config from parsed JSON: a config, or a trace, export or session holding one under
+    ``config``; :class:`ConfigError` naming ``source`` otherwise."""
     if not isinstance(data, dict):
-        raise ConfigError("config", str(path), "must hold a JSON object")
+        raise ConfigError("config", source, "must hold a JSON object")
     if "config" in data and isinstance(data["config"], dict) and "algorithm" not in data:
         data = data["config"]  # a trace, export or session file: use its embedded config
     version = data.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
         raise ConfigError("schema_version", version,
                           f"made by a newer maml-gui (this one reads up to {SCHEMA_VERSION})")
     return make_config(data)
@@ -459,14 +460,18 @@ def load_config_file(path: str | Path) -> Config:
 
 def parse_assignment(text: str) -> tuple[str, Any]:
     """Parse ``key=value`` from ``--set``; the value is JSON when it parses, else a string."""
+    from maml_gui.core.safe_read import InputFileError, JSONSyntaxError, parse_json
+
     if "=" not in text:
         raise ConfigError("--set", text, "must look like key=value")
     key, raw = text.split("=", 1)
     key = key.strip()
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
+        value = parse_json(raw, f"the value of {key}")
+    except JSONSyntaxError:
         value = raw
+    except InputFileError as exc:  # too deep, or a number too long
+        raise ConfigError("--set", key, str(exc)) from None
     return key, value
 
 
@@ -477,5 +482,5 @@ def config_json(config: Config) -> dict[str, Any]:
 
 __all__ = [
     "ALGORITHMS", "Config", "ConfigError", "FIELDS", "FIELD_BY_NAME", "Field", "HOT_FIELDS",
-    "SCHEMA_VERSION", "config_json", "load_config_file", "make_config", "parse_assignment",
+    "SCHEMA_VERSION", "config_from_json", "config_json", "load_config_file", "make_config", "parse_assignment",
 ]

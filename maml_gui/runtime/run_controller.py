@@ -296,10 +296,11 @@ class RunController(QObject):
         self.pause()
         self._advance_frame()
 
-    def step_meta(self) -> None:
-        """Pause and show exactly one more meta-step, complete."""
+    def step_meta(self, count: int = 1) -> None:
+        """Pause and show exactly ``count`` more meta-steps, complete (one request to the
+        worker, however large ``count`` is)."""
         self.pause()
-        self._pending_meta_steps += 1
+        self._pending_meta_steps += count
         self._take_pending_meta_steps()
 
     def _take_pending_meta_steps(self) -> None:

@@ -9,12 +9,14 @@ the file is parsed and validated completely before anything in the window change
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from maml_gui.core.config import SCHEMA_VERSION, Config, ConfigError, config_json, make_config
 from maml_gui.core.io import write_text_atomic
+from maml_gui.core.safe_read import InputFileError, read_json
 
 SESSION_FORMAT = "maml-gui-session"
 VIEW_KEYS = {
@@ -55,6 +57,7 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
         if len(rect) != 4 or not all(isinstance(v, (int, float)) for v in rect) or not (
                 rect[0] < rect[1] and rect[2] < rect[3]):
             raise SessionError(f"{where}.range must be [xmin, xmax, ymin, ymax] with min < max")
+        check_view_range(rect, where)
     speed = view.get("speed")
     if speed is not None and speed != "full" and (isinstance(speed, str) or not speed > 0):
         raise SessionError(f"{where}.speed must be a positive number of frames per second or \"full\"")
@@ -70,6 +73,19 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
     return dict(view)
 
 
+MAX_VIEW_COORD = 1e12  # beyond this the canvas's arithmetic (widths, ticks) overflows
+
+
+def check_view_range(rect, where: str = "view") -> None:
+    """A view rectangle the canvas can show: finite, at most ±1e12, and not thinner than
+    float64 can resolve (pyqtgraph raises on ±1e308 or infinite ranges)."""
+    if not all(math.isfinite(v) and abs(v) <= MAX_VIEW_COORD for v in rect):
+        raise SessionError(f"{where}.range must be finite numbers within ±{MAX_VIEW_COORD:g}")
+    for low, high in (rect[0:2], rect[2:4]):
+        if high - low <= 1e-9 * max(1.0, abs(low), abs(high)):
+            raise SessionError(f"{where}.range is too narrow to show ({low!r} … {high!r})")
+
+
 EXPORT_SUFFIXES = (".png", ".svg", ".pdf", ".gif", ".mp4", ".csv", ".npz")
 
 
@@ -80,14 +96,9 @@ def read_session(path: str | Path) -> Session:
     if path.suffix.lower() in EXPORT_SUFFIXES:
         return _embedded_session(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SessionError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SessionError(f"{path.name} is not valid JSON (line {exc.lineno}, column "
-                           f"{exc.colno}: {exc.msg})") from None
+        data = read_json(path, what="session")
+    except InputFileError as exc:
+        raise SessionError(str(exc)) from None
     if not isinstance(data, dict) or "config" not in data:
         raise SessionError(f"{path.name} is not a maml-gui session (no config in it)")
     version = data.get("schema_version", data["config"].get("schema_version", SCHEMA_VERSION)
