@@ -239,6 +239,7 @@ def _export(args: argparse.Namespace, fmt: str, size: tuple[int, int]) -> int:
     from maml_gui.core.io import OutputPathError
 
     config, view, source = _load_config(args)
+    _check_budget(args, config, fmt)
     data_kind = (args.data or "trajectory") if fmt in DATA_FORMATS else None
     chosen = _choose_view(args, config, view, source) if data_kind != "trajectory" else _View()
     if args.step is not None and not 1 <= args.step <= config.steps:
@@ -261,7 +262,7 @@ def _export(args: argparse.Namespace, fmt: str, size: tuple[int, int]) -> int:
         tasks = landscape_tasks(config).n
         if not 0 <= args.task < tasks:
             raise UsageError(f"--task {args.task} is out of range: 0 … {tasks - 1}")
-    records = _train(config, quiet=args.quiet)
+    records = _train(config, quiet=args.quiet, shown=_shown_steps(args, data_kind))
     diverged = bool(records) and records[-1].diverged
     if diverged:
         print(f"maml-gui: the run diverged at meta-step {records[-1].step + 1}: "
@@ -345,12 +346,45 @@ def _export_comparison(args: argparse.Namespace, config, view: dict, size) -> in
     return EXIT_FAILED if diverged else EXIT_OK
 
 
-def _train(config, *, quiet: bool):
+def _check_budget(args: argparse.Namespace, config, fmt: str) -> None:
+    """Refuse before training what would not fit in memory: the run, the records kept for
+    drawing, the landscape grid and the trace text."""
+    from maml_gui.core.budget import (
+        check_budget, landscape_term, records_term, trace_term, training_terms,
+    )
+    from maml_gui.core.tasks import make_family
+
+    terms = training_terms(config) + [records_term(config, config.steps)]
+    if fmt in ("json", "npz", "csv") and (args.data or "trajectory") == "trajectory":
+        terms.append(trace_term(config, fmt, config.steps))
+    elif args.grid is not None:
+        terms.append(landscape_term(config, args.grid,
+                                    plane=make_family(config.task).param_dim != 2))
+    check_budget(terms)
+
+
+def _shown_steps(args: argparse.Namespace, data_kind: str | None) -> range:
+    """The meta-steps (from 0) whose inner paths the output draws in full; the last step
+    is always kept in full too (see :func:`_train`)."""
+    if data_kind == "trajectory":
+        return range(0)  # the data file stores what record_paths asks for
+    if args.step_range is not None:
+        return range(args.step_range[0] - 1, args.step_range[1])
+    if args.step is not None:
+        return range(args.step - 1, args.step)
+    return range(0)
+
+
+def _train(config, *, quiet: bool, shown: range = range(0)):
+    """The run's records, each keeping the inner paths ``record_paths`` asks for, except the
+    ``shown`` steps and the latest one, which the figure or animation draws in full."""
     from maml_gui.core.training import train
 
     progress = Progress(config.steps, enabled=not quiet)
     records = []
     for done, record in enumerate(train(config, config.steps), start=1):
+        if records and records[-1].step not in shown:
+            records[-1] = records[-1].with_paths(config.record_paths)
         records.append(record)
         progress.update(done, "training")
     if records:
@@ -392,6 +426,7 @@ def _write_trajectory(out: str, config, records) -> None:
     from maml_gui.export.data import write_trajectory
 
     family = make_family(config.task)
+    records = [record.with_paths(config.record_paths) for record in records]
     write_trajectory(out, config, records, meta={"param_dim": family.param_dim,
                                                   "axis_names": list(family.axis_names or ())})
 

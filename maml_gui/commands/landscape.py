@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from maml_gui.cli import EXIT_OK, UsageError, load_config_from_args
+from maml_gui.core.budget import check_budget, landscape_term
 from maml_gui.core.config import config_json
 from maml_gui.core.io import AtomicPath
 from maml_gui.core.landscape import (
@@ -74,6 +75,7 @@ def command_landscape(args: argparse.Namespace) -> int:
 def _landscape(args: argparse.Namespace) -> int:
     config = load_config_from_args(args)
     family = make_family(config.task)
+    check_budget([landscape_term(config, args.grid, plane=family.param_dim != 2)])
     trace = load_trace(args.trace) if args.trace else None
     path_points = None
     if trace is not None and not trace.records:

@@ -427,6 +427,9 @@ def _check_cross_field(config: Config) -> None:
     if config.meta_batch is not None and pool is not None and config.meta_batch > pool:
         raise ConfigError("meta_batch", config.meta_batch,
                           f"larger than the {pool} tasks of the pool (task.n_tasks)")
+    from maml_gui.core.budget import check_budget, training_terms
+
+    check_budget(training_terms(config))  # before anything is allocated
     if config.algorithm == "tr_maml" and pool is None:
         raise ConfigError("algorithm", "tr_maml",
                           "TR-MAML weights a fixed set of training tasks: set task.fixed_tasks = true")
