@@ -24,6 +24,11 @@ def _same_file(a: str | Path, b: str | Path) -> bool:
         return False
 
 
+def _read_only(path: Path) -> bool:
+    # the mode bits too: root may write anything, but a 0444 file is still meant to stay
+    return not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222
+
+
 def check_output(out: str | Path, inputs: Iterable[tuple[str, str | Path | None]] = (), *,
                  force: bool = False, flag: str = "--out") -> Path:
     """Refuse ``out`` (:class:`OutputPathError`, a one-line reason) if it cannot be written,
@@ -35,7 +40,7 @@ def check_output(out: str | Path, inputs: Iterable[tuple[str, str | Path | None]
             raise OutputPathError(f"{flag} {out} is the same file as {input_flag} {path}: "
                                   "writing it would destroy the input; choose another name")
     real = Path(os.path.realpath(target))
-    if real.exists() and not os.access(real, os.W_OK) and not force:
+    if real.exists() and _read_only(real) and not force:
         raise OutputPathError(f"{flag} {out} exists and is read-only: choose another name, or "
                               "add --force to replace it (the new file stays read-only)")
     return target
