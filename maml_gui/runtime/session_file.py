@@ -70,6 +70,7 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
     for i, item in enumerate(view.get("compare") or []):
         if not (isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item)):
             raise SessionError(f"{where}.compare[{i}] must be [algorithm, settings text]")
+        check_variant(item, f"{where}.compare[{i}]")
     return dict(view)
 
 
@@ -84,6 +85,22 @@ def check_view_range(rect, where: str = "view") -> None:
     for low, high in (rect[0:2], rect[2:4]):
         if high - low <= 1e-9 * max(1.0, abs(low), abs(high)):
             raise SessionError(f"{where}.range is too narrow to show ({low!r} … {high!r})")
+
+
+def check_variant(item: list, where: str) -> None:
+    """A comparison row the window can show: a known algorithm and settings text that parses
+    (whether the values suit the config is checked when the comparison starts, as for
+    typed text)."""
+    from maml_gui.core.comparison import parse_overrides
+    from maml_gui.core.config import ALGORITHMS
+
+    if item[0] not in ALGORITHMS:
+        raise SessionError(f"{where}: unknown algorithm {item[0][:40]!r} "
+                           f"(one of {', '.join(ALGORITHMS)})")
+    try:
+        parse_overrides(item[1])
+    except ConfigError as exc:
+        raise SessionError(f"{where}: {exc}") from None
 
 
 EXPORT_SUFFIXES = (".png", ".svg", ".pdf", ".gif", ".mp4", ".csv", ".npz")
