@@ -42,6 +42,16 @@ def _check_display() -> None:
 
 
 def run_app(args: argparse.Namespace) -> int:
+    """The window (or, with ``--screenshot``, one picture of it)."""
+    if not args.screenshot:
+        return _run_app(args)
+    from maml_gui.stopping import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():  # a screenshot run is a batch job: SIGTERM stops it cleanly
+        return _run_app(args)
+
+
+def _run_app(args: argparse.Namespace) -> int:
     from maml_gui.runtime.session_file import Session, read_session
 
     started = time.perf_counter()
