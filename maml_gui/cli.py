@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc)
         print(message if message.startswith("maml-gui") else f"maml-gui: {message}", file=sys.stderr)
     except (ConfigError, DeviceError, LandscapeError, TraceFormatError, SessionError) as exc:
-        print(f"maml-gui: {exc}", file=sys.stderr)
+        print(f"maml-gui: {' '.join(str(exc).split(chr(10)))}", file=sys.stderr)  # one line
     except (OutputPathError, PermissionError, IsADirectoryError, FileNotFoundError) as exc:
         print(f"maml-gui: {exc}", file=sys.stderr)
     except OSError as exc:  # e.g. the disk filled up while writing

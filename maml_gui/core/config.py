@@ -23,7 +23,9 @@ class ConfigError(ValueError):
         self.field = field_name
         self.value = value
         self.problem = problem
-        super().__init__(f"{field_name} = {_short_repr(value)}: {problem}")
+        from maml_gui.core.safe_read import shown_name
+
+        super().__init__(f"{shown_name(field_name)} = {_short_repr(value)}: {problem}")
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:

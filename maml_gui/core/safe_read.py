@@ -166,6 +166,15 @@ def read_json(path: str | Path, *, limit: int = MAX_CONFIG_BYTES, what: str = "f
     return parse_json(read_text(path, limit=limit, what=what), f"{what} {Path(path).name}")
 
 
+def shown_name(name: object, limit: int = 60) -> str:
+    """A name from a file (a key, a setting) fit for a one-line message: as it is when it is
+    plain printable text, else quoted with escapes; at most ``limit`` characters."""
+    text = str(name)
+    if not text.isprintable():
+        text = json.dumps(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
@@ -271,5 +280,5 @@ __all__ = [
     "InputFileError", "JSONSyntaxError", "MAX_CONFIG_BYTES", "MAX_INT_DIGITS", "MAX_JSON_DEPTH", "MAX_MEDIA_BYTES",
     "MAX_NPZ_ARRAY_BYTES", "MAX_TRACE_JSON_BYTES", "check_depth", "load_npz", "mapped",
     "open_regular", "parse_json", "parse_xml", "read_bytes", "read_json", "read_text",
-    "scalar_text",
+    "scalar_text", "shown_name",
 ]

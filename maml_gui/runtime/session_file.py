@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from maml_gui.core.config import SCHEMA_VERSION, Config, ConfigError, config_json, make_config
 from maml_gui.core.io import write_text_atomic
-from maml_gui.core.safe_read import InputFileError, read_json
+from maml_gui.core.safe_read import InputFileError, read_json, shown_name
 
 SESSION_FORMAT = "maml-gui-session"
 VIEW_KEYS = {
@@ -47,7 +47,8 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
         raise SessionError(f"{where} must be an object")
     unknown = sorted(set(view) - set(VIEW_KEYS))
     if unknown:
-        raise SessionError(f"{where}.{unknown[0]}: unknown (known: {', '.join(VIEW_KEYS)})")
+        raise SessionError(f"{where}.{shown_name(unknown[0])}: unknown "
+                           f"(known: {', '.join(VIEW_KEYS)})")
     for key, kind in VIEW_KEYS.items():
         if key in view and view[key] is not None and (
                 not isinstance(view[key], kind) or isinstance(view[key], bool) and kind != bool):
