@@ -113,7 +113,7 @@ def _take_screenshot(app, window, path: str, steps: int, *, deadline: float) -> 
     window.show()
     controller = window.controller
     result = {"code": EXIT_FAILED, "signal": None}
-    controller.step_meta(steps)  # one request: the worker computes while the deadline runs
+    controller.step_meta_many(steps)  # one request: the worker computes while the deadline runs
 
     def stop(signum, _frame) -> None:  # runs between two Python bytecodes of the GUI thread
         result["signal"] = signum
