@@ -147,6 +147,9 @@ def _check_arguments(args: argparse.Namespace) -> tuple[str, tuple[int, int]]:
         xmin, xmax, ymin, ymax = args.range
         if not (xmin < xmax and ymin < ymax):
             raise UsageError("--range XMIN XMAX YMIN YMAX: each minimum must be below its maximum")
+        from maml_gui.runtime.session_file import check_view_range
+
+        check_view_range(args.range, "--range")  # SessionError: exit 2
     if args.grid is not None:
         from maml_gui.core.landscape import MAX_GRID, MIN_GRID
 

@@ -67,6 +67,10 @@ def command_landscape(args: argparse.Namespace) -> int:
     if not str(args.out).lower().endswith(".npz"):
         raise UsageError(f"--out {args.out}: the landscape is written as .npz")
     check_output(args.out, [("--config", args.config), ("--trace", args.trace)], force=args.force)
+    if args.range is not None:
+        from maml_gui.runtime.session_file import check_view_range
+
+        check_view_range(args.range, "--range")  # SessionError: exit 2
     torch.set_num_threads(1)
     with sigterm_as_interrupt():
         return _landscape(args)

@@ -58,7 +58,7 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
         if len(rect) != 4 or not all(isinstance(v, (int, float)) for v in rect) or not (
                 rect[0] < rect[1] and rect[2] < rect[3]):
             raise SessionError(f"{where}.range must be [xmin, xmax, ymin, ymax] with min < max")
-        check_view_range(rect, where)
+        check_view_range(rect, f"{where}.range")
     speed = view.get("speed")
     if speed is not None and speed != "full" and (isinstance(speed, str) or not speed > 0):
         raise SessionError(f"{where}.speed must be a positive number of frames per second or \"full\"")
@@ -78,14 +78,15 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
 MAX_VIEW_COORD = 1e12  # beyond this the canvas's arithmetic (widths, ticks) overflows
 
 
-def check_view_range(rect, where: str = "view") -> None:
-    """A view rectangle the canvas can show: finite, at most ±1e12, and not thinner than
-    float64 can resolve (pyqtgraph raises on ±1e308 or infinite ranges)."""
+def check_view_range(rect, where: str = "view.range") -> None:
+    """A rectangle [xmin, xmax, ymin, ymax] the canvas and the landscape grid can use:
+    finite, at most ±1e12, and not thinner than float64 can resolve (pyqtgraph raises on
+    ±1e308 or infinite ranges, and a grid over them is all NaN)."""
     if not all(math.isfinite(v) and abs(v) <= MAX_VIEW_COORD for v in rect):
-        raise SessionError(f"{where}.range must be finite numbers within ±{MAX_VIEW_COORD:g}")
+        raise SessionError(f"{where} must be finite numbers within ±{MAX_VIEW_COORD:g}")
     for low, high in (rect[0:2], rect[2:4]):
         if high - low <= 1e-9 * max(1.0, abs(low), abs(high)):
-            raise SessionError(f"{where}.range is too narrow to show ({low!r} … {high!r})")
+            raise SessionError(f"{where} is too narrow to show ({low!r} … {high!r})")
 
 
 def check_variant(item: list, where: str) -> None:
