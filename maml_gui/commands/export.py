@@ -265,6 +265,8 @@ def _export(args: argparse.Namespace, fmt: str, size: tuple[int, int]) -> int:
         tasks = landscape_tasks(config).n
         if not 0 <= args.task < tasks:
             raise UsageError(f"--task {args.task} is out of range: 0 … {tasks - 1}")
+    if data_kind == "trajectory" and fmt in ("json", "npz"):
+        return _stream_trajectory(args, config)
     records = _train(config, quiet=args.quiet, shown=_shown_steps(args, data_kind))
     diverged = bool(records) and records[-1].diverged
     if diverged:
@@ -347,6 +349,43 @@ def _export_comparison(args: argparse.Namespace, config, view: dict, size) -> in
     if diverged:
         print(f"maml-gui: diverged: {', '.join(diverged)}", file=sys.stderr)
     return EXIT_FAILED if diverged else EXIT_OK
+
+
+def _stream_trajectory(args: argparse.Namespace, config) -> int:
+    """A JSON or NPZ trajectory goes from training straight to the trace writer, which keeps
+    the paths ``record_paths`` asks for; nothing is kept here (a JSON trace holds one step in
+    memory at a time)."""
+    from maml_gui.core.config import config_json
+    from maml_gui.core.io import OutputPathError
+    from maml_gui.core.tasks import make_family
+    from maml_gui.core.trace import TraceWriter
+    from maml_gui.core.training import train
+
+    family = make_family(config.task)
+    meta = {"param_dim": family.param_dim, "axis_names": list(family.axis_names or ())}
+    progress = Progress(config.steps, enabled=not args.quiet)
+    last = None
+    try:
+        with TraceWriter(args.out, config_json(config), paths=config.record_paths,
+                         meta=meta) as writer:
+            for last in train(config, config.steps):
+                writer.append(last)
+                progress.update(last.step + 1, "training")
+            if last is None:
+                raise ExportError("there are no meta-steps to export yet")
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:  # a full disk: nothing is left behind
+        if isinstance(exc, OutputPathError):
+            raise
+        raise OutputPathError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    progress.finish()
+    if last.diverged:
+        print(f"maml-gui: the run diverged at meta-step {last.step + 1}: {last.reason}; "
+              "exported what there is", file=sys.stderr)
+    if not args.quiet:
+        print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_FAILED if last.diverged else EXIT_OK
 
 
 def _check_budget(args: argparse.Namespace, config, fmt: str) -> None:
