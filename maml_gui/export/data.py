@@ -49,6 +49,7 @@ import json
 import math
 import re
 import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -389,7 +390,11 @@ def _embedded_text(path: Path, fmt: str) -> str | dict | None:
     if fmt in ("png", "gif"):
         from PIL import Image
 
-        with open_regular(path, limit=MAX_MEDIA_BYTES, what="image") as handle:
+        with open_regular(path, limit=MAX_MEDIA_BYTES, what="image") as handle, \
+                warnings.catch_warnings():
+            # only the metadata is read, never the pixels: a big image is no bomb here, and
+            # PIL's warning would be a second line on stderr
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(handle) as image:
                 if fmt == "png":
                     return image.text.get(CONFIG_KEY) if hasattr(image, "text") else None
