@@ -23,11 +23,11 @@ def command_run(args: argparse.Namespace) -> int:
     """``maml-gui run``: meta-train headless, stream the trace to --out."""
     import torch
 
+    from maml_gui.core.budget import check_budget, check_disk, trace_term, training_terms
     from maml_gui.core.config import config_json
     from maml_gui.core.tasks import make_family
     from maml_gui.core.trace import TraceWriter
     from maml_gui.core.training import train
-    from maml_gui.core.budget import check_budget, check_disk, trace_term, training_terms
     from maml_gui.output_paths import check_output
 
     torch.set_num_threads(1)
