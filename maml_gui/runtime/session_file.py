@@ -85,6 +85,9 @@ def check_view_range(rect, where: str = "view.range") -> None:
     if not all(math.isfinite(v) and abs(v) <= MAX_VIEW_COORD for v in rect):
         raise SessionError(f"{where} must be finite numbers within ±{MAX_VIEW_COORD:g}")
     for low, high in (rect[0:2], rect[2:4]):
+        if not low < high:
+            raise SessionError(f"{where} [xmin, xmax, ymin, ymax]: each minimum must be below "
+                               "its maximum")
         if high - low <= 1e-9 * max(1.0, abs(low), abs(high)):
             raise SessionError(f"{where} is too narrow to show ({low!r} … {high!r})")
 
