@@ -180,10 +180,10 @@ def raster_image(paint: Painter, size: tuple[int, int], scale: float = 1.0, *,
     image = QImage(round(width * scale), round(height * scale),
                    QImage.Format.Format_ARGB32_Premultiplied)
     image.setDevicePixelRatio(scale)
-    # 96 dpi per logical pixel: a 2× PNG prints at the size of the 1× one, twice as sharp
-    dots_per_metre = round(PDF_DPI * scale / 0.0254)
-    image.setDotsPerMeterX(dots_per_metre)
-    image.setDotsPerMeterY(dots_per_metre)
+    # Painted at 96 dpi whatever the scale: the device pixel ratio alone does the scaling.
+    # A higher dpi here doubles point-sized fonts on top of the ratio, and QPicture (which
+    # pyqtgraph's axes replay) rescales by the dpi too, so ticks would leave their axis.
+    _set_dpi(image, PDF_DPI)
     image.fill(QColor(0, 0, 0, 0) if transparent else QColor(background))
     painter = QPainter(image)
     try:
@@ -192,7 +192,16 @@ def raster_image(paint: Painter, size: tuple[int, int], scale: float = 1.0, *,
             paint(painter, QRectF(0, 0, width, height))
     finally:
         painter.end()
+    # now that it is painted: 96 dpi per logical pixel, so a 2× PNG prints at the size of
+    # the 1× one, twice as sharp
+    _set_dpi(image, PDF_DPI * scale)
     return image
+
+
+def _set_dpi(image: QImage, dpi: float) -> None:
+    dots_per_metre = round(dpi / 0.0254)
+    image.setDotsPerMeterX(dots_per_metre)
+    image.setDotsPerMeterY(dots_per_metre)
 
 
 def image_to_rgb(image: QImage) -> np.ndarray:
