@@ -27,10 +27,13 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 from PySide6.QtCore import (
-    QBuffer, QByteArray, QCoreApplication, QIODevice, QMarginsF, QPoint, QRect, QRectF, QSize,
-    QSizeF, Qt,
+    QBuffer, QByteArray, QCoreApplication, QIODevice, QLineF, QMarginsF, QPoint, QPointF, QRect,
+    QRectF, QSize, QSizeF, Qt,
 )
-from PySide6.QtGui import QColor, QImage, QPageSize, QPainter, QPdfWriter, QPen, QRegion
+from PySide6.QtGui import (
+    QBrush, QColor, QImage, QPageSize, QPainter, QPainterPath, QPdfWriter, QPen, QPolygonF,
+    QRegion,
+)
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
@@ -164,6 +167,87 @@ def scaled_cosmetic_pens(scale: float) -> Iterator[None]:
         QPainter.setPen = original
 
 
+@contextlib.contextmanager
+def baked_strokes() -> Iterator[None]:
+    """Stroke paths in device coordinates, with plain (non-cosmetic) pens, inside the block.
+
+    pyqtgraph draws curves in data units under the view's transform (a ×790 scale on a
+    900-pixel plot) with cosmetic pens. QSvgGenerator writes that as a group transform plus
+    ``vector-effect="non-scaling-stroke"``, which Chromium honours and librsvg/ImageMagick
+    do not (blank or garbled plots). Mapping each path through the painter's transform first
+    and drawing it untransformed gives ordinary SVG/PDF strokes that render the same
+    everywhere. Python paint() code only (all of pyqtgraph's items), and only in the block.
+    """
+    originals = {name: getattr(QPainter, name) for name in ("drawPath", "drawPolyline",
+                                                              "drawLines", "drawLine")}
+
+    def stroke(painter: QPainter, path: QPainterPath) -> None:
+        transform = painter.transform()
+        pen = painter.pen()
+        cosmetic = pen.isCosmetic()
+        if transform.isIdentity() or not cosmetic or pen.style() == Qt.PenStyle.NoPen:
+            originals["drawPath"](painter, path)
+            return
+        mapped = transform.map(path)
+        flat = QPen(pen)
+        flat.setCosmetic(False)
+        if flat.widthF() == 0:
+            flat.setWidthF(1.0)  # width 0 is a 1-pixel hairline
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(flat)
+        if painter.brush().style() != Qt.BrushStyle.NoBrush:
+            painter.setBrush(QBrush(painter.brush().color()))  # a gradient's transform is lost
+        originals["drawPath"](painter, mapped)
+        painter.restore()
+
+    def draw_path(painter, path, *args):
+        if args:  # drawPath(path, pen/brush overload): leave it to Qt
+            return originals["drawPath"](painter, path, *args)
+        stroke(painter, path)
+
+    def draw_polyline(painter, *args):
+        points = args[0] if len(args) == 1 else args
+        if isinstance(points, QPolygonF):
+            path = QPainterPath()
+            path.addPolygon(points)
+            return stroke(painter, path)
+        return originals["drawPolyline"](painter, *args)
+
+    def draw_lines(painter, *args):
+        lines = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+        if lines and all(isinstance(line, QLineF) for line in lines):
+            path = QPainterPath()
+            for line in lines:
+                path.moveTo(line.p1())
+                path.lineTo(line.p2())
+            return stroke(painter, path)
+        return originals["drawLines"](painter, *args)
+
+    def draw_line(painter, *args):
+        if len(args) == 1 and isinstance(args[0], QLineF):
+            line = args[0]
+        elif len(args) == 2 and all(isinstance(a, QPointF) for a in args):
+            line = QLineF(*args)
+        elif len(args) == 4 and all(isinstance(a, (int, float)) for a in args):
+            line = QLineF(*(float(a) for a in args))
+        else:
+            return originals["drawLine"](painter, *args)
+        path = QPainterPath(line.p1())
+        path.lineTo(line.p2())
+        stroke(painter, path)
+
+    replacements = {"drawPath": draw_path, "drawPolyline": draw_polyline,
+                    "drawLines": draw_lines, "drawLine": draw_line}
+    for name, function in replacements.items():
+        setattr(QPainter, name, function)
+    try:
+        yield
+    finally:
+        for name, function in originals.items():
+            setattr(QPainter, name, function)
+
+
 # --- painting onto the three kinds of device ------------------------------------------------
 
 def _begin(painter: QPainter) -> None:
@@ -274,7 +358,7 @@ def _paint_vector(device, paint: Painter, width: int, height: int, transparent: 
         _begin(painter)
         if not transparent:
             painter.fillRect(QRectF(0, 0, width, height), QColor(background))
-        with export_mode(list(scenes), painter, background):
+        with export_mode(list(scenes), painter, background), baked_strokes():
             paint(painter, QRectF(0, 0, width, height))
     finally:
         painter.end()
