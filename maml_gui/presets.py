@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from maml_gui.core.config import Config, ConfigError, make_config
 from maml_gui.paths import resource_dir
-from maml_gui.runtime.session_file import check_view
+from maml_gui.runtime.session_file import read_view
+from maml_gui.view import WindowState
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Preset:
     title: str
     description: str
     config: Config
-    view: dict[str, Any] = field(default_factory=dict)  # canvas choices (surface, range, ...)
+    view: WindowState = field(default_factory=WindowState)  # what to show (surface, range, ...)
 
 
 def preset_names() -> list[str]:
@@ -31,4 +31,4 @@ def load_preset(name: str) -> Preset:
     data = json.loads(path.read_text(encoding="utf-8"))
     return Preset(name=name, title=data["title"], description=data["description"],
                   config=make_config(data["config"]),
-                  view=check_view(data.get("view", {}), f"preset {name}: view"))
+                  view=read_view(data.get("view", {}), f"preset {name}: view"))

@@ -47,10 +47,10 @@ Painter = Callable[[QPainter, QRectF], None]
 
 # --- metadata -------------------------------------------------------------------------------
 
-def config_metadata(config: Any, view: Mapping[str, Any] | None = None) -> dict[str, str]:
+def config_metadata(config: Any, view: Any = None) -> dict[str, str]:
     """``{CONFIG_KEY: json}`` for a :class:`~maml_gui.core.config.Config` (or a config dict).
 
-    With ``view`` (surface, range, log scale, … as in session files) the JSON is a whole
+    With ``view`` (a :class:`~maml_gui.view.WindowState`, or its JSON) the JSON is a whole
     session document, ``{"format": "maml-gui-session", "config": {...}, "view": {...}}``,
     which every config reader accepts (it takes the ``config`` inside) and which
     ``maml-gui --session`` / ``maml-gui export --config`` use to redraw the same figure.
@@ -62,7 +62,7 @@ def config_metadata(config: Any, view: Mapping[str, Any] | None = None) -> dict[
         from maml_gui.runtime.session_file import SESSION_FORMAT
 
         data = {"format": SESSION_FORMAT, "schema_version": SCHEMA_VERSION, "config": data,
-                "view": dict(view)}
+                "view": view.to_json() if hasattr(view, "to_json") else dict(view)}
     return {CONFIG_KEY: json.dumps(data, separators=(",", ":"))}
 
 
@@ -437,6 +437,12 @@ def render_widget(widget: QWidget, path: str | Path, *, size: tuple[int, int] | 
                               "export a top-level (off-screen) widget, or pass size=None")
     prepare_widget(widget, size)
     size = (widget.width(), widget.height())
+    paint, scenes, _ = widget_painter(widget, transparent)
+    # pyqtgraph's axes measure their tick labels while painting and then ask for a new
+    # layout: paint once unseen so that the written picture has the final geometry at
+    # every scale (otherwise a colour bar's width depends on what was painted before)
+    raster_image(paint, size, 1.0, scenes=scenes)
+    flush_layout()
     paint, scenes, default_background = widget_painter(widget, transparent)
     return write_image(paint, path, size, scale, transparent, background or default_background,
                        title, metadata, scenes)

@@ -70,8 +70,8 @@ def export_comparison_image(path: str | Path, config: Config, snapshot, *,
     from maml_gui.widgets.comparison_view import ComparisonView
 
     view = ComparisonView(config, theme=PUBLICATION)
+    view.set_figure_mode(True)  # before the size check: the editor's width does not count
     with _offscreen(view, size):
-        view.set_figure_mode(True)
         view.surface_grid = FIGURE_GRID
         view.layout_box.setCurrentIndex(1 if layout == "small multiples" else 0)
         view.show_comparison(snapshot)

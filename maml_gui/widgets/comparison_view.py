@@ -24,6 +24,7 @@ from maml_gui.core.comparison import (
     parse_overrides,
 )
 from maml_gui.core.config import ALGORITHMS, Config, ConfigError
+from maml_gui.core.contours import contour_levels, contour_segments
 from maml_gui.core.landscape import (
     LandscapeError, LandscapeEvaluator, Plane, landscape_tasks, pca_plane,
 )
@@ -80,6 +81,9 @@ class ComparisonView(QWidget):
         self._plane: Plane | None = None
         self._plane_steps = 0
         self._snapshot: ComparisonSnapshot | None = None
+        self._overlay_title = ""
+        self._colour_bar: pg.ColorBarItem | None = None
+        self._figure_mode = False
 
         self.rows: list[VariantRow] = []
         self.rows_box = QVBoxLayout()
@@ -124,6 +128,13 @@ class ComparisonView(QWidget):
 
         self.overlay = pg.PlotWidget(background=theme.background)
         self.overlay_plot = self.overlay.getPlotItem()
+        # before the first start: say what to do rather than show an empty 0–1 plot
+        self.overlay_plot.hideAxis("left")
+        self.overlay_plot.hideAxis("bottom")
+        self._hint = pg.TextItem("Choose the variants above, then press “Start comparison”",
+                                 color=theme.foreground, anchor=(0.5, 0.5))
+        self.overlay_plot.addItem(self._hint)
+        self._hint.setPos(0.5, 0.5)
         self.multiples = pg.GraphicsLayoutWidget()
         self.multiples.setBackground(theme.background)
         self.stack = QStackedWidget()
@@ -136,14 +147,15 @@ class ComparisonView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
 
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.stack)
         splitter.addWidget(self.table)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
         # room for all six rows without scrolling
-        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
-                                    + MAX_VARIANTS * self.table.verticalHeader().defaultSectionSize() + 6)
+        self._table_minimum = (self.table.horizontalHeader().sizeHint().height()
+                               + MAX_VARIANTS * self.table.verticalHeader().defaultSectionSize() + 6)
+        self.table.setMinimumHeight(self._table_minimum)
         self.editor = QWidget()
         editor_layout = QVBoxLayout(self.editor)
         editor_layout.setContentsMargins(0, 0, 0, 0)
@@ -171,8 +183,26 @@ class ComparisonView(QWidget):
 
     # --- figures ----------------------------------------------------------------------
     def set_figure_mode(self, on: bool) -> None:
-        """Only the plots and the table (for exported figures)."""
+        """Only the plots and the table, the table exactly as tall as its rows, no splitter
+        handle and no scroll bars (for exported figures)."""
+        self._figure_mode = on
         self.editor.setVisible(not on)
+        self.splitter.setHandleWidth(0 if on else 5)
+        policy = Qt.ScrollBarPolicy.ScrollBarAlwaysOff if on else Qt.ScrollBarPolicy.ScrollBarAsNeeded
+        self.table.setHorizontalScrollBarPolicy(policy)
+        self.table.setVerticalScrollBarPolicy(policy)
+        self.table.setMinimumHeight(0 if on else self._table_minimum)
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """In figures: the table's height is its header and rows, nothing empty below."""
+        if not self._figure_mode:
+            return
+        height = (self.table.horizontalHeader().sizeHint().height()
+                  + sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+                  + 2 * self.table.frameWidth())
+        self.table.setFixedHeight(height)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
 
     def show_comparison(self, snapshot: ComparisonSnapshot) -> None:
         """Draw a comparison computed elsewhere (an export, a test), without a controller."""
@@ -294,7 +324,9 @@ class ComparisonView(QWidget):
         self._family = make_family(config.task)
         self._tasks = landscape_tasks(config)
         self._theta0 = initial_theta(config)
-        self.overlay_plot.clear()
+        self.overlay_plot.clear()  # the start hint too
+        self.overlay_plot.showAxis("left")
+        self.overlay_plot.showAxis("bottom")
         if self.overlay_plot.legend is not None:
             self.overlay_plot.legend.scene().removeItem(self.overlay_plot.legend)
             self.overlay_plot.legend = None
@@ -303,6 +335,20 @@ class ComparisonView(QWidget):
                                     brush=pg.mkBrush(0, 0, 0, 120) if not self.theme.print_theme
                                     else pg.mkBrush(255, 255, 255, 210))
         self._overlay_image = self._add_image(self.overlay_plot)
+        self._overlay_contours = pg.PlotCurveItem(connect="pairs",
+                                                  pen=pen(self.theme.contour, 1.0, 0.45))
+        self._overlay_contours.setZValue(-5)
+        self.overlay_plot.addItem(self._overlay_contours)
+        if self._colour_bar is None:
+            self._colour_bar = pg.ColorBarItem(colorMap=pg.colormap.get(LANDSCAPE_COLORMAP),
+                                               interactive=False, width=14)
+            self._colour_bar.setImageItem(self._overlay_image, insert_in=self.overlay_plot)
+            self._colour_bar.axis.enableAutoSIPrefix(False)
+            self._colour_bar.axis.setPen(self.theme.foreground)
+            self._colour_bar.axis.setTextPen(self.theme.foreground)
+            self._colour_bar.axis.setLabel("mean loss", color=self.theme.foreground)
+        else:
+            self._colour_bar.setImageItem(self._overlay_image)
         self._trails, self._arrows, self._markers = [], [], []
         self._panels, self._panel_images, self._panel_trails, self._panel_arrows = [], [], [], []
         columns = 3 if len(variants) > 4 else 2
@@ -367,14 +413,15 @@ class ComparisonView(QWidget):
     def _compute_surfaces(self, variants: list[Variant]) -> None:
         """Backgrounds: the shared mean loss (overlay) and each variant's own meta-objective."""
         if self._family.param_dim != 2:
-            self.overlay_plot.setTitle("trails on the PCA plane of all variants' paths",
-                                       size="9pt")
+            self._overlay_title = "trails on the PCA plane of all variants' paths"
+            self.overlay_plot.setTitle(self._overlay_title, size="9pt")
             return
         xmin, xmax, ymin, ymax = self._range
         base = LandscapeEvaluator(variants[0].config, self._tasks, dtype=torch.float32)
         mean = base.grid("mean", (xmin, xmax), (ymin, ymax), self.surface_grid)
-        self._show_image(self._overlay_image, mean)
-        self.overlay_plot.setTitle("mean task loss (what every method starts from)", size="9pt")
+        self._show_image(self._overlay_image, mean, self._overlay_contours, self._colour_bar)
+        self._overlay_title = "mean task loss (what every method starts from)"
+        self.overlay_plot.setTitle(self._overlay_title, size="9pt")
         for variant, image, panel in zip(variants, self._panel_images, self._panels):
             evaluator = LandscapeEvaluator(variant.config, self._tasks, dtype=torch.float32)
             name = "mean" if variant.config.algorithm == "pretrain" else "meta"
@@ -385,12 +432,21 @@ class ComparisonView(QWidget):
             self._show_image(image, surface)
 
     @staticmethod
-    def _show_image(image: pg.ImageItem, surface) -> None:
+    def _show_image(image: pg.ImageItem, surface, contours: pg.PlotCurveItem | None = None,
+                    colour_bar: pg.ColorBarItem | None = None) -> None:
         z = surface.z
         finite = z[np.isfinite(z)]
         if finite.size == 0:
             return
         low, high = np.percentile(finite, [0.5, 97.0])
+        high = max(high, low + 1e-12)
+        if contours is not None:
+            levels = contour_levels(np.clip(z, low, high), 12)
+            segments, _ = contour_segments(surface.x, surface.y, z, levels)
+            contours.setData(segments[:, 0], segments[:, 1]) if len(segments) else \
+                contours.setData([], [])
+        if colour_bar is not None:
+            colour_bar.setLevels((low, high))
         dx = (surface.x[-1] - surface.x[0]) / (len(surface.x) - 1)
         dy = (surface.y[-1] - surface.y[0]) / (len(surface.y) - 1)
         image.setImage(np.where(np.isfinite(z), z, high), autoLevels=False,
@@ -448,14 +504,27 @@ class ComparisonView(QWidget):
             else:
                 self._arrows[index].clear()
                 self._panel_arrows[index].clear()
-        first = snapshot.records[0]
-        if not self._target_set and first is not None and np.isfinite(first.meta_loss_after):
-            loss = first.meta_loss_after  # default: halfway (in |loss|) from the first loss
+        first = snapshot.histories[0].loss_after if snapshot.histories else np.zeros(0)
+        # the first step's loss, not the latest: a comparison drawn after the run (an
+        # export) gets the same target as the window that watched it from the start
+        if not self._target_set and len(first) and np.isfinite(first[0]):
+            loss = float(first[0])  # default: halfway (in |loss|) from the first loss
             self.target_box.blockSignals(True)
             self.target_box.setValue(loss - 0.5 * abs(loss))
             self.target_box.blockSignals(False)
             self._target_set = True
         self._refresh_table()
+        self._show_step(snapshot.steps)
+
+    def _show_step(self, steps: int) -> None:
+        """The meta-step count in the plots' titles (the window and figures alike)."""
+        title = self._overlay_title + f"  ·  meta-step {steps}"
+        if self.overlay_plot.titleLabel.text != title:
+            self.overlay_plot.setTitle(title, size="9pt", color=self.theme.foreground)
+        for panel, variant in zip(self._panels, self._snapshot.variants):
+            text = f"{variant.label} · meta-step {steps}"
+            if panel.titleLabel.text != text:
+                panel.setTitle(text, size="9pt", color=self.theme.foreground)
 
     @Slot(float)
     def _on_target_changed(self, _value: float) -> None:
@@ -472,6 +541,11 @@ class ComparisonView(QWidget):
     @Slot()
     def _refresh_table(self) -> None:
         rows = self.metrics()
+        # the target in the header: "—" below then reads as "not reached yet", not "unknown"
+        header = METRIC_COLUMNS[-1] + (f" ≤ {self.target_box.value():.4g}" if self._target_set
+                                       else "")
+        if self.table.horizontalHeaderItem(len(METRIC_COLUMNS) - 1).text() != header:
+            self.table.setHorizontalHeaderItem(len(METRIC_COLUMNS) - 1, QTableWidgetItem(header))
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             cells = (row.label + ("  (diverged)" if row.diverged else ""), _fmt(row.meta_loss),
@@ -487,6 +561,7 @@ class ComparisonView(QWidget):
             colour = algorithm_colour(self._snapshot.variants[r].config.algorithm,
                                       self._variant_shade(list(self._snapshot.variants), r))
             self.table.item(r, 0).setForeground(pg.mkColor(colour))
+        self._fit_table()
 
     def closeEvent(self, event) -> None:
         self.stop()

@@ -23,6 +23,7 @@ from maml_gui.widgets.export_actions import ExportActions
 from maml_gui.widgets.function_view import FunctionView
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.runtime.session_file import Session
+from maml_gui.view import ComparisonState, LandscapeState, PlaybackState, WindowState
 from maml_gui.widgets.parameter_panel import ParameterPanel
 from maml_gui.widgets.session_actions import SessionActions
 from maml_gui.widgets.trace_view import TraceView
@@ -272,49 +273,48 @@ class MainWindow(QMainWindow):
     def collect_session(self) -> Session:
         """The current config and window state, for a session file."""
         (x0, x1), (y0, y1) = self.canvas.view.viewRange()
-        view = {
-            "surface": self.canvas.surface_name, "log_scale": self.canvas.log_box.isChecked(),
-            "plane": self.canvas.plane_box.currentText(), "range": [x0, x1, y0, y1],
-            "speed": "full" if math.isinf(SPEEDS[self.speed_slider.value()])
-            else SPEEDS[self.speed_slider.value()],
-            "order": self.order_box.currentData(),
-            "tab": "compare" if self.tabs.currentWidget() is self.comparison else "landscape",
-            "compare": [list(spec) for spec in self.comparison.variant_specs()],
-            "compare_layout": self.comparison.layout_box.currentText(),
-        }
+        speed = SPEEDS[self.speed_slider.value()]
+        view = WindowState(
+            tab="compare" if self.tabs.currentWidget() is self.comparison else "landscape",
+            landscape=LandscapeState(
+                surface=self.canvas.surface_name, log_scale=self.canvas.log_box.isChecked(),
+                plane=self.canvas.plane_box.currentText(), range=[x0, x1, y0, y1],
+                selected_task=self.canvas.highlighted_task),
+            playback=PlaybackState(speed="full" if math.isinf(speed) else speed,
+                                  order=self.order_box.currentData()),
+            comparison=ComparisonState(
+                variants=[list(spec) for spec in self.comparison.variant_specs()],
+                layout=self.comparison.layout_box.currentText()))
         return Session(self.controller.config, view)
 
     def apply_session(self, session: Session) -> None:
         """Show a validated session (or preset): config first, then the window state."""
-        view = session.view
+        view, landscape, playback = session.view, session.view.landscape, session.view.playback
         self.comparison.stop()
         self.controller.replace_config(session.config)
-        if "speed" in view:
-            speed = FULL_SPEED if view["speed"] == "full" else float(view["speed"])
-            finite = [i for i, s in enumerate(SPEEDS) if not math.isinf(s)]
-            index = len(SPEEDS) - 1 if math.isinf(speed) else min(
-                finite, key=lambda i: abs(math.log(SPEEDS[i] / speed)))
-            self.speed_slider.setValue(index)
-        if "order" in view:
-            self.order_box.setCurrentIndex(max(0, self.order_box.findData(view["order"])))
-        if "plane" in view:
-            self.canvas.plane_box.setCurrentText(view["plane"])
-        if view.get("surface"):
+        speed = FULL_SPEED if playback.speed == "full" else float(playback.speed)
+        finite = [i for i, s in enumerate(SPEEDS) if not math.isinf(s)]
+        index = len(SPEEDS) - 1 if math.isinf(speed) else min(
+            finite, key=lambda i: abs(math.log(SPEEDS[i] / speed)))
+        self.speed_slider.setValue(index)
+        self.order_box.setCurrentIndex(max(0, self.order_box.findData(playback.order)))
+        self.canvas.plane_box.setCurrentText(landscape.plane)
+        if landscape.surface:
             try:
-                self.canvas.set_surface(view["surface"])
+                self.canvas.set_surface(landscape.surface)
             except LandscapeError as exc:
                 self.statusBar().showMessage(f"Surface not available here: {exc}", 6000)
-        if "log_scale" in view:
-            self.canvas.set_log_scale(bool(view["log_scale"]))
-        if view.get("range"):
-            x0, x1, y0, y1 = view["range"]
+        self.canvas.set_log_scale(landscape.log_scale_for(self.canvas.param_dim))
+        if landscape.range:
+            x0, x1, y0, y1 = landscape.range
             self.canvas.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
-        if view.get("compare"):
-            self.comparison.set_variants([tuple(spec) for spec in view["compare"]])
-        if view.get("compare_layout"):
-            self.comparison.layout_box.setCurrentText(view["compare_layout"])
-        self.tabs.setCurrentIndex(1 if view.get("tab") == "compare" else 0)
-        if view.get("tab") == "compare":
+        if landscape.selected_task is not None:
+            self.canvas.highlight_task(landscape.selected_task)
+        if view.comparison.variants:
+            self.comparison.set_variants([tuple(spec) for spec in view.comparison.variants])
+        self.comparison.layout_box.setCurrentText(view.comparison.layout)
+        self.tabs.setCurrentIndex(1 if view.tab == "compare" else 0)
+        if view.tab == "compare":
             self.comparison.set_base_config(session.config)
             self.comparison.start()
 

@@ -50,7 +50,7 @@ def test_save_and_open_restore_config_and_view(qtbot, window, tmp_path):
     ("{not json", "not valid JSON"),
     (json.dumps({"format": "maml-gui-session", "schema_version": 99, "config": {}}), "newer"),
     (json.dumps({"config": {"inner_lr": -3}}), "inner_lr = -3"),
-    (json.dumps({"config": {}, "view": {"order": "sideways"}}), "view.order"),
+    (json.dumps({"config": {}, "view": {"order": "sideways"}}), "view.playback.order"),
     (json.dumps({"something": 1}), "not a maml-gui session"),
 ])
 def test_bad_session_files_leave_the_current_session_untouched(qtbot, window, tmp_path,
@@ -86,9 +86,9 @@ def test_every_preset_opens_in_the_window(qtbot, window, name):
     assert window.sessions.apply_preset(name)
     assert window.controller.config == preset.config
     assert name in window.windowTitle()
-    if preset.view.get("surface"):
-        assert window.canvas.surface_name == preset.view["surface"]
-    if preset.view.get("tab") == "compare":
+    if preset.view.landscape.surface:
+        assert window.canvas.surface_name == preset.view.landscape.surface
+    if preset.view.tab == "compare":
         assert window.comparison.controller is not None
     window.controller.step_meta()
     qtbot.waitUntil(lambda: window.controller.history.total_steps == 1, timeout=10_000)
