@@ -478,8 +478,8 @@ class LandscapeCanvas(QWidget):
         self._render_surface()
 
     def _on_range_changed(self, *_args) -> None:
-        for arrows in [*self.task_arrows, self.aggregate_arrow]:
-            arrows.redraw()
+        self.drawing.redraw_arrows()
+        self.drawing.place_legend()  # a zoom or a resize moves what the legend may hide
         self._schedule()
 
     def _on_theta_dropped(self, *_args) -> None:

@@ -26,7 +26,7 @@ from maml_gui.view.projection import Projection, colour_levels, display_values
 from maml_gui.widgets.plot_items import ArrowSet, SafeLegend, pen
 
 ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's length as a share of the view's diagonal
-MAX_LEGEND_TASKS = 8
+MAX_LEGEND_TASKS = 4  # more tasks get one legend line: a tall legend hides the paths
 MAX_SYMBOL_TASKS = 8
 LEGEND_OFFSET = 8  # pixels between the legend and the plot's edges
 LEGEND_MARGIN = 12  # pixels kept clear around the legend when counting hidden points
@@ -68,6 +68,9 @@ class LandscapePlot:
                                           interactive=False, width=14)
         self.colour_bar.setImageItem(self.image, insert_in=self.plot)
         self.colour_bar.axis.enableAutoSIPrefix(False)
+        # pyqtgraph fixes this axis at 45 pixels: "loss" then overlaps ticks such as 0.0800.
+        # Sized from its text instead, the label always sits beside the tick labels.
+        self.colour_bar.axis.setWidth(None)
         self.colour_bar.axis.setPen(theme.foreground)
         self.colour_bar.axis.setTextPen(theme.foreground)
         self.contours = pg.PlotCurveItem(connect="pairs", pen=pen(theme.contour, 1.0, 0.45))
@@ -135,15 +138,16 @@ class LandscapePlot:
             self.paths.append(item)
             if n <= MAX_SYMBOL_TASKS:
                 self.task_arrows.append(ArrowSet(self.plot, colour, width=2.0, z=25))
-            if i < MAX_LEGEND_TASKS:
-                self.legend.addItem(item, f"task {i}: inner steps")
+            if n <= MAX_LEGEND_TASKS:
+                self.legend.addItem(item, f"task {i}")
         if n > MAX_SYMBOL_TASKS:  # many tasks: their arrows in one neutral colour, one item
             self.task_arrows.append(ArrowSet(self.plot, "#BBBBBB" if not self.theme.print_theme
                                              else "#555555", width=1.5, z=25))
         if n > MAX_LEGEND_TASKS:
-            self._legend_sample(pen("#888888"), None, f"… {n} tasks")
-        self.legend.addItem(self.trail, "θ trail (meta-steps)")
-        self._legend_sample(None, "o", "○ θ (drag to move θ₀)", brush=self.theme.theta,
+            self._legend_sample(pen(self.theme.task(0), 2.0), None,
+                                f"{n} tasks' inner steps (a colour each)")
+        self.legend.addItem(self.trail, "θ trail")
+        self._legend_sample(None, "o", "θ (drag: θ₀)", brush=self.theme.theta,
                             symbol_pen=pen(self.theme.outline, 1.5))
         for i, point in enumerate([] if optima is None else np.asarray(optima)):
             colour = self.theme.task(i)
@@ -160,11 +164,11 @@ class LandscapePlot:
             self.plot.addItem(marker)
             self.optima.append(marker)
         if self.optima:
-            self._legend_sample(None, "star", "★ task optimum (its colour)",
+            self._legend_sample(None, "star", "task optimum",
                                 brush=self.theme.task(0), size=12,
                                 symbol_pen=pg.mkPen(QColor(self.theme.task(0)).darker(170)))
         self._legend_labels["arrows"] = self._legend_sample(
-            pen(self.theme.aggregate, 3.0), None, "→ mean meta-gradient −g")
+            pen(self.theme.aggregate, 3.0), None, "−meta-gradient")
         self.highlight_task(self.highlighted if self.highlighted is not None
                             and self.highlighted < n else None)
         self.apply_state(self.state)
@@ -173,6 +177,7 @@ class LandscapePlot:
         """A legend entry drawn by a sample item that is not on the plot."""
         sample = pg.PlotDataItem(pen=line_pen, symbol=symbol, symbolBrush=brush,
                                  symbolSize=size, symbolPen=symbol_pen)
+        _sync_sample_symbol(sample)
         self._legend_samples.append(sample)
         self.legend.addItem(sample, label)
         return self.legend.items[-1][1]
@@ -186,6 +191,7 @@ class LandscapePlot:
             item.setPen(pen(colour, 4.0 if i == index else 2.0, 0.35 if faded else 1.0))
             if item.opts.get("symbol") is not None:
                 item.setSymbolBrush(pg.mkBrush(colour) if not faded else pg.mkBrush(colour + "55"))
+                _sync_sample_symbol(item)
 
     def apply_state(self, state: LandscapeState) -> None:
         """Show or hide the item groups as ``state`` says (trail, paths, arrows, optima,
@@ -277,9 +283,25 @@ class LandscapePlot:
             self.aggregate_arrow.clear()
         if scale > 0 and scale != self.arrow_scale and "arrows" in self._legend_labels:
             # the legend says how long an arrow is: lengths in the plot are gradients × s
-            self._legend_labels["arrows"].setText(
-                f"→ meta-gradients −g (drawn ×{scale:.3g}; task arrows in their colour)")
+            self._legend_labels["arrows"].setText(f"−meta-gradient ×{scale:.3g}")
         self.arrow_scale = scale
+        if state.aggregate and scale > 0:
+            self._place_theta_label(aggregate_tip - base_uv)
+
+    def _place_theta_label(self, away: np.ndarray) -> None:
+        """Put the θ label on the side away from the mean meta-gradient arrow, which it would
+        otherwise hide (the arrow starts at θ)."""
+        if not np.all(np.isfinite(away)):
+            return
+        label = self.theta_handle.label()
+        if label is None:
+            return
+        x = -10.0 if away[0] > 0 else 10.0
+        y = -12.0 if away[1] > 0 else 12.0  # the offset's y is in view units: up is positive
+        if (label.offset.x(), label.offset.y()) != (x, y):
+            label.offset = pg.Point(x, y)
+            label.setAnchor((1.0 if x < 0 else 0.0, 0.5))
+            label.viewTransformChanged()
 
     def redraw_arrows(self) -> None:
         """Recompute arrow heads for the current zoom and size."""
@@ -353,7 +375,9 @@ class LandscapePlot:
         (x0, x1), (y0, y1) = self.view.viewRange()
         px, py = self.view.viewPixelSize()
         rect = self.legend.boundingRect()
-        w, h = (rect.width() + LEGEND_MARGIN) * px, (rect.height() + LEGEND_MARGIN) * py
+        # the legend sits LEGEND_OFFSET from the edges; markers reach ~10 pixels from their point
+        w = (rect.width() + LEGEND_OFFSET + LEGEND_MARGIN) * px
+        h = (rect.height() + LEGEND_OFFSET + LEGEND_MARGIN) * py
         best, best_count = None, None
         for sx, sy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):  # top-left first on ties
             left = x0 if sx > 0 else x1 - w
@@ -366,6 +390,19 @@ class LandscapePlot:
             if best_count is None or count < best_count:
                 best, best_count = (sx * LEGEND_OFFSET, sy * LEGEND_OFFSET), count
         self.legend.setOffset(best)
+
+
+def _sync_sample_symbol(item: pg.PlotDataItem) -> None:
+    """The legend draws a PlotDataItem's symbol from its scatter's options, which pyqtgraph
+    fills only once there is data: set them now, so a legend before training (or a sample
+    that is never plotted) shows the real colour, not pyqtgraph's default grey-blue."""
+    opts = item.opts
+    if opts.get("symbol") is None:
+        return
+    item.scatter.setSymbol(opts["symbol"], update=False)
+    item.scatter.setSize(opts["symbolSize"], update=False)
+    item.scatter.setPen(pg.mkPen(opts["symbolPen"]), update=False)
+    item.scatter.setBrush(pg.mkBrush(opts["symbolBrush"]), update=False)
 
 
 def _finite_or(point: np.ndarray, fallback: tuple[float, float]) -> tuple[float, float]:

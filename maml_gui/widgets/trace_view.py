@@ -495,6 +495,29 @@ class TraceView(QWidget):
             self.set_config(config)
 
     # --- public -----------------------------------------------------------------------
+    def set_figure_mode(self, fit_table: bool = True) -> None:
+        """For exported figures: no scroll bars or splitter handle, the code exactly as tall
+        as its lines and (``fit_table``) the tasks table as tall as its rows, so a figure
+        shows no scroll bar and no empty rows (the page below stays blank)."""
+        off = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        for view in (self.code, self.table):
+            view.setHorizontalScrollBarPolicy(off)
+            view.setVerticalScrollBarPolicy(off)
+        self.splitter.setHandleWidth(0)
+        lines = max(self.code.document().blockCount(), 1)
+        margin = 2 * (self.code.frameWidth() + self.code.document().documentMargin()) + 2
+        self.code.setFixedHeight(round(lines * self.code.fontMetrics().lineSpacing() + margin))
+        if fit_table:
+            header = self.table.horizontalHeader()
+            height = (header.sizeHint().height() + 2 * self.table.frameWidth()
+                      + sum(self.table.rowHeight(r) for r in range(self.model.rowCount())))
+            self.table.setFixedHeight(height)
+            self.tabs.setFixedHeight(height + self.tabs.tabBar().sizeHint().height() + 4)
+            top = self.code.parentWidget()
+            top.setFixedHeight(top.sizeHint().height())
+            self.splitter.setFixedHeight(top.height() + self.tabs.height())
+            self.layout().addStretch(1)
+
     @property
     def pseudocode(self) -> PseudoCode | None:
         return self._code
