@@ -1,7 +1,7 @@
 """The landscape as a publication figure, built off screen whatever the screen's theme.
 
 A :class:`LandscapeFigure` builds its own
-:class:`~maml_gui.widgets.landscape_plot.LandscapePlot` (the item the window's canvas shows)
+:class:`~maml_gui.plots.landscape.LandscapePlot` (the item the window's canvas shows)
 in the light :data:`~maml_gui.palette.PUBLICATION` theme from a view state, laid out at the
 figure's size without appearing on screen; the live window is never involved. Its surface
 is computed in the calling thread (float64), so what is written is always the finished
@@ -88,7 +88,7 @@ def _wrap(text: str, width: float) -> str:
 class LandscapeFigure:
     """An off-screen, publication-themed landscape figure at a fixed size.
 
-    It builds its own :class:`~maml_gui.widgets.landscape_plot.LandscapePlot` from the state
+    It builds its own :class:`~maml_gui.plots.landscape.LandscapePlot` from the state
     given here (no live window, no worker thread) and computes every surface in the calling
     thread.
 
@@ -126,7 +126,7 @@ class LandscapeFigure:
         from maml_gui.core.training import initial_theta
         from maml_gui.view import LandscapeState
         from maml_gui.view.projection import Projection
-        from maml_gui.widgets.landscape_plot import LandscapePlot
+        from maml_gui.plots.landscape import LandscapePlot
 
         self.config = config
         self.size = check_size(size)

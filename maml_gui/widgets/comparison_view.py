@@ -34,10 +34,11 @@ from maml_gui.palette import LANDSCAPE_COLORMAP, SCREEN, Theme, algorithm_colour
 from maml_gui.runtime.comparison_controller import (
     STEP_RATES, ComparisonController, ComparisonSnapshot,
 )
-from maml_gui.widgets.plot_items import ArrowSet, pen
+from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
+from maml_gui.plots.items import ArrowSet, pen
 
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
-SURFACE_GRID = 96  # per panel; computed in the GUI thread when the variants start
+SURFACE_GRID = 96  # per panel; computed by a landscape worker when the variants start
 ARROW_FRACTION = 0.15
 METRIC_COLUMNS = ("variant", "meta-loss after", "worst task", "cos to MAML", "ms / step",
                   "grad evals / step", "steps to target")
@@ -84,6 +85,9 @@ class ComparisonView(QWidget):
         self._overlay_title = ""
         self._colour_bar: pg.ColorBarItem | None = None
         self._figure_mode = False
+        self._worker = None  # a landscape worker, made when the first surfaces are needed
+        self._jobs: list[tuple[int | None, Config, str]] = []
+        self._generation = 0
 
         self.rows: list[VariantRow] = []
         self.rows_box = QVBoxLayout()
@@ -283,6 +287,15 @@ class ComparisonView(QWidget):
         self._on_snapshot(self.controller.snapshot())
         return True
 
+    def shutdown(self) -> None:
+        """Stop the comparison and the landscape worker (bounded wait)."""
+        self.stop()
+        self._jobs = []
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker.wait(1000)
+            self._worker = None
+
     def stop(self) -> None:
         if self.controller is not None:
             self.controller.shutdown()
@@ -411,25 +424,75 @@ class ComparisonView(QWidget):
         self._range = (xmin, xmax, ymin, ymax)
 
     def _compute_surfaces(self, variants: list[Variant]) -> None:
-        """Backgrounds: the shared mean loss (overlay) and each variant's own meta-objective."""
+        """Backgrounds: the shared mean loss (overlay) and each variant's own meta-objective.
+
+        In the window they come one after another from a landscape worker, never from the
+        GUI thread (seven 96² grids of an iMAML surface take seconds); a figure computes
+        them here, since it is written only once everything is drawn.
+        """
         if self._family.param_dim != 2:
             self._overlay_title = "trails on the PCA plane of all variants' paths"
             self.overlay_plot.setTitle(self._overlay_title, size="9pt")
             return
-        xmin, xmax, ymin, ymax = self._range
-        base = LandscapeEvaluator(variants[0].config, self._tasks, dtype=torch.float32)
-        mean = base.grid("mean", (xmin, xmax), (ymin, ymax), self.surface_grid)
-        self._show_image(self._overlay_image, mean, self._overlay_contours, self._colour_bar)
         self._overlay_title = "mean task loss (what every method starts from)"
         self.overlay_plot.setTitle(self._overlay_title, size="9pt")
-        for variant, image, panel in zip(variants, self._panel_images, self._panels):
-            evaluator = LandscapeEvaluator(variant.config, self._tasks, dtype=torch.float32)
-            name = "mean" if variant.config.algorithm == "pretrain" else "meta"
+        jobs = [(None, variants[0].config, "mean")] + [
+            (index, variant.config, "mean" if variant.config.algorithm == "pretrain" else "meta")
+            for index, variant in enumerate(variants)]
+        if not self._figure_mode:
+            self._jobs = jobs
+            self._next_surface()
+            return
+        xmin, xmax, ymin, ymax = self._range
+        for index, config, name in jobs:
+            evaluator = LandscapeEvaluator(config, self._tasks, dtype=torch.float32)
             try:
                 surface = evaluator.grid(name, (xmin, xmax), (ymin, ymax), self.surface_grid)
             except LandscapeError:
                 continue
-            self._show_image(image, surface)
+            self._show_surface(index, surface)
+
+    def _show_surface(self, index: int | None, surface) -> None:
+        """Draw a surface on the overlay (``index`` None) or on variant ``index``'s panel."""
+        if index is None:
+            self._show_image(self._overlay_image, surface, self._overlay_contours,
+                             self._colour_bar)
+        elif index < len(self._panel_images):
+            self._show_image(self._panel_images[index], surface)
+
+    def _next_surface(self) -> None:
+        """Ask the landscape worker for the next surface still to draw (newest wins there, so
+        one at a time)."""
+        if not self._jobs:
+            return
+        if self._worker is None:
+            self._worker = make_landscape_worker(self)
+            self._worker.surface_ready.connect(self._on_surface_ready)
+            self._worker.failed.connect(self._on_surface_failed)
+        index, config, name = self._jobs[0]
+        xmin, xmax, ymin, ymax = self._range
+        self._generation += 1
+        self._worker.request(LandscapeRequest(
+            generation=self._generation, config=config, tasks=self._tasks, surface=name,
+            xrange=(xmin, xmax), yrange=(ymin, ymax), resolutions=(self.surface_grid,)))
+
+    @Slot(int, object)
+    def _on_surface_ready(self, generation: int, surface) -> None:
+        if generation != self._generation or not self._jobs:
+            return  # a surface of variants that were replaced since
+        index, _, _ = self._jobs.pop(0)
+        self._show_surface(index, surface)
+        self._next_surface()
+
+    @Slot(int, str)
+    def _on_surface_failed(self, generation: int, _message: str) -> None:
+        if generation == self._generation and self._jobs:
+            self._jobs.pop(0)  # e.g. a variant without a meta surface: its panel stays plain
+            self._next_surface()
+
+    def surfaces_pending(self) -> bool:
+        """Backgrounds are still being computed (tests, scripts)."""
+        return bool(self._jobs)
 
     @staticmethod
     def _show_image(image: pg.ImageItem, surface, contours: pg.PlotCurveItem | None = None,
@@ -564,7 +627,7 @@ class ComparisonView(QWidget):
         self._fit_table()
 
     def closeEvent(self, event) -> None:
-        self.stop()
+        self.shutdown()
         super().closeEvent(event)
 
 

@@ -1,5 +1,5 @@
 """The live loss-landscape canvas: a thin shell (controls, landscape worker, readouts) around
-a :class:`~maml_gui.widgets.landscape_plot.LandscapePlot`, which draws everything.
+a :class:`~maml_gui.plots.landscape.LandscapePlot`, which draws everything.
 
 Every item is created once and updated in place (``setData``/``setImage``).
 Surfaces come from a landscape worker (debounced, stale results dropped); levels of
@@ -32,9 +32,11 @@ from maml_gui.core.training import initial_theta
 from maml_gui.palette import SCREEN, Theme
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
 from maml_gui.runtime.run_controller import Snapshot
+from maml_gui.runtime.view_model import ViewModel
+from maml_gui.view import LandscapeState
 from maml_gui.core.animation import visible
 from maml_gui.view.projection import Projection, fit_range, path_points
-from maml_gui.widgets.landscape_plot import LandscapePlot, surface_title
+from maml_gui.plots.landscape import LandscapePlot, surface_title
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -105,6 +107,8 @@ class LandscapeCanvas(QWidget):
 
         self.plot_widget = pg.PlotWidget(background=theme.background)
         self.drawing = LandscapePlot(theme, self.plot_widget.getPlotItem())
+        # the controls write the view state here; observers subscribe to model.changed
+        self.model = ViewModel(LandscapeState(surface="mean", log_scale=False), self)
         self.projection = Projection(make_family(config.task), "pca", config.seed)
         self.readout = QLabel(" ")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -193,6 +197,28 @@ class LandscapeCanvas(QWidget):
     def set_log_scale(self, on: bool) -> None:
         self.log_box.setChecked(on)
 
+    @property
+    def state(self) -> LandscapeState:
+        """What the canvas shows, as a view state (the plotted range included)."""
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        return self.model.state.replace(range=[x0, x1, y0, y1])
+
+    def apply_state(self, state: LandscapeState) -> None:
+        """Show ``state``: its plane, surface (:class:`LandscapeError` if this config has no
+        such surface, after the rest is applied), colour scale, range, selected task and
+        drawn items."""
+        self.plane_box.setCurrentText(state.plane)
+        self.set_log_scale(state.log_scale_for(self.param_dim))
+        if state.range:
+            x0, x1, y0, y1 = state.range
+            self.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        self.drawing.apply_state(state)
+        self.model.update(selected_task=self.drawing.highlighted, trail=state.trail,
+                          paths=state.paths, arrows=state.arrows, optima=state.optima,
+                          legend=state.legend)
+        if state.surface:
+            self.set_surface(state.surface)
+
     def set_interactive(self, interactive: bool) -> None:
         """Handles can be dragged only while paused (dragging restarts the run)."""
         self._interactive = interactive
@@ -204,6 +230,7 @@ class LandscapeCanvas(QWidget):
     def highlight_task(self, index: int | None) -> None:
         """Draw task ``index``'s path thicker and the others faded (None: all equal)."""
         self.drawing.highlight_task(index)
+        self.model.update(selected_task=index)
 
     def set_config(self, config: Config, *, restarted: bool = False) -> None:
         """A new config: rebuild per-task items if the tasks changed, and recompute."""
@@ -343,7 +370,8 @@ class LandscapeCanvas(QWidget):
         return self.projection.to_plane(points)
 
     @Slot(str)
-    def _on_plane_method_changed(self, _method: str) -> None:
+    def _on_plane_method_changed(self, method: str) -> None:
+        self.model.update(plane=method)
         if self._snapshot is not None and self._snapshot.record is not None:
             self._ensure_plane(*path_points(self._snapshot))
         else:
@@ -367,6 +395,7 @@ class LandscapeCanvas(QWidget):
             index = self.surface_box.findData("meta" if "meta" in names else "mean")
         self.surface_box.setCurrentIndex(index)
         self.surface_box.blockSignals(False)
+        self.model.update(surface=self.surface_name)
 
     def _set_dependencies(self, anchor: np.ndarray, weights: np.ndarray | None) -> None:
         """θ (iMAML's anchor) and TR-MAML's weights change the surface: recompute if they do."""
@@ -471,10 +500,12 @@ class LandscapeCanvas(QWidget):
     # --- interaction ----------------------------------------------------------------
     @Slot(int)
     def _on_surface_chosen(self, _index: int) -> None:
+        self.model.update(surface=self.surface_name)
         self._schedule()
 
     @Slot(bool)
-    def _on_log_toggled(self, _on: bool) -> None:
+    def _on_log_toggled(self, on: bool) -> None:
+        self.model.update(log_scale=on)
         self._render_surface()
 
     def _on_range_changed(self, *_args) -> None:

@@ -23,7 +23,7 @@ from maml_gui.widgets.export_actions import ExportActions
 from maml_gui.widgets.function_view import FunctionView
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.runtime.session_file import Session
-from maml_gui.view import ComparisonState, LandscapeState, PlaybackState, WindowState
+from maml_gui.view import ComparisonState, PlaybackState, WindowState
 from maml_gui.widgets.parameter_panel import ParameterPanel
 from maml_gui.widgets.session_actions import SessionActions
 from maml_gui.widgets.trace_view import TraceView
@@ -272,14 +272,10 @@ class MainWindow(QMainWindow):
     # --- sessions -----------------------------------------------------------------------
     def collect_session(self) -> Session:
         """The current config and window state, for a session file."""
-        (x0, x1), (y0, y1) = self.canvas.view.viewRange()
         speed = SPEEDS[self.speed_slider.value()]
         view = WindowState(
             tab="compare" if self.tabs.currentWidget() is self.comparison else "landscape",
-            landscape=LandscapeState(
-                surface=self.canvas.surface_name, log_scale=self.canvas.log_box.isChecked(),
-                plane=self.canvas.plane_box.currentText(), range=[x0, x1, y0, y1],
-                selected_task=self.canvas.highlighted_task),
+            landscape=self.canvas.state,
             playback=PlaybackState(speed="full" if math.isinf(speed) else speed,
                                   order=self.order_box.currentData()),
             comparison=ComparisonState(
@@ -298,18 +294,10 @@ class MainWindow(QMainWindow):
             finite, key=lambda i: abs(math.log(SPEEDS[i] / speed)))
         self.speed_slider.setValue(index)
         self.order_box.setCurrentIndex(max(0, self.order_box.findData(playback.order)))
-        self.canvas.plane_box.setCurrentText(landscape.plane)
-        if landscape.surface:
-            try:
-                self.canvas.set_surface(landscape.surface)
-            except LandscapeError as exc:
-                self.statusBar().showMessage(f"Surface not available here: {exc}", 6000)
-        self.canvas.set_log_scale(landscape.log_scale_for(self.canvas.param_dim))
-        if landscape.range:
-            x0, x1, y0, y1 = landscape.range
-            self.canvas.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
-        if landscape.selected_task is not None:
-            self.canvas.highlight_task(landscape.selected_task)
+        try:
+            self.canvas.apply_state(landscape)
+        except LandscapeError as exc:
+            self.statusBar().showMessage(f"Surface not available here: {exc}", 6000)
         if view.comparison.variants:
             self.comparison.set_variants([tuple(spec) for spec in view.comparison.variants])
         self.comparison.layout_box.setCurrentText(view.comparison.layout)
@@ -425,7 +413,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.controller.shutdown()
         self.canvas.shutdown()
-        self.comparison.stop()
+        self.comparison.shutdown()
         self.function_view.shutdown()
         super().closeEvent(event)
 

@@ -36,7 +36,7 @@ from maml_gui.core.trace import StepRecord
 from maml_gui.palette import SCREEN, Theme
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.widgets.loss_curves import LossCurves
-from maml_gui.widgets.plot_items import pen
+from maml_gui.plots.items import pen
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole  # the cell's number (float) or None
 BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # a weight cell's bar length in [0, 1]

@@ -20,7 +20,7 @@ from maml_gui.export.animation import export_animation, frame_plan, run_with_pro
 from maml_gui.export.data import read_embedded_session
 from maml_gui.export.figure import LandscapeFigure, export_landscape_image, snapshot_at
 from maml_gui.export.images import prepare_widget, render_scene, render_widget
-from maml_gui.widgets.plot_items import pen
+from maml_gui.plots.items import pen
 from tests.full_disk import fill_disk
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -28,6 +28,10 @@ def test_save_and_open_restore_config_and_view(qtbot, window, tmp_path):
     window.canvas.set_log_scale(True)
     window.order_box.setCurrentIndex(window.order_box.findData("one_by_one"))
     window.comparison.set_variants([("maml", ""), ("fomaml", "inner_lr=0.05")])
+    changes = []
+    window.canvas.model.changed.connect(lambda state, names: changes.append(names))
+    window.canvas.highlight_task(1)
+    assert changes == [["selected_task"]]  # the canvas's controls write its view state
     path = tmp_path / "s.json"
     assert window.sessions.save(path)
     assert "s[*]" in window.windowTitle() and not window.isWindowModified()
@@ -41,6 +45,8 @@ def test_save_and_open_restore_config_and_view(qtbot, window, tmp_path):
     assert (config.algorithm, config.inner_steps, config.seed) == ("reptile", 4, 9)
     assert other.canvas.surface_name == "task:1" and other.canvas.log_box.isChecked()
     assert other.order_box.currentData() == "one_by_one"
+    assert other.canvas.highlighted_task == 1
+    assert other.canvas.state.replace(range=None) == window.canvas.state.replace(range=None)
     assert other.comparison.variant_specs() == [("maml", ""), ("fomaml", "inner_lr=0.05")]
     data = json.loads(path.read_text())
     assert data["format"] == "maml-gui-session" and data["schema_version"] == 1

@@ -23,7 +23,7 @@ from maml_gui.core.landscape import Surface
 from maml_gui.palette import LANDSCAPE_COLORMAP, Theme
 from maml_gui.view import LandscapeState
 from maml_gui.view.projection import Projection, colour_levels, display_values
-from maml_gui.widgets.plot_items import ArrowSet, SafeLegend, pen
+from maml_gui.plots.items import ArrowSet, SafeLegend, pen
 
 ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's length as a share of the view's diagonal
 MAX_LEGEND_TASKS = 4  # more tasks get one legend line: a tall legend hides the paths
