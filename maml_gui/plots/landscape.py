@@ -21,15 +21,15 @@ from maml_gui.core.animation import visible
 from maml_gui.core.contours import contour_levels, contour_segments
 from maml_gui.core.landscape import Surface
 from maml_gui.palette import LANDSCAPE_COLORMAP, Theme
+from maml_gui.plots.items import (
+    LEGEND_MARGIN, LEGEND_OFFSET, ArrowSet, SafeLegend, pen, place_legend,
+)
 from maml_gui.view import LandscapeState
 from maml_gui.view.projection import Projection, colour_levels, display_values
-from maml_gui.plots.items import ArrowSet, SafeLegend, pen
 
 ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's length as a share of the view's diagonal
 MAX_LEGEND_TASKS = 4  # more tasks get one legend line: a tall legend hides the paths
 MAX_SYMBOL_TASKS = 8
-LEGEND_OFFSET = 8  # pixels between the legend and the plot's edges
-LEGEND_MARGIN = 12  # pixels kept clear around the legend when counting hidden points
 OPTIMUM_SIZE = 20  # ★ in pixels: big enough to see and to match to its task's colour
 THETA_SIZE = 16
 
@@ -370,26 +370,8 @@ class LandscapePlot:
     def place_legend(self) -> None:
         """Move the legend to the plot corner that hides the fewest drawn points (θ's trail,
         the inner paths, the optima, θ; θ counts as many as all the rest)."""
-        uv = self.drawn_points()
         theta = np.array([[self.theta_handle.pos().x(), self.theta_handle.pos().y()]])
-        (x0, x1), (y0, y1) = self.view.viewRange()
-        px, py = self.view.viewPixelSize()
-        rect = self.legend.boundingRect()
-        # the legend sits LEGEND_OFFSET from the edges; markers reach ~10 pixels from their point
-        w = (rect.width() + LEGEND_OFFSET + LEGEND_MARGIN) * px
-        h = (rect.height() + LEGEND_OFFSET + LEGEND_MARGIN) * py
-        best, best_count = None, None
-        for sx, sy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):  # top-left first on ties
-            left = x0 if sx > 0 else x1 - w
-            top = y1 if sy > 0 else y0 + h  # y grows upwards in the view
-            count = 0
-            for weight, points in ((1, uv), (len(uv) + 1, theta)):
-                inside = ((points[:, 0] >= left) & (points[:, 0] <= left + w)
-                          & (points[:, 1] <= top) & (points[:, 1] >= top - h))
-                count += weight * int(np.count_nonzero(inside))
-            if best_count is None or count < best_count:
-                best, best_count = (sx * LEGEND_OFFSET, sy * LEGEND_OFFSET), count
-        self.legend.setOffset(best)
+        place_legend(self.legend, self.view, self.drawn_points(), theta)
 
 
 def _sync_sample_symbol(item: pg.PlotDataItem) -> None:

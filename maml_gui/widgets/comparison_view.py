@@ -35,7 +35,7 @@ from maml_gui.runtime.comparison_controller import (
     STEP_RATES, ComparisonController, ComparisonSnapshot,
 )
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
-from maml_gui.plots.items import ArrowSet, pen
+from maml_gui.plots.items import ArrowSet, pen, place_legend
 
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
 SURFACE_GRID = 96  # per panel; computed by a landscape worker when the variants start
@@ -578,6 +578,12 @@ class ComparisonView(QWidget):
             self._target_set = True
         self._refresh_table()
         self._show_step(snapshot.steps)
+        if self._figure_mode or snapshot.steps <= 1:
+            # where the trails are not (they all start at θ₀, often in a corner)
+            points = [item.getData() for item in self._trails]
+            points = [np.column_stack(xy) for xy in points if xy[0] is not None and len(xy[0])]
+            place_legend(self.overlay_plot.legend, self.overlay_plot.getViewBox(),
+                         np.concatenate(points) if points else np.zeros((0, 2)))
 
     def _show_step(self, steps: int) -> None:
         """The meta-step count in the plots' titles (the window and figures alike)."""
@@ -605,10 +611,14 @@ class ComparisonView(QWidget):
     def _refresh_table(self) -> None:
         rows = self.metrics()
         # the target in the header: "—" below then reads as "not reached yet", not "unknown"
-        header = METRIC_COLUMNS[-1] + (f" ≤ {self.target_box.value():.4g}" if self._target_set
-                                       else "")
-        if self.table.horizontalHeaderItem(len(METRIC_COLUMNS) - 1).text() != header:
-            self.table.setHorizontalHeaderItem(len(METRIC_COLUMNS) - 1, QTableWidgetItem(header))
+        target = f" ≤ {self.target_box.value():.3g}" if self._target_set else ""
+        headers = [*METRIC_COLUMNS[:-1], METRIC_COLUMNS[-1] + target]
+        if self._figure_mode:  # a figure's columns share its width: headers on two lines
+            headers = [text.replace(" ", "\n", 1) if " " in text else text for text in headers]
+            headers[-1] = headers[-1].replace(" target ", " target\n")
+        for column, text in enumerate(headers):
+            if self.table.horizontalHeaderItem(column).text() != text:
+                self.table.setHorizontalHeaderItem(column, QTableWidgetItem(text))
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             cells = (row.label + ("  (diverged)" if row.diverged else ""), _fmt(row.meta_loss),
