@@ -23,7 +23,7 @@ from maml_gui.widgets.export_actions import ExportActions
 from maml_gui.widgets.function_view import FunctionView
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.runtime.session_file import Session
-from maml_gui.view import ComparisonState, PlaybackState, WindowState
+from maml_gui.view import ComparisonState, FunctionState, PlaybackState, WindowState
 from maml_gui.widgets.parameter_panel import ParameterPanel
 from maml_gui.widgets.session_actions import SessionActions
 from maml_gui.widgets.trace_view import TraceView
@@ -280,7 +280,8 @@ class MainWindow(QMainWindow):
                                   order=self.order_box.currentData()),
             comparison=ComparisonState(
                 variants=[list(spec) for spec in self.comparison.variant_specs()],
-                layout=self.comparison.layout_box.currentText()))
+                layout=self.comparison.layout_box.currentText()),
+            function=FunctionState(task=self.function_view.selected_task()))
         return Session(self.controller.config, view)
 
     def apply_session(self, session: Session) -> None:
@@ -301,6 +302,8 @@ class MainWindow(QMainWindow):
         if view.comparison.variants:
             self.comparison.set_variants([tuple(spec) for spec in view.comparison.variants])
         self.comparison.layout_box.setCurrentText(view.comparison.layout)
+        if self.function_view.has_data():
+            self.function_view.select_task(view.function.task)  # ignored if out of range
         self.tabs.setCurrentIndex(1 if view.tab == "compare" else 0)
         if view.tab == "compare":
             self.comparison.set_base_config(session.config)
