@@ -31,11 +31,11 @@ from maml_gui.core.landscape import (
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
 from maml_gui.palette import LANDSCAPE_COLORMAP, SCREEN, Theme, algorithm_colour
+from maml_gui.plots.items import ArrowSet, pen, place_legend
 from maml_gui.runtime.comparison_controller import (
     STEP_RATES, ComparisonController, ComparisonSnapshot,
 )
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
-from maml_gui.plots.items import ArrowSet, pen, place_legend
 
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
 SURFACE_GRID = 96  # per panel; computed by a landscape worker when the variants start

@@ -10,7 +10,6 @@ seeded random directions, or two parameter axes) and says which in its title.
 
 from __future__ import annotations
 
-import math
 import time
 import weakref
 from dataclasses import dataclass
@@ -18,11 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
 )
 
+from maml_gui.core.animation import visible
 from maml_gui.core.config import Config
 from maml_gui.core.landscape import (
     LandscapeError, LandscapeEvaluator, Plane, Surface, landscape_tasks, surface_names,
@@ -30,13 +30,12 @@ from maml_gui.core.landscape import (
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
 from maml_gui.palette import SCREEN, Theme
+from maml_gui.plots.landscape import LandscapePlot, surface_title
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.runtime.view_model import ViewModel
 from maml_gui.view import LandscapeState
-from maml_gui.core.animation import visible
 from maml_gui.view.projection import Projection, fit_range, path_points
-from maml_gui.plots.landscape import LandscapePlot, surface_title
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
