@@ -111,6 +111,7 @@ class ComparisonView(QWidget):
         self.target_box.setDecimals(6)
         self.target_box.setRange(-1e12, 1e12)
         self._target_set = False  # set from the first step's loss, then by the user
+        self._target_fixed = False  # chosen by the user or a session: kept across restarts
         self.target_box.setSingleStep(0.01)
         self.target_box.setToolTip("Post-adaptation meta-loss a variant must reach for "
                                    "'steps to target'")
@@ -212,7 +213,8 @@ class ComparisonView(QWidget):
         """Draw a comparison computed elsewhere (an export, a test), without a controller."""
         built = getattr(self, "_built_for", None)
         if built != snapshot.variants:
-            self._plane, self._plane_steps, self._target_set = None, 0, False
+            self._plane, self._plane_steps = None, 0
+            self._target_set = self._target_fixed
             self._build_plots(list(snapshot.variants))
             self._built_for = snapshot.variants
         self._on_snapshot(snapshot)
@@ -252,6 +254,21 @@ class ComparisonView(QWidget):
         for algorithm, overrides in specs:
             self._add_row(algorithm, overrides)
 
+    def target(self) -> float | None:
+        """The loss "steps to target" counts to (None until the first step sets it)."""
+        return self.target_box.value() if self._target_set else None
+
+    def set_target(self, value: float | None) -> None:
+        """Fix the target loss (None: half way from the first step's loss, set then)."""
+        if value is None:
+            self._target_set = self._target_fixed = False
+            return
+        self.target_box.blockSignals(True)
+        self.target_box.setValue(value)
+        self.target_box.blockSignals(False)
+        self._target_set = self._target_fixed = True
+        self._refresh_table()
+
     def variant_specs(self) -> list[tuple[str, str]]:
         return [(row.algorithm.currentData(), row.settings.text()) for row in self.rows]
 
@@ -279,7 +296,7 @@ class ComparisonView(QWidget):
         self.controller.set_rate(self.rate_box.currentData())
         self._plane = None
         self._plane_steps = 0
-        self._target_set = False
+        self._target_set = self._target_fixed
         self._build_plots(variants)
         self._built_for = tuple(variants)
         self._update_buttons()
@@ -597,7 +614,7 @@ class ComparisonView(QWidget):
 
     @Slot(float)
     def _on_target_changed(self, _value: float) -> None:
-        self._target_set = True
+        self._target_set = self._target_fixed = True
         self._refresh_table()
 
     def metrics(self) -> list:

@@ -280,7 +280,8 @@ class MainWindow(QMainWindow):
                                   order=self.order_box.currentData()),
             comparison=ComparisonState(
                 variants=[list(spec) for spec in self.comparison.variant_specs()],
-                layout=self.comparison.layout_box.currentText()),
+                layout=self.comparison.layout_box.currentText(),
+                target=self.comparison.target()),
             function=FunctionState(task=self.function_view.selected_task()))
         return Session(self.controller.config, view)
 
@@ -302,6 +303,7 @@ class MainWindow(QMainWindow):
         if view.comparison.variants:
             self.comparison.set_variants([tuple(spec) for spec in view.comparison.variants])
         self.comparison.layout_box.setCurrentText(view.comparison.layout)
+        self.comparison.set_target(view.comparison.target)
         if self.function_view.has_data():
             self.function_view.select_task(view.function.task)  # ignored if out of range
         self.tabs.setCurrentIndex(1 if view.tab == "compare" else 0)

@@ -28,6 +28,7 @@ def test_save_and_open_restore_config_and_view(qtbot, window, tmp_path):
     window.canvas.set_log_scale(True)
     window.order_box.setCurrentIndex(window.order_box.findData("one_by_one"))
     window.comparison.set_variants([("maml", ""), ("fomaml", "inner_lr=0.05")])
+    window.comparison.set_target(0.0125)
     changes = []
     window.canvas.model.changed.connect(lambda state, names: changes.append(names))
     window.canvas.highlight_task(1)
@@ -46,6 +47,7 @@ def test_save_and_open_restore_config_and_view(qtbot, window, tmp_path):
     assert other.canvas.surface_name == "task:1" and other.canvas.log_box.isChecked()
     assert other.order_box.currentData() == "one_by_one"
     assert other.canvas.highlighted_task == 1
+    assert other.comparison.target() == pytest.approx(0.0125)
     assert other.canvas.state.replace(range=None) == window.canvas.state.replace(range=None)
     assert other.comparison.variant_specs() == [("maml", ""), ("fomaml", "inner_lr=0.05")]
     data = json.loads(path.read_text())
