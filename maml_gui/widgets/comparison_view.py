@@ -38,7 +38,7 @@ from maml_gui.runtime.comparison_controller import (
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
 
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
-SURFACE_GRID = 96  # per panel; computed by a landscape worker when the variants start
+SURFACE_GRID = 144  # per panel; computed by a landscape worker when the variants start
 ARROW_FRACTION = 0.15
 METRIC_COLUMNS = ("variant", "meta-loss after", "worst task", "cos to MAML", "ms / step",
                   "grad evals / step", "steps to target")
