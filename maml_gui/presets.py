@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from maml_gui.core.config import Config, ConfigError, make_config
 from maml_gui.core.safe_read import InputFileError, read_json
 from maml_gui.paths import resource_dir
-from maml_gui.runtime.session_file import check_view
+from maml_gui.runtime.session_file import read_view
+from maml_gui.view import WindowState
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Preset:
     title: str
     description: str
     config: Config
-    view: dict[str, Any] = field(default_factory=dict)  # canvas choices (surface, range, ...)
+    view: WindowState = field(default_factory=WindowState)  # what to show (surface, range, ...)
 
 
 def preset_names() -> list[str]:
@@ -35,6 +35,6 @@ def load_preset(name: str) -> Preset:
         data = read_json(path, what="preset")
         return Preset(name=name, title=str(data["title"]), description=str(data["description"]),
                       config=make_config(data["config"]),
-                      view=check_view(data.get("view", {}), f"preset {name}: view"))
+                      view=read_view(data.get("view", {}), f"preset {name}: view"))
     except (InputFileError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError("preset", name, f"the preset file is damaged ({exc})") from None

@@ -323,10 +323,11 @@ def read_embedded_config(path: str | Path) -> dict[str, Any]:
     return read_embedded_session(path)[0]
 
 
-def read_embedded_session(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(config, view)`` embedded in an exported file. Figures and animations carry the view
-    they were drawn with (surface, range, log scale, plane, order, speed: the keys of a
-    session file's view); data files carry only the config (the view is then ``{}``)."""
+def read_embedded_session(path: str | Path):
+    """``(config, view)`` embedded in an exported file: the config dict and a
+    :class:`~maml_gui.view.WindowState`. Figures and animations carry the view they were drawn
+    with (surface, range, log scale, plane, order, speed); data files carry only the config
+    (the view is then the default one)."""
     path = Path(path)
     data = _read_embedded(path)
     view = data.get("view") if "config" in data and "algorithm" not in data else None
@@ -334,14 +335,12 @@ def read_embedded_session(path: str | Path) -> tuple[dict[str, Any], dict[str, A
         data = data["config"]
     if not isinstance(data, dict):
         raise ExportError(f"{path}: the embedded config is not a JSON object")
-    if view:
-        from maml_gui.runtime.session_file import SessionError, check_view
+    from maml_gui.view import ViewStateError, WindowState
 
-        try:
-            view = check_view(view, f"{path.name}: view")
-        except SessionError as exc:
-            raise ExportError(str(exc)) from None
-    return data, dict(view or {})
+    try:
+        return data, WindowState.from_json(view or {}, f"{path.name}: view")
+    except ViewStateError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _read_embedded(path: Path) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from maml_gui.core.training import initial_theta
 from maml_gui.palette import SCREEN, Theme, algorithm_colour
 from maml_gui.runtime.pretrain_worker import PretrainWorker
 from maml_gui.runtime.run_controller import Snapshot
-from maml_gui.widgets.plot_items import SafeLegend, pen
+from maml_gui.plots.items import SafeLegend, pen
 
 ALGORITHM_NAMES = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
                    "tr_maml": "TR-MAML", "pretrain": "pretraining"}

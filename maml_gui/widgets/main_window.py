@@ -26,6 +26,7 @@ from maml_gui.widgets.function_view import FunctionView
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.widgets.method_view import MethodView
 from maml_gui.runtime.session_file import Session
+from maml_gui.view import ComparisonState, FunctionState, PlaybackState, WindowState
 from maml_gui.widgets.parameter_panel import ParameterPanel
 from maml_gui.widgets.session_actions import SessionActions
 from maml_gui.widgets.trace_view import TraceView
@@ -294,50 +295,42 @@ class MainWindow(QMainWindow):
     # --- sessions -----------------------------------------------------------------------
     def collect_session(self) -> Session:
         """The current config and window state, for a session file."""
-        (x0, x1), (y0, y1) = self.canvas.view.viewRange()
-        view = {
-            "surface": self.canvas.surface_name, "log_scale": self.canvas.log_box.isChecked(),
-            "plane": self.canvas.plane_box.currentText(), "range": [x0, x1, y0, y1],
-            "speed": "full" if math.isinf(SPEEDS[self.speed_slider.value()])
-            else SPEEDS[self.speed_slider.value()],
-            "order": self.order_box.currentData(),
-            "tab": "compare" if self.tabs.currentWidget() is self.comparison else "landscape",
-            "compare": [list(spec) for spec in self.comparison.variant_specs()],
-            "compare_layout": self.comparison.layout_box.currentText(),
-        }
+        speed = SPEEDS[self.speed_slider.value()]
+        view = WindowState(
+            tab="compare" if self.tabs.currentWidget() is self.comparison else "landscape",
+            landscape=self.canvas.state,
+            playback=PlaybackState(speed="full" if math.isinf(speed) else speed,
+                                  order=self.order_box.currentData()),
+            comparison=ComparisonState(
+                variants=[list(spec) for spec in self.comparison.variant_specs()],
+                layout=self.comparison.layout_box.currentText(),
+                target=self.comparison.target()),
+            function=FunctionState(task=self.function_view.selected_task()))
         return Session(self.controller.config, view)
 
     def apply_session(self, session: Session) -> None:
         """Show a validated session (or preset): config first, then the window state."""
-        view = session.view
+        view, landscape, playback = session.view, session.view.landscape, session.view.playback
         self.comparison.stop()
         self.controller.replace_config(session.config)
-        if "speed" in view:
-            speed = FULL_SPEED if view["speed"] == "full" else float(view["speed"])
-            finite = [i for i, s in enumerate(SPEEDS) if not math.isinf(s)]
-            index = len(SPEEDS) - 1 if math.isinf(speed) else min(
-                finite, key=lambda i: abs(math.log(SPEEDS[i] / speed)))
-            self.speed_slider.setValue(index)
-        if "order" in view:
-            self.order_box.setCurrentIndex(max(0, self.order_box.findData(view["order"])))
-        if "plane" in view:
-            self.canvas.plane_box.setCurrentText(view["plane"])
-        if view.get("surface"):
-            try:
-                self.canvas.set_surface(view["surface"])
-            except LandscapeError as exc:
-                self.statusBar().showMessage(f"Surface not available here: {exc}", 6000)
-        if "log_scale" in view:
-            self.canvas.set_log_scale(bool(view["log_scale"]))
-        if view.get("range"):
-            x0, x1, y0, y1 = view["range"]
-            self.canvas.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
-        if view.get("compare"):
-            self.comparison.set_variants([tuple(spec) for spec in view["compare"]])
-        if view.get("compare_layout"):
-            self.comparison.layout_box.setCurrentText(view["compare_layout"])
-        self.tabs.setCurrentIndex(1 if view.get("tab") == "compare" else 0)
-        if view.get("tab") == "compare":
+        speed = FULL_SPEED if playback.speed == "full" else float(playback.speed)
+        finite = [i for i, s in enumerate(SPEEDS) if not math.isinf(s)]
+        index = len(SPEEDS) - 1 if math.isinf(speed) else min(
+            finite, key=lambda i: abs(math.log(SPEEDS[i] / speed)))
+        self.speed_slider.setValue(index)
+        self.order_box.setCurrentIndex(max(0, self.order_box.findData(playback.order)))
+        try:
+            self.canvas.apply_state(landscape)
+        except LandscapeError as exc:
+            self.statusBar().showMessage(f"Surface not available here: {exc}", 6000)
+        if view.comparison.variants:
+            self.comparison.set_variants([tuple(spec) for spec in view.comparison.variants])
+        self.comparison.layout_box.setCurrentText(view.comparison.layout)
+        self.comparison.set_target(view.comparison.target)
+        if self.function_view.has_data():
+            self.function_view.select_task(view.function.task)  # ignored if out of range
+        self.tabs.setCurrentIndex(1 if view.tab == "compare" else 0)
+        if view.tab == "compare":
             self.comparison.set_base_config(session.config)
             self.comparison.start()
 
@@ -453,7 +446,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.controller.shutdown()
         self.canvas.shutdown()
-        self.comparison.stop()
+        self.comparison.shutdown()
         self.function_view.shutdown()
         super().closeEvent(event)
 

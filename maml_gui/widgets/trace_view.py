@@ -37,7 +37,7 @@ from maml_gui.core.trace import StepRecord
 from maml_gui.palette import SCREEN, Theme
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.widgets.loss_curves import LossCurves
-from maml_gui.widgets.plot_items import pen
+from maml_gui.plots.items import pen
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole  # the cell's number (float) or None
 BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # a weight cell's bar length in [0, 1]
@@ -508,6 +508,29 @@ class TraceView(QWidget):
             self.set_config(config)
 
     # --- public -----------------------------------------------------------------------
+    def set_figure_mode(self, fit_table: bool = True) -> None:
+        """For exported figures: no scroll bars or splitter handle, the code exactly as tall
+        as its lines and (``fit_table``) the tasks table as tall as its rows, so a figure
+        shows no scroll bar and no empty rows (the page below stays blank)."""
+        off = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        for view in (self.code, self.table):
+            view.setHorizontalScrollBarPolicy(off)
+            view.setVerticalScrollBarPolicy(off)
+        self.splitter.setHandleWidth(0)
+        lines = max(self.code.document().blockCount(), 1)
+        margin = 2 * (self.code.frameWidth() + self.code.document().documentMargin()) + 2
+        self.code.setFixedHeight(round(lines * self.code.fontMetrics().lineSpacing() + margin))
+        if fit_table:
+            header = self.table.horizontalHeader()
+            height = (header.sizeHint().height() + 2 * self.table.frameWidth()
+                      + sum(self.table.rowHeight(r) for r in range(self.model.rowCount())))
+            self.table.setFixedHeight(height)
+            self.tabs.setFixedHeight(height + self.tabs.tabBar().sizeHint().height() + 4)
+            top = self.code.parentWidget()
+            top.setFixedHeight(top.sizeHint().height())
+            self.splitter.setFixedHeight(top.height() + self.tabs.height())
+            self.layout().addStretch(1)
+
     @property
     def pseudocode(self) -> PseudoCode | None:
         return self._code
