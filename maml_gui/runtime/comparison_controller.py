@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -14,6 +13,7 @@ from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
 from maml_gui.runtime.throttle import Throttle
 from maml_gui.runtime.training_worker import make_training_worker
+from maml_gui.runtime.worker_slot import WorkerSlot
 
 STEP_RATES = (1.0, 5.0, 20.0, math.inf)  # meta-steps per second; inf: as fast as possible
 
@@ -52,8 +52,7 @@ class ComparisonController(QObject):
         self._rate = STEP_RATES[1]
         self._playing = False
         self._run_id = 0
-        self._worker: object | None = None
-        self._retired: list = []
+        self._slot = WorkerSlot(self)
         self._tick = QTimer(self)
         self._tick.timeout.connect(self._on_tick)
         self._throttle = Throttle(self._drain, self)
@@ -70,30 +69,22 @@ class ComparisonController(QObject):
     def snapshot(self) -> ComparisonSnapshot:
         return ComparisonSnapshot(self._run_id, self.variants, self._histories, self._playing)
 
+    @property
+    def _worker(self):
+        return self._slot.current
+
     def _start(self) -> None:
-        self._stop_worker()
+        self._slot.retire()
         self._run_id += 1
         dim = make_family(self.variants[0].config.task).param_dim
         self._histories = tuple(RunHistory(dim) for _ in self.variants)
         worker = make_training_worker([v.config for v in self.variants], parent=self, compare_to_maml=True)
-        worker.records_available.connect(self._on_records_available)
-        worker.failed.connect(self._on_failed)
-        self._worker = worker
+        self._slot.install(worker, (worker.records_available, self._on_records_available),
+                           (worker.failed, self._on_failed))
         worker.start()
         if self._playing:
             self._start_playback()
         self._publish()
-
-    def _stop_worker(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.records_available.disconnect(self._on_records_available)
-            worker.failed.disconnect(self._on_failed)
-            worker.stop()
-            self._retired.append(worker)
-        for old in [w for w in self._retired if not w.is_running()]:
-            self._retired.remove(old)
-            old.deleteLater()
 
     def reset(self) -> None:
         self._start()
@@ -168,8 +159,4 @@ class ComparisonController(QObject):
         self._tick.stop()
         self._throttle.stop()
         self._playing = False
-        self._stop_worker()
-        deadline = time.perf_counter() + 1.0
-        for worker in list(self._retired):
-            worker.wait(max(1, int(1000 * (deadline - time.perf_counter()))))
-        self._stop_worker()
+        self._slot.shutdown()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -33,10 +32,10 @@ from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
 from maml_gui.runtime.throttle import Throttle
 from maml_gui.runtime.training_worker import make_training_worker
+from maml_gui.runtime.worker_slot import STOP_WAIT_MS, WorkerSlot
 
 FULL_SPEED = math.inf
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, FULL_SPEED)  # animation frames per second
-STOP_WAIT_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,7 @@ class RunController(QObject):
         self._order = "auto"
         self._playing = False
         self._run_id = 0
-        self._worker: object | None = None
-        self._retired: list = []
-        self._all_workers: list = []
-        # Should this object be destroyed without shutdown(), its threads still end.
-        weakref.finalize(self, _stop_workers, self._all_workers)
+        self._slot = WorkerSlot(self)
         self._throttle = Throttle(self._drain, self)
         self._frame_timer = QTimer(self)
         self._frame_timer.timeout.connect(self._on_frame_tick)
@@ -148,8 +143,12 @@ class RunController(QObject):
                         self._steps_per_second())
 
     # --- runs -------------------------------------------------------------------------
+    @property
+    def _worker(self):
+        return self._slot.current
+
     def _start_run(self) -> None:
-        self._retire_worker()
+        self._slot.retire()
         self._run_id += 1
         family = make_family(self._config.task)
         self._history = RunHistory(family.param_dim)
@@ -165,31 +164,13 @@ class RunController(QObject):
         self._change_log: list[tuple[int, dict[str, Any]]] = []  # (step, hot settings)
         self._last_hyper: Mapping[str, Any] | None = None
         worker = make_training_worker([self._config], [self._theta0], parent=self)
-        worker.records_available.connect(self._on_records_available)
-        worker.failed.connect(self._on_worker_failed)
-        self._worker = worker
-        self._all_workers.append(worker)
+        self._slot.install(worker, (worker.records_available, self._on_records_available),
+                           (worker.failed, self._on_worker_failed))
         worker.start()
         if self._playing:
             self._start_playback()
         self.run_restarted.emit(self._config)
         self._publish()
-
-    def _retire_worker(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is None:
-            return
-        worker.records_available.disconnect(self._on_records_available)
-        worker.failed.disconnect(self._on_worker_failed)
-        worker.stop()
-        self._retired.append(worker)
-        self._forget_finished()
-
-    def _forget_finished(self) -> None:
-        for worker in [w for w in self._retired if not w.is_running()]:
-            self._retired.remove(worker)
-            self._all_workers.remove(worker)
-            worker.deleteLater()
 
     def reset(self) -> None:
         """Start the run again from θ₀ with the current settings (keeps playing or paused)."""
@@ -406,14 +387,5 @@ class RunController(QObject):
         self._frame_timer.stop()
         self._throttle.stop()
         self._playing = False
-        self._retire_worker()
-        deadline = time.perf_counter() + STOP_WAIT_MS / 1000.0
-        for worker in list(self._retired):
-            remaining = max(1, int(1000 * (deadline - time.perf_counter())))
-            worker.wait(remaining)
-        self._forget_finished()
+        self._slot.shutdown(STOP_WAIT_MS)
 
-
-def _stop_workers(workers: list) -> None:
-    for worker in workers:
-        worker.stop()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +32,7 @@ from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
 from maml_gui.palette import LANDSCAPE_COLORMAP, SCREEN, Theme
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
+from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.widgets.plot_items import ArrowSet, SafeLegend, pen
 
@@ -172,10 +172,10 @@ class LandscapeCanvas(QWidget):
         layout.addLayout(footer)
         self._control_bar, self._footer = bar, footer
 
-        self.worker = make_landscape_worker(self)
-        weakref.finalize(self, self.worker.stop)  # ends the thread even without closeEvent
-        self.worker.surface_ready.connect(self._on_surface_ready)
-        self.worker.failed.connect(self._on_surface_failed)
+        self._workers = WorkerSlot(self)  # ends the worker even without closeEvent
+        self.worker = worker = make_landscape_worker(self)
+        self._workers.install(worker, (worker.surface_ready, self._on_surface_ready),
+                              (worker.failed, self._on_surface_failed))
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -338,8 +338,7 @@ class LandscapeCanvas(QWidget):
     def shutdown(self) -> None:
         """Stop the debounce timer and the landscape thread (bounded wait)."""
         self._debounce.stop()
-        self.worker.stop()
-        self.worker.wait(1000)
+        self._workers.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()
