@@ -18,7 +18,10 @@ def make_application():
     import torch
     from PySide6.QtWidgets import QApplication
 
+    from maml_gui.core.device import probe_devices
+
     torch.set_num_threads(1)
+    probe_devices()  # in the main thread, before any worker thread or event loop
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])

@@ -18,6 +18,7 @@ import traceback
 from multiprocessing.reduction import DupFd
 from typing import Any, Callable, Sequence
 
+from maml_gui.core.device import probe_devices
 from maml_gui.runtime import lifeline, processes
 
 POLL_S = 0.25  # how often the reader checks that a silent body is still alive
@@ -84,6 +85,7 @@ class Channel:
                 args=(serve, tuple(args), self._commands, self._results,
                       DupFd(lifeline.lifeline_fd())))
         else:
+            probe_devices()  # here, not first in the thread: CUDA's set-up is not thread-safe
             self._commands = queue.Queue()
             self._results = queue.Queue()
             self._body = threading.Thread(target=serve, name=name, daemon=True,
