@@ -12,7 +12,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from maml_gui.core.config import Config, ConfigError, parse_assignment
+from maml_gui.core.algorithms import algorithm_label
+from maml_gui.core.config import FIELD_BY_NAME, Config, ConfigError, parse_assignment
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 6
 # Settings a variant may change; everything else must match so the task stream is shared.
@@ -20,11 +21,6 @@ VARIANT_KEYS = frozenset({
     "algorithm", "inner_lr", "inner_steps", "outer_optimizer", "outer_lr", "imaml_lambda",
     "cg_steps", "cg_damping", "cg_tol", "tr_lr",
 })
-ALGORITHM_LABELS = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
-                    "tr_maml": "TR-MAML", "pretrain": "Pretrain"}
-SHORT_NAMES = {"inner_lr": "α", "inner_steps": "k", "outer_lr": "β", "imaml_lambda": "λ",
-               "cg_steps": "CG", "cg_damping": "δ", "cg_tol": "tol", "tr_lr": "η_p",
-               "outer_optimizer": "opt"}
 
 
 @dataclass(frozen=True)
@@ -75,10 +71,10 @@ def build_variants(base: Config, specs: Sequence[tuple[str, Mapping[str, Any]]])
 
 
 def variant_label(algorithm: str, overrides: Mapping[str, Any]) -> str:
-    label = ALGORITHM_LABELS.get(algorithm, algorithm)
+    label = algorithm_label(algorithm)
     if overrides:
-        settings = ", ".join(f"{SHORT_NAMES.get(k, k)}={v:g}" if isinstance(v, (int, float))
-                             else f"{SHORT_NAMES.get(k, k)}={v}" for k, v in overrides.items())
+        settings = ", ".join(f"{FIELD_BY_NAME[k].short}={v:g}" if isinstance(v, (int, float))
+                             else f"{FIELD_BY_NAME[k].short}={v}" for k, v in overrides.items())
         label += f" ({settings})"
     return label
 

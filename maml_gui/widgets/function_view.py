@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.animation import visible
 from maml_gui.core.config import Config
 from maml_gui.core.function_space import (
@@ -40,8 +41,6 @@ from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.widgets.plot_items import SafeLegend, pen
 
-ALGORITHM_NAMES = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
-                   "tr_maml": "TR-MAML", "pretrain": "pretraining"}
 META_LABEL, ERM_LABEL = "meta-learned", "pretrained (ERM)"
 TABLE_STEPS = DEFAULT_STEPS  # the article's 1, 5, 10 steps
 REMOVE_RADIUS_PX = 14.0  # a right-click this close to a support point removes it
@@ -616,7 +615,7 @@ class FunctionView(QWidget):
         self.legend.clear()
         self._after_sample = pg.PlotDataItem(pen=pen(self._model_colour(), 2.6))
         self._erm_sample = pg.PlotDataItem(pen=pen(self._erm_colour(), 2.4, dashed=True))
-        name = ALGORITHM_NAMES.get(self._config.algorithm, self._config.algorithm)
+        name = algorithm_label(self._config.algorithm)
         self.legend.addItem(self.truth_curve, f"true function (task {self._task_index})")
         self.legend.addItem(self.support_points, "support points")
         if self._x_query.size:
