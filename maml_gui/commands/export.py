@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from maml_gui.cli import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
+from maml_gui.cli_common import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
 from maml_gui.export import (
     ALL_FORMATS, ANIMATION_FORMATS, DATA_FORMATS, IMAGE_FORMATS, MAX_SCALE, ExportError,
     check_size, export_format, parse_size,
@@ -174,18 +174,18 @@ class _View:
 def _load_config(args: argparse.Namespace):
     """The config and the view it came with (a preset's, a session file's, or the one embedded
     in an exported figure: ``--config`` takes any maml-gui export)."""
-    from maml_gui.core.config import make_config, parse_assignment
+    from maml_gui.core.config import parse_assignment
 
     view: dict = {}
     source = None  # the config before --set/--steps: the view's range belongs to its tasks
     if args.config and Path(args.config).suffix.lower() in EXPORT_SUFFIXES:
-        from maml_gui.export.data import read_embedded_session
+        from maml_gui.runtime.session_file import SessionError, read_session
 
-        try:
-            data, view = read_embedded_session(args.config)
-            source = make_config(data)
-        except ExportError as exc:
+        try:  # the session reader checks the embedded view too
+            session = read_session(args.config)
+        except SessionError as exc:
             raise UsageError(f"--config: {exc}") from None
+        source, view = session.config, session.view
         changes = dict(parse_assignment(text) for text in args.assignments)
         if args.steps is not None:
             changes["steps"] = args.steps

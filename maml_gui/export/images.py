@@ -34,7 +34,9 @@ from PySide6.QtGui import QColor, QImage, QPageSize, QPainter, QPdfWriter, QPen,
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
-from maml_gui.export import CONFIG_KEY, IMAGE_FORMATS, ExportError, check_size, export_format
+from maml_gui.export import (
+    CONFIG_KEY, IMAGE_FORMATS, SESSION_FORMAT, ExportError, check_size, export_format,
+)
 
 PDF_DPI = 96  # one logical pixel = 1/96 inch = 0.75 pt
 CHUNK = 1 << 20  # bytes per write: a full disk shows up midway, not only at the end
@@ -56,8 +58,6 @@ def config_metadata(config: Any, view: Mapping[str, Any] | None = None) -> dict[
 
     data = config_json(config) if isinstance(config, Config) else dict(config)
     if view is not None:
-        from maml_gui.runtime.session_file import SESSION_FORMAT
-
         data = {"format": SESSION_FORMAT, "schema_version": SCHEMA_VERSION, "config": data,
                 "view": dict(view)}
     return {CONFIG_KEY: json.dumps(data, separators=(",", ":"))}

@@ -110,13 +110,17 @@ class Channel:
 
         A process still busy after the bound is terminated (a process, unlike a thread, can
         be stopped safely); a busy thread is left to finish on its own (it is a daemon)."""
-        if self._reader.ident is not None:
-            self._reader.join(timeout_ms / 1000.0)  # it ends with the body's last message
+        if self._reader.ident is None:  # never started: nothing runs
+            return True
+        self._reader.join(timeout_ms / 1000.0)  # it ends with the body's last message
         if self.process and self._body.is_alive():
             self._body.terminate()
-            self._body.join(TERMINATE_WAIT_S)
-        if self._reader.ident is not None:
+        if self._reader.is_alive() or self._body.is_alive():
+            # The body sends its last message just before it ends: give it that moment.
             self._reader.join(TERMINATE_WAIT_S)
+            started = self._body.pid if self.process else self._body.ident
+            if started is not None:
+                self._body.join(TERMINATE_WAIT_S)
         return not self.is_running()
 
     def is_running(self) -> bool:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Slot
 
 from maml_gui.core.comparison import Variant
 from maml_gui.core.history import RunHistory
 from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
+from maml_gui.runtime.playback import PlaybackController
 from maml_gui.runtime.throttle import Throttle
 from maml_gui.runtime.training_worker import make_training_worker
-from maml_gui.runtime.worker_slot import WorkerSlot
 
 STEP_RATES = (1.0, 5.0, 20.0, math.inf)  # meta-steps per second; inf: as fast as possible
 
@@ -36,31 +36,17 @@ class ComparisonSnapshot:
         return max((h.total_steps for h in self.histories), default=0)
 
 
-class ComparisonController(QObject):
+class ComparisonController(PlaybackController):
     """Runs the variants together: same θ₀, same tasks, one meta-step each per tick."""
-
-    snapshot_published = Signal(object)
-    """A new :class:`ComparisonSnapshot`."""
-    playing_changed = Signal(bool)
-    """Playback started (True) or paused (False)."""
-    failed = Signal(str)
-    """The worker raised: a readable message."""
 
     def __init__(self, variants: list[Variant], parent: QObject | None = None):
         super().__init__(parent)
         self.variants = tuple(variants)
         self._rate = STEP_RATES[1]
-        self._playing = False
-        self._run_id = 0
-        self._slot = WorkerSlot(self)
         self._tick = QTimer(self)
         self._tick.timeout.connect(self._on_tick)
         self._throttle = Throttle(self._drain, self)
         self._start()
-
-    @property
-    def playing(self) -> bool:
-        return self._playing
 
     @property
     def histories(self) -> tuple[RunHistory, ...]:
@@ -69,18 +55,13 @@ class ComparisonController(QObject):
     def snapshot(self) -> ComparisonSnapshot:
         return ComparisonSnapshot(self._run_id, self.variants, self._histories, self._playing)
 
-    @property
-    def _worker(self):
-        return self._slot.current
-
     def _start(self) -> None:
-        self._slot.retire()
-        self._run_id += 1
+        self._next_run()
         dim = make_family(self.variants[0].config.task).param_dim
         self._histories = tuple(RunHistory(dim) for _ in self.variants)
         worker = make_training_worker([v.config for v in self.variants], parent=self, compare_to_maml=True)
         self._slot.install(worker, (worker.records_available, self._on_records_available),
-                           (worker.failed, self._on_failed))
+                           (worker.failed, self._on_worker_failed))
         worker.start()
         if self._playing:
             self._start_playback()
@@ -107,9 +88,6 @@ class ComparisonController(QObject):
             self._worker.set_free_running(False)
             self.playing_changed.emit(False)
             self._publish()
-
-    def toggle_play(self) -> None:
-        self.pause() if self._playing else self.play()
 
     def step(self) -> None:
         """Pause, then one meta-step for every variant."""
@@ -146,14 +124,6 @@ class ComparisonController(QObject):
             if all(h.latest is not None and h.latest.diverged for h in self._histories):
                 self.pause()
             self._publish()
-
-    @Slot(str)
-    def _on_failed(self, message: str) -> None:
-        self.pause()
-        self.failed.emit(message)
-
-    def _publish(self) -> None:
-        self.snapshot_published.emit(self.snapshot())
 
     def shutdown(self) -> None:
         self._tick.stop()

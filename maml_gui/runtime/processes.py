@@ -11,8 +11,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
-PRELOAD = ["maml_gui.runtime.channel", "maml_gui.runtime.training_process",
-           "maml_gui.runtime.landscape_process", "maml_gui.runtime.pretrain_process"]
+# The pretraining loop is not preloaded: it is rare, and its first start may pay its imports.
+PRELOAD = ["maml_gui.runtime.training_process", "maml_gui.runtime.landscape_process"]
 
 
 # Children yield the CPU to the window when both want it (2 cores, 3 busy parties).

@@ -30,9 +30,10 @@ from maml_gui.core.landscape import landscape_tasks
 from maml_gui.core.replay import hyper_changes, replay
 from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
+from maml_gui.runtime.playback import PlaybackController
 from maml_gui.runtime.throttle import Throttle
 from maml_gui.runtime.training_worker import make_training_worker
-from maml_gui.runtime.worker_slot import STOP_WAIT_MS, WorkerSlot
+from maml_gui.runtime.worker_slot import STOP_WAIT_MS
 
 FULL_SPEED = math.inf
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, FULL_SPEED)  # animation frames per second
@@ -57,21 +58,15 @@ class Snapshot:
         return self.frames[self.frame_index] if self.frames else None
 
 
-class RunController(QObject):
+class RunController(PlaybackController):
     """Owns the training worker and the history of the current run."""
 
-    snapshot_published = Signal(object)
-    """A new :class:`Snapshot` to draw."""
     config_applied = Signal(object)
     """The config changed (hot or cold); carries the new :class:`Config`."""
     run_restarted = Signal(object)
     """A new run started from scratch (cold change or reset); carries its :class:`Config`."""
-    playing_changed = Signal(bool)
-    """Playback started (True) or paused (False)."""
     diverged = Signal(object)
     """The run produced non-finite values; carries the diverged :class:`StepRecord`."""
-    failed = Signal(str)
-    """The training worker raised; carries a readable message."""
 
     def __init__(self, config: Config, parent: QObject | None = None, *,
                  theta0: np.ndarray | None = None):
@@ -80,9 +75,6 @@ class RunController(QObject):
         self._theta0 = theta0
         self._speed = 4.0
         self._order = "auto"
-        self._playing = False
-        self._run_id = 0
-        self._slot = WorkerSlot(self)
         self._throttle = Throttle(self._drain, self)
         self._frame_timer = QTimer(self)
         self._frame_timer.timeout.connect(self._on_frame_tick)
@@ -97,10 +89,6 @@ class RunController(QObject):
     @property
     def history(self) -> RunHistory:
         return self._history
-
-    @property
-    def playing(self) -> bool:
-        return self._playing
 
     @property
     def speed(self) -> float:
@@ -143,13 +131,8 @@ class RunController(QObject):
                         self._steps_per_second())
 
     # --- runs -------------------------------------------------------------------------
-    @property
-    def _worker(self):
-        return self._slot.current
-
     def _start_run(self) -> None:
-        self._slot.retire()
-        self._run_id += 1
+        self._next_run()
         family = make_family(self._config.task)
         self._history = RunHistory(family.param_dim)
         self._queue: deque[StepRecord] = deque()
@@ -261,9 +244,6 @@ class RunController(QObject):
         self.playing_changed.emit(False)
         self._publish()
 
-    def toggle_play(self) -> None:
-        self.pause() if self._playing else self.play()
-
     def _start_playback(self) -> None:
         if self.full_speed:
             self._frame_timer.stop()
@@ -363,14 +343,6 @@ class RunController(QObject):
         if diverged is not None:
             self.pause()
             self.diverged.emit(diverged)
-
-    @Slot(str)
-    def _on_worker_failed(self, message: str) -> None:
-        self.pause()
-        self.failed.emit(message)
-
-    def _publish(self) -> None:
-        self.snapshot_published.emit(self.snapshot())
 
     def _steps_per_second(self) -> float:
         now = time.perf_counter()

@@ -15,8 +15,9 @@ from typing import Any, Mapping
 
 from maml_gui.core.config import SCHEMA_VERSION, Config, ConfigError, config_json, make_config
 from maml_gui.core.io import write_text_atomic
+from maml_gui.export import SESSION_FORMAT, ExportError
+from maml_gui.export.data import read_embedded_session
 
-SESSION_FORMAT = "maml-gui-session"
 VIEW_KEYS = {
     "surface": str, "log_scale": bool, "plane": str, "range": list, "speed": (int, float, str),
     "order": str, "tab": str, "compare": list, "compare_layout": str,
@@ -104,9 +105,6 @@ def read_session(path: str | Path) -> Session:
 
 
 def _embedded_session(path: Path) -> Session:
-    from maml_gui.export import ExportError
-    from maml_gui.export.data import read_embedded_session
-
     try:
         config, view = read_embedded_session(path)
         return Session(make_config({k: v for k, v in config.items() if k != "schema_version"}),
