@@ -116,11 +116,12 @@ class Channel:
         if self.process and self._body.is_alive():
             self._body.terminate()
         if self._reader.is_alive() or self._body.is_alive():
-            # The body sends its last message just before it ends: give it that moment.
-            self._reader.join(TERMINATE_WAIT_S)
+            # The body sends its last message just before it ends (or was just terminated):
+            # give it that moment; the reader ends once the body has.
             started = self._body.pid if self.process else self._body.ident
             if started is not None:
                 self._body.join(TERMINATE_WAIT_S)
+            self._reader.join(TERMINATE_WAIT_S)
         return not self.is_running()
 
     def is_running(self) -> bool:

@@ -24,19 +24,23 @@ KINDS = [pytest.param(True, id="process",
          pytest.param(False, id="thread")]
 
 
-@pytest.mark.parametrize("process", KINDS)
-def test_landscape_serve_loop_gives_the_same_surfaces_in_a_process_and_a_thread(qtbot, process):
-    worker = LandscapeWorker(process=process)
+@pytest.fixture(params=KINDS)
+def landscape_worker(request, qtbot):
+    """A landscape worker in a child process, then in a thread; stopped after the test."""
+    worker = LandscapeWorker(process=request.param)
+    yield worker
+    worker.stop()
+    assert worker.wait(5000)
+
+
+def test_landscape_serve_loop_gives_the_same_surfaces_in_a_process_and_a_thread(
+        qtbot, landscape_worker):
+    worker = landscape_worker
     got: list[tuple[int, object]] = []
     worker.surface_ready.connect(lambda generation, surface: got.append((generation, surface)))
-    tasks = landscape_tasks(QUADRATIC)
-    try:
-        worker.request(LandscapeRequest(7, QUADRATIC, tasks, "mean", (-1.0, 1.0), (-2.0, 2.0),
-                                        (5, 9), dtype=torch.float64))
-        qtbot.waitUntil(lambda: len(got) == 2 and worker.idle(), timeout=30_000)
-    finally:
-        worker.stop()
-        assert worker.wait(5000)
+    worker.request(LandscapeRequest(7, QUADRATIC, landscape_tasks(QUADRATIC), "mean", (-1.0, 1.0),
+                                    (-2.0, 2.0), (5, 9), dtype=torch.float64))
+    qtbot.waitUntil(lambda: len(got) == 2 and worker.idle(), timeout=60_000)
     assert [generation for generation, _ in got] == [7, 7]
     assert [len(surface.x) for _, surface in got] == [5, 9]  # coarse first
     expected = LandscapeEvaluator(QUADRATIC, landscape_tasks(QUADRATIC), dtype=torch.float64).grid(
@@ -44,23 +48,18 @@ def test_landscape_serve_loop_gives_the_same_surfaces_in_a_process_and_a_thread(
     np.testing.assert_allclose(got[1][1].z, expected.z, rtol=1e-12)
 
 
-@pytest.mark.parametrize("process", KINDS)
-def test_a_failing_request_is_relayed_as_one_line_and_the_loop_goes_on(qtbot, process):
-    worker = LandscapeWorker(process=process)
+def test_a_failing_request_is_relayed_as_one_line_and_the_loop_goes_on(qtbot, landscape_worker):
+    worker = landscape_worker
     failures: list[tuple[int, str]] = []
     worker.failed.connect(lambda generation, message: failures.append((generation, message)))
     tasks = landscape_tasks(QUADRATIC)
-    try:
-        worker.request(LandscapeRequest(1, QUADRATIC, tasks, "no such surface", (-1.0, 1.0),
-                                        (-1.0, 1.0), (5,)))
-        qtbot.waitUntil(lambda: bool(failures) and worker.idle(), timeout=30_000)
-        surfaces = []
-        worker.surface_ready.connect(lambda generation, surface: surfaces.append(generation))
-        worker.request(LandscapeRequest(2, QUADRATIC, tasks, "mean", (-1.0, 1.0), (-1.0, 1.0), (5,)))
-        qtbot.waitUntil(lambda: surfaces == [2], timeout=30_000)
-    finally:
-        worker.stop()
-        worker.wait(5000)
+    worker.request(LandscapeRequest(1, QUADRATIC, tasks, "no such surface", (-1.0, 1.0),
+                                    (-1.0, 1.0), (5,)))
+    qtbot.waitUntil(lambda: bool(failures) and worker.idle(), timeout=60_000)
+    surfaces = []
+    worker.surface_ready.connect(lambda generation, surface: surfaces.append(generation))
+    worker.request(LandscapeRequest(2, QUADRATIC, tasks, "mean", (-1.0, 1.0), (-1.0, 1.0), (5,)))
+    qtbot.waitUntil(lambda: surfaces == [2], timeout=30_000)
     assert failures[0][0] == 1 and "\n" not in failures[0][1] and failures[0][1]
 
 
