@@ -15,7 +15,6 @@ import queue
 import sys
 import threading
 import traceback
-from multiprocessing.reduction import DupFd
 from typing import Any, Callable, Sequence
 
 from maml_gui.core.device import probe_devices
@@ -37,14 +36,14 @@ def failure_message(exc: BaseException, readable: tuple[type[BaseException], ...
 
 
 def run_child(serve: Callable[..., None], args: Sequence[Any], commands, results,
-              parent: DupFd) -> None:
+              parent: int) -> None:
     """Entry point of a child process: set up, then ``serve``.
 
     Only here, not in the serve loops: in the thread fallback these calls would change the
     window's own process (its priority, torch's thread pool)."""
     import torch
 
-    lifeline.watch_parent(parent.detach())
+    lifeline.watch_parent(parent)
     processes.lower_priority()
     torch.set_num_threads(1)
     serve(*args, commands, results)
@@ -83,7 +82,7 @@ class Channel:
             self._body = context.Process(
                 target=run_child, name=f"{name} process", daemon=True,
                 args=(serve, tuple(args), self._commands, self._results,
-                      DupFd(lifeline.lifeline_fd())))
+                      lifeline.Lifeline()))
         else:
             probe_devices()  # here, not first in the thread: CUDA's set-up is not thread-safe
             self._commands = queue.Queue()

@@ -30,8 +30,7 @@ _keep: list[int] = []  # write ends, never closed: they close when this process 
 
 
 def lifeline_fd() -> int:
-    """The read end of this process's lifeline (made once per process); pass it to a child
-    (e.g. as ``multiprocessing.reduction.DupFd`` through a Process's arguments)."""
+    """The read end of this process's lifeline (made once per process)."""
     global _read_fd, _owner_pid
     with _lock:
         if _read_fd is None or _owner_pid != os.getpid():
@@ -40,6 +39,22 @@ def lifeline_fd() -> int:
             _keep.append(write_fd)
         return _read_fd
 
+
+
+class Lifeline:
+    """Pass one among a child process's arguments: the child receives this process's lifeline
+    as a file descriptor (an ``int``) to give to :func:`watch_parent`."""
+
+    def __reduce__(self):
+        from multiprocessing.reduction import DupFd
+
+        # Pickled while the process starts, so DupFd hands the descriptor to the starting
+        # method itself (forkserver, spawn): no sharing thread, nothing left if it never starts.
+        return _received, (DupFd(lifeline_fd()),)
+
+
+def _received(duplicate) -> int:
+    return duplicate.detach()
 
 
 def watch_parent(read_fd: int) -> None:
