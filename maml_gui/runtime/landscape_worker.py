@@ -39,8 +39,9 @@ class LandscapeRequest:
 
 
 class LandscapeWorker(ChannelWorker, QObject):
-    """Computes the latest :class:`LandscapeRequest` at each of its resolutions (started at
-    once), in a child process (``process=True``) or a thread."""
+    """Computes the latest :class:`LandscapeRequest` at each of its resolutions, in a child
+    process (``process=True``) or a thread, started by the first request (a canvas that only
+    draws surfaces computed in place, as exports do, starts none)."""
 
     surface_ready = Signal(int, object)
     """A surface for request ``generation`` (called once per resolution, coarse first)."""
@@ -56,17 +57,24 @@ class LandscapeWorker(ChannelWorker, QObject):
             on_result=self._on_result,
             on_start_failed=lambda reason: self.failed.emit(
                 self._requested, f"could not start the landscape process: {reason}"))
-        self._channel.start()
+        self._started = False
 
     def request(self, request: LandscapeRequest) -> None:
         """Replace any request not yet started with this one."""
         self._requested = request.generation
+        self.start()
         self._channel.send(("request", {
             "generation": request.generation, "config": config_json(request.config),
             "tasks": request.tasks, "surface": request.surface, "xrange": request.xrange,
             "yrange": request.yrange, "resolutions": request.resolutions, "plane": request.plane,
             "anchor": request.anchor, "weights": request.weights, "dtype": request.dtype,
         }))
+
+    def start(self) -> None:
+        """Start the process or thread (once; :meth:`request` does it when needed)."""
+        if not self._started:
+            self._started = True
+            self._channel.start()
 
     def idle(self) -> bool:
         return self._finished >= self._requested
