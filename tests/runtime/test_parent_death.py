@@ -31,6 +31,7 @@ training = TrainingWorker([config], process=True)
 training.start()
 training.set_free_running(True)  # it runs 512 steps ahead, then blocks on its queue
 landscape = LandscapeWorker(process=True)
+landscape.start()  # (a request would start it too)
 video = Mp4Writer(Path(sys.argv[1]), 10.0, "{}")
 video.write(np.zeros((32, 32, 3), np.uint8))
 deadline = time.monotonic() + 60
