@@ -36,7 +36,8 @@ class Field:
 
     ``kind`` is one of ``"float"``, ``"int"``, ``"choice"``, ``"bool"``, ``"str"``, ``"vector"``
     (a list of numbers), ``"matrices"`` (a list of square matrices), ``"points"`` (a list of
-    fixed-length number lists), ``"pointsets"`` (a list of such lists), ``"range"`` (a ``[low, high]`` pair) or ``"ints"`` (a list of ints).
+    fixed-length number lists), ``"pointsets"`` (a list of such lists), ``"range"`` (a ``[low, high]`` pair), ``"ints"`` (a list of ints)
+    or ``"choice_list"`` (distinct names out of ``choices``, as a list or comma-separated).
     """
 
     name: str
@@ -236,6 +237,19 @@ def _check_matrices(f: Field, name: str, value: Any) -> tuple[tuple[tuple[float,
     return tuple(matrices)
 
 
+def _check_choice_list(f: Field, name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or len(value) == 0:
+        raise ConfigError(name, value, f"must be a non-empty list of names out of {', '.join(f.choices)}")
+    for item in value:
+        if not isinstance(item, str) or item not in f.choices:
+            raise ConfigError(name, value, f"unknown name {item!r}: must be out of {', '.join(f.choices)}")
+    if len(set(value)) != len(value):
+        raise ConfigError(name, value, "lists a name twice")
+    return tuple(value)
+
+
 _CHECKERS = {
     "float": _check_float,
     "int": _check_int,
@@ -248,4 +262,5 @@ _CHECKERS = {
     "points": _check_points,
     "pointsets": _check_pointsets,
     "matrices": _check_matrices,
+    "choice_list": _check_choice_list,
 }

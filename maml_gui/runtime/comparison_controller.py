@@ -57,7 +57,7 @@ class ComparisonController(PlaybackController):
 
     def _start(self) -> None:
         self._next_run()
-        dim = make_family(self.variants[0].config.task).param_dim
+        dim = make_family(self.variants[0].config).param_dim
         self._histories = tuple(RunHistory(dim) for _ in self.variants)
         worker = make_training_worker([v.config for v in self.variants], parent=self, compare_to_maml=True)
         self._slot.install(worker, (worker.records_available, self._on_records_available),

@@ -78,4 +78,5 @@ def test_labels_take_names_and_symbols_from_the_field_table_and_the_registry():
     assert variant_label("imaml", {"cg_steps": 3, "inner_lr": 0.05}) == "iMAML (m=3, α=0.05)"
     assert variant_label("pretrain", {}) == "Pretraining" == ALGORITHMS["pretrain"].short_label
     assert algorithm_label("tr_maml") == ALGORITHMS["tr_maml"].label == "TR-MAML"
-    assert all(FIELD_BY_NAME[key].symbol for key in VARIANT_KEYS - {"algorithm"})
+    assert FIELD_BY_NAME["cg_steps"].short == "m" and FIELD_BY_NAME["tr_lr"].short == "η_p"
+    assert all(FIELD_BY_NAME[key].short for key in VARIANT_KEYS - {"algorithm"})  # name if no symbol
