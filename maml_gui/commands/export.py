@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from maml_gui.cli import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
+from maml_gui.cli_common import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
 from maml_gui.export import (
     ALL_FORMATS, ANIMATION_FORMATS, DATA_FORMATS, IMAGE_FORMATS, MAX_SCALE, ExportError,
     check_size, export_format, parse_size,

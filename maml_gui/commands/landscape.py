@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import torch
 
-from maml_gui.cli import EXIT_OK, UsageError, load_config_from_args
+from maml_gui.cli_common import EXIT_OK, UsageError, load_config_from_args
 from maml_gui.core.budget import check_budget, landscape_term
 from maml_gui.core.config import config_json
 from maml_gui.core.io import AtomicPath

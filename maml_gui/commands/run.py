@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from maml_gui.cli import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
+from maml_gui.cli_common import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
 
 
 def add_parser(sub, add_config_arguments) -> None:

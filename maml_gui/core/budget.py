@@ -19,8 +19,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.fields import ConfigError
+
+if TYPE_CHECKING:  # config checks the budget: a plain import would be a circle
+    from maml_gui.core.config import Config
 
 GB = 1024**3
 DEFAULT_BUDGET = 8 * GB

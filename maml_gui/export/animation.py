@@ -148,6 +148,8 @@ class Mp4Writer:
     def write(self, frame: np.ndarray) -> None:
         import imageio_ffmpeg
 
+        from maml_gui.runtime.lifeline import native_children_die_with_parent
+
         height, width = frame.shape[:2]
         even = (width + width % 2, height + height % 2)
         if even != (width, height):  # yuv420p needs even sizes: repeat the last column/row
@@ -160,7 +162,8 @@ class Mp4Writer:
                 pix_fmt_out="yuv420p", quality=8, macro_block_size=2, ffmpeg_log_level="error",
                 output_params=["-metadata", f"comment={self.comment}",
                                "-movflags", "+faststart"])
-            self._writer.send(None)
+            with native_children_die_with_parent():  # no ffmpeg outlives a killed export
+                self._writer.send(None)  # starts ffmpeg
         try:
             self._writer.send(np.ascontiguousarray(frame).tobytes())
         except (BrokenPipeError, OSError) as exc:

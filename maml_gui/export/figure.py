@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.animation import Frame
 from maml_gui.core.config import Config
 from maml_gui.core.trace import StepRecord
@@ -41,14 +42,12 @@ GRID_DATA = 200  # exported grids
 GRID_PLANE = 48  # planes through an MLP cost ~0.25 ms a point
 TITLE_SIZE = "9pt"  # as the canvas draws it
 TITLE_MARGIN = 16  # pixels left free beside the title
-ALGORITHM_NAMES = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
-                   "tr_maml": "TR-MAML", "pretrain": "pretraining"}
 
 
 def frame_caption(record: StepRecord | None, frame: Frame | None, total_steps: int | None = None,
                   algorithm: str = "") -> str:
     """What a frame shows, in words: ``MAML · meta-step 3 of 60 · task 1: inner step 2 of 5``."""
-    name = ALGORITHM_NAMES.get(algorithm, algorithm)
+    name = algorithm_label(algorithm)
     if record is None:
         return f"{name} · θ₀ (before training)"
     of = f" of {total_steps}" if total_steps else ""

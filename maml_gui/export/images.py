@@ -37,7 +37,9 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
-from maml_gui.export import CONFIG_KEY, IMAGE_FORMATS, ExportError, check_size, export_format
+from maml_gui.export import (
+    CONFIG_KEY, IMAGE_FORMATS, SESSION_FORMAT, ExportError, check_size, export_format,
+)
 from maml_gui.stopping import raise_if_terminated
 
 PDF_DPI = 96  # one logical pixel = 1/96 inch = 0.75 pt
@@ -60,8 +62,6 @@ def config_metadata(config: Any, view: Any = None) -> dict[str, str]:
 
     data = config_json(config) if isinstance(config, Config) else dict(config)
     if view is not None:
-        from maml_gui.runtime.session_file import SESSION_FORMAT
-
         data = {"format": SESSION_FORMAT, "schema_version": SCHEMA_VERSION, "config": data,
                 "view": view.to_json() if hasattr(view, "to_json") else dict(view)}
     return {CONFIG_KEY: json.dumps(data, separators=(",", ":"))}

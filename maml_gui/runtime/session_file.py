@@ -17,9 +17,9 @@ from typing import Any
 from maml_gui.core.config import SCHEMA_VERSION, Config, ConfigError, config_json, make_config
 from maml_gui.core.io import write_text_atomic
 from maml_gui.core.safe_read import InputFileError, read_json, shown_name
+from maml_gui.export import SESSION_FORMAT, ExportError
+from maml_gui.export.data import read_embedded_session
 from maml_gui.view import ViewStateError, WindowState
-
-SESSION_FORMAT = "maml-gui-session"
 
 
 class SessionError(ValueError):
@@ -115,13 +115,10 @@ def read_session(path: str | Path) -> Session:
 
 
 def _embedded_session(path: Path) -> Session:
-    from maml_gui.export import ExportError
-    from maml_gui.export.data import read_embedded_session
-
     try:
         config, view = read_embedded_session(path)
         return Session(make_config({k: v for k, v in config.items() if k != "schema_version"}),
-                       view)
+                       read_view(view.to_json(), f"{path.name}: view"))
     except (ExportError, ConfigError) as exc:
         raise SessionError(f"{path.name}: {exc}") from None
 

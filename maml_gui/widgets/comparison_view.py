@@ -19,8 +19,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.comparison import (
-    ALGORITHM_LABELS, MAX_VARIANTS, MIN_VARIANTS, Variant, build_variants, metrics_for,
+    MAX_VARIANTS, MIN_VARIANTS, Variant, build_variants, metrics_for,
     parse_overrides,
 )
 from maml_gui.core.config import ALGORITHMS, Config, ConfigError
@@ -51,7 +52,7 @@ class VariantRow(QWidget):
         super().__init__(parent)
         self.algorithm = QComboBox()
         for name in ALGORITHMS:
-            self.algorithm.addItem(ALGORITHM_LABELS[name], name)
+            self.algorithm.addItem(algorithm_label(name), name)
         self.algorithm.setCurrentIndex(self.algorithm.findData(algorithm))
         self.settings = QLineEdit(overrides)
         self.settings.setPlaceholderText("same settings (or e.g. inner_lr=0.05, inner_steps=3)")

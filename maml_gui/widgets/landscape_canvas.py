@@ -11,7 +11,6 @@ seeded random directions, or two parameter axes) and says which in its title.
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +31,7 @@ from maml_gui.core.training import initial_theta
 from maml_gui.palette import SCREEN, Theme
 from maml_gui.plots.landscape import LandscapePlot, surface_title
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
+from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.runtime.view_model import ViewModel
 from maml_gui.view import LandscapeState
@@ -123,10 +123,10 @@ class LandscapeCanvas(QWidget):
         layout.addLayout(footer)
         self._control_bar, self._footer = bar, footer
 
-        self.worker = make_landscape_worker(self)
-        weakref.finalize(self, self.worker.stop)  # ends the thread even without closeEvent
-        self.worker.surface_ready.connect(self._on_surface_ready)
-        self.worker.failed.connect(self._on_surface_failed)
+        self._workers = WorkerSlot(self)  # ends the worker even without closeEvent
+        self.worker = worker = make_landscape_worker(self)
+        self._workers.install(worker, (worker.surface_ready, self._on_surface_ready),
+                              (worker.failed, self._on_surface_failed))
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -313,8 +313,7 @@ class LandscapeCanvas(QWidget):
     def shutdown(self) -> None:
         """Stop the debounce timer and the landscape thread (bounded wait)."""
         self._debounce.stop()
-        self.worker.stop()
-        self.worker.wait(1000)
+        self._workers.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from maml_gui.core.algorithms import ALGORITHMS
 from maml_gui.core.algorithms.imaml import curvature_warning
 from maml_gui.core.animation import Frame, visible
-from maml_gui.core.config import Config
+from maml_gui.core.config import FIELD_BY_NAME, Config
 from maml_gui.core.pseudocode import PseudoCode, PseudoCodeError, load_pseudocode
 from maml_gui.core.trace import StepRecord
 from maml_gui.palette import SCREEN, Theme
@@ -45,9 +45,9 @@ BAR_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2
 LINE_HIGHLIGHT = QColor(240, 190, 50, 110)  # amber, readable over light and dark bases
 DIMMED = QColor(128, 128, 128)  # numbers the animation has not reached yet
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-# settings shown above the code: (field, symbol); Reptile's outer step is ε
-_SYMBOLS = (("inner_lr", "α"), ("inner_steps", "k"), ("outer_lr", "β"), ("imaml_lambda", "λ"),
-            ("cg_damping", "δ"), ("cg_steps", "m"), ("cg_tol", "tol"), ("tr_lr", "η_p"))
+# settings shown above the code, by their fields' symbols; Reptile's outer step is ε
+_SHOWN_SETTINGS = ("inner_lr", "inner_steps", "outer_lr", "imaml_lambda", "cg_damping", "cg_steps",
+                   "cg_tol", "tr_lr")
 
 
 def format_number(value: float) -> str:
@@ -629,9 +629,10 @@ class TraceView(QWidget):
             return
         values = dict(self._record.hyper) if self._record is not None else self._config.hot_values()
         parts = []
-        for name, symbol in _SYMBOLS:
+        for name in _SHOWN_SETTINGS:
             if name in cls.uses and name in values:
-                symbol = "ε" if (algorithm == "reptile" and name == "outer_lr") else symbol
+                symbol = "ε" if (algorithm == "reptile" and name == "outer_lr") else \
+                    FIELD_BY_NAME[name].symbol
                 parts.append(f"{symbol} = {values[name]:.4g}")
         optimizer = self._config.outer_optimizer
         parts.append({"sgd": "SGD", "adam": "Adam"}.get(optimizer, optimizer))

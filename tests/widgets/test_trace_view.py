@@ -199,6 +199,7 @@ def test_config_sets_the_algorithm_before_any_step(qtbot, view):
     assert view.pseudocode.algorithm == "imaml"
     assert view.code.toPlainText() == load_pseudocode("imaml").text
     assert "λ = 1" in view.settings_label.text()
+    assert "m = 5" in view.settings_label.text()  # cg_steps, by its Field.symbol
     assert view.highlighted_line() == -1
 
 
