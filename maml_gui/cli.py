@@ -57,7 +57,7 @@ def load_config_from_args(args: argparse.Namespace):
     from maml_gui.core.config import load_config_file, make_config, parse_assignment
 
     if getattr(args, "config", None):
-        config = load_config_file(args.config)
+        config = _config_file(args.config)
     elif getattr(args, "preset", None):
         from maml_gui.presets import load_preset
 
@@ -70,12 +70,31 @@ def load_config_from_args(args: argparse.Namespace):
     return config.with_changes(changes) if changes else config
 
 
+def _config_file(path: str):
+    """A config file, or the config embedded in a trace or data export (``.npz``, ``.csv``)."""
+    from pathlib import Path
+
+    from maml_gui.core.config import load_config_file, make_config
+
+    if Path(path).suffix.lower() not in (".npz", ".csv"):
+        return load_config_file(path)
+    from maml_gui.export import ExportError
+    from maml_gui.export.data import read_embedded_config
+
+    try:
+        data = read_embedded_config(path)
+    except ExportError as exc:
+        raise UsageError(f"--config: {exc}") from None
+    return make_config({k: v for k, v in data.items() if k != "schema_version"})
+
+
 class Progress:
     """A progress line on stderr, redrawn in place on a terminal, every few seconds otherwise."""
 
-    def __init__(self, total: int, enabled: bool = True):
+    def __init__(self, total: int, enabled: bool = True, start: int = 0):
         self.total = max(total, 1)
         self.enabled = enabled
+        self.start = start  # steps done before this process (a resumed run)
         self.tty = sys.stderr.isatty()
         self.started = time.perf_counter()
         self.last = 0.0
@@ -87,14 +106,22 @@ class Progress:
         if not force and now - self.last < (0.1 if self.tty else 5.0):
             return
         self.last = now
-        rate = done / max(now - self.started, 1e-9)
-        line = f"{done}/{self.total} steps  {rate:,.1f} steps/s  {text}"
+        rate = (done - self.start) / max(now - self.started, 1e-9)
+        eta = f"ETA {_duration((self.total - done) / rate)}  " if rate > 0 and done < self.total else ""
+        line = f"{done}/{self.total} steps  {rate:,.1f} steps/s  {eta}{text}"
         sys.stderr.write(("\r" + line.ljust(79)) if self.tty else line + "\n")
         sys.stderr.flush()
 
     def finish(self) -> None:
         if self.enabled and self.tty:
             sys.stderr.write("\n")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,9 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"maml-gui: {exc}", file=sys.stderr)
     except OSError as exc:  # e.g. the disk filled up while writing
         print(f"maml-gui: cannot write output: {exc.strerror or exc}", file=sys.stderr)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # signals.Interrupted says which signal
         print("maml-gui: interrupted", file=sys.stderr)
-        return 130
+        return 128 + getattr(exc, "signum", 2)
     return EXIT_USAGE
 
 

@@ -298,9 +298,20 @@ FIELDS: tuple[Field, ...] = (
           "float32 for the MLP).", choices=("auto", "float32", "float64"), group="run"),
     Field("steps", "int", 100, "Meta-steps of a headless run.", low=0, high=10_000_000,
           group="run"),
-    Field("record_paths", "choice", "full",
-          "Which inner-loop points a trace stores (the MLP has 1,761 numbers per point).",
-          label="record paths", choices=("full", "endpoints", "none"), group="run"),
+    Field("record_paths", "choice", "auto",
+          "Which inner-loop points a trace stores on recorded steps (the sinusoid MLP has "
+          "1,761 numbers per point). auto: full up to 64 parameters, none above.",
+          label="record paths", choices=("auto", "full", "endpoints", "none"), group="run"),
+    Field("record_every", "int", None,
+          "A trace stores θ, the meta-gradients and the paths every this many steps (and at the "
+          "last step); losses are stored every step.", label="record every", nullable=True,
+          low=1, high=10_000_000, group="run",
+          null_means="by model size: every step up to 64 parameters, else 10^⌈log₁₀(P/20)⌉ "
+                     "(100 for the sinusoid MLP)"),
+    Field("record_task_grads", "choice", "auto",
+          "Whether a trace stores every task's meta-gradient gᵢ on recorded steps "
+          "(n × P numbers). auto: on up to 64 parameters, off above.",
+          label="record task grads", choices=("auto", "on", "off"), group="run"),
 )
 
 FIELD_BY_NAME: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS})
@@ -346,6 +357,8 @@ class Config:
     dtype: str
     steps: int
     record_paths: str
+    record_every: int | None
+    record_task_grads: str
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (lists, not tuples)."""
@@ -432,17 +445,23 @@ def _check_cross_field(config: Config) -> None:
                           "TR-MAML weights a fixed set of training tasks: set task.fixed_tasks = true")
 
 
+LONG_FILE = 4 << 20  # bytes: a JSON file this long is a trace, read up to its steps only
+
+
 def load_config_file(path: str | Path) -> Config:
     """Read a JSON config file; every problem becomes a :class:`ConfigError` with the file's name."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_file() and path.stat().st_size > LONG_FILE:
+            from maml_gui.core.trace import read_trace_header  # a long trace: skip its steps
+
+            data = read_trace_header(path)
+        else:
+            data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError("config", str(path), f"cannot read file ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise ConfigError("config", str(path), "not a text file") from None
-    try:
-        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError("config", str(path),
                           f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None

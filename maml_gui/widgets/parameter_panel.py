@@ -38,7 +38,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("iMAML", ("imaml_lambda", "cg_steps", "cg_damping", "cg_tol")),
     ("TR-MAML", ("tr_lr",)),
     ("Task", ()),
-    ("Run", ("seed", "device", "dtype", "record_paths")),
+    ("Run", ("seed", "device", "dtype", "record_paths", "record_every", "record_task_grads")),
 )
 #: Fields with no editor: the length of a headless run means nothing in the window.
 NOT_SHOWN = frozenset({"steps"})
