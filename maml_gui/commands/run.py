@@ -109,7 +109,8 @@ def command_run(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         record = trainer.step() if end > first else None
         if record is not None:
-            header = {"config": config_json(config), "meta": meta}
+            header = {"config": config_json(config),
+                      "meta": {**meta, "recording": recording.to_meta()}}
             estimate = estimate_trace_bytes(record, first, end, recording, out.suffix, header)
             _check_size(args, estimate, end - first, recording, out)
         progress = Progress(end, enabled=not args.quiet, start=first)

@@ -116,6 +116,7 @@ def estimate_trace_bytes(sample: StepRecord, first: int, end: int, recording: Re
     from maml_gui.core.trace import header_bytes, record_bytes
 
     recorded = recording.recorded_steps(first, end)
-    full = record_bytes(recording.recorded_form(sample), suffix)
+    full_form = recording.recorded_form(sample)
+    full = record_bytes(full_form, suffix)
     thin = record_bytes(recording.unrecorded_form(sample), suffix)
-    return header_bytes(header, suffix) + recorded * full + (end - first - recorded) * thin
+    return header_bytes(header, suffix, full_form) + recorded * full + (end - first - recorded) * thin

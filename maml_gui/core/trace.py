@@ -443,11 +443,14 @@ def record_bytes(record: StepRecord, suffix: str) -> int:
     return sum(np.asarray(row).nbytes for _, row in _NpzSink.rows(record))
 
 
-def header_bytes(header: Mapping[str, Any], suffix: str) -> int:
-    """Bytes of a trace file besides its steps: the header, and for NPZ the zip and ``.npy``
-    headers of its ~30 members and the JSON strings stored as UTF-32 arrays."""
-    text = len(json.dumps(dict(header), indent=1).encode("utf-8"))
-    return text + 100 if suffix.lower() == ".json" else 4 * text + 30 * 400
+def header_bytes(header: Mapping[str, Any], suffix: str, sample: StepRecord) -> int:
+    """Bytes of a trace file besides its steps: the header, and for NPZ the zip entry and
+    ``.npy`` header of each member (~250 bytes) and the JSON strings, stored as UTF-32."""
+    if suffix.lower() == ".json":
+        return len(json.dumps(dict(header), indent=1).encode("utf-8")) + 100
+    members = len({name for name, _ in _NpzSink.rows(sample)}) + 10
+    text = len(json.dumps(dict(header))) + len(json.dumps(dict(sample.hyper))) + 100
+    return 4 * text + 250 * members
 
 
 class TraceWriter:
@@ -653,6 +656,7 @@ def read_trace_header(path: str | Path, limit: int = 64 << 20) -> dict[str, Any]
 def iter_points(records: Iterable[StepRecord]) -> Iterator[np.ndarray]:
     """Every θ and inner-loop point of the records (for projections)."""
     for record in records:
-        yield record.theta[None]
+        if record.theta is not None:  # not thinned away
+            yield record.theta[None]
         if record.paths is not None:
             yield record.paths.reshape(-1, record.paths.shape[-1])
