@@ -181,3 +181,27 @@ def test_sigterm_closes_a_valid_trace_and_the_run_resumes(tmp_path):
     assert main(["run", *args, "--steps", str(total), "--quiet", "--out", str(whole)]) == 0
     assert_same_steps(load_trace(rest).records, load_trace(whole).records[len(steps):])
     assert_same_steps(trace.records[-3:], load_trace(whole).records[len(steps) - 3:len(steps)])
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".json"])
+def test_readers_take_thinned_traces(tmp_path, suffix):
+    """--config, landscape --trace and the window's session open read a thinned trace."""
+    from maml_gui.core.config import load_config_file
+    from maml_gui.runtime.session_file import read_session
+
+    out = tmp_path / f"t{suffix}"
+    assert main(["run", *RESUMABLE["maml_adam"], "--steps", "12", "--every", "5", "--paths",
+                 "endpoints", "--quiet", "--out", str(out)]) == 0
+    trace = load_trace(out)
+    assert [r.step for r in trace.full_records] == [0, 5, 10, 11]
+    assert read_session(out).config.record_every == 5
+    again = tmp_path / f"again{suffix}"
+    assert main(["run", "--config", str(out), "--quiet", "--out", str(again)]) == 0
+    assert_same_steps(load_trace(again).full_records, trace.full_records)
+    if suffix == ".json":
+        assert load_config_file(out) == read_session(out).config
+    grid = tmp_path / "grid.npz"
+    assert main(["landscape", "--config", str(out), "--trace", str(out), "--plane", "pca",
+                 "--grid", "8", "--out", str(grid)]) == 0
+    with np.load(grid) as data:
+        assert data["path_uv"].shape == (5, 2)  # the 4 recorded θ and the final θ_next
