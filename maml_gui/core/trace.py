@@ -653,6 +653,27 @@ def read_trace_header(path: str | Path, limit: int = 64 << 20) -> dict[str, Any]
     return json.loads(text)
 
 
+def read_trace_config(path: str | Path) -> dict[str, Any]:
+    """The config embedded in a trace, without reading its steps."""
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["config"]))
+    return read_trace_header(path)["config"]
+
+
+def final_theta(path: str | Path) -> tuple[int, np.ndarray]:
+    """``(steps done, θ after the last step)`` of a trace (the last step is always stored in
+    full); an NPZ reads only the ``theta_next`` columns."""
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            steps = data["theta_next_steps"] if "theta_next_steps" in data.files else data["step"]
+            return int(steps[-1]) + 1, data["theta_next"][-1]
+    last = load_trace(path).full_records[-1]
+    return last.step + 1, last.theta_next
+
+
 def iter_points(records: Iterable[StepRecord]) -> Iterator[np.ndarray]:
     """Every θ and inner-loop point of the records (for projections)."""
     for record in records:
