@@ -4,7 +4,8 @@ Workload: MLP 1-40-40-1, meta-batch 25, K = 10 + 10 points, inner lr 0.01, Adam 
 float32, CPU, one torch thread, MAML, no record settings (the defaults for 1,761 parameters).
 Each run is a fresh ``python -m maml_gui run`` process; its peak RSS comes from ``wait4``,
 its steps/s from its own closing line (the training loop with the trace writer, without
-the interpreter's start-up), its bytes per step from the file.
+the interpreter's start-up) and from its CPU time (``wait4``, less the CPU time of a 1-step
+run: robust to a loaded machine), its bytes per step from the file.
 
 Two tables:
 
@@ -13,7 +14,7 @@ Two tables:
 2. throughput with k = 5 at 1,000 (and, with ``--long``, 10,000) steps against the
    per-task-loop reference of ``benchmarks/meta_step.py``, timed in the same run.
 
-    python benchmarks/headless.py [--long 10000] [--seconds 6]
+    python benchmarks/headless.py [--long 10000 [--only-long] [--formats .npz]] [--seconds 6]
 """
 
 from __future__ import annotations
@@ -56,7 +57,18 @@ def cli_run(steps: int, k: int, suffix: str, folder: Path) -> dict:
     size = out.stat().st_size
     out.unlink()
     return {"steps": steps, "rate": rate, "rss_mb": usage.ru_maxrss / 1024, "wall": wall,
-            "bytes": size}
+            "bytes": size, "cpu": usage.ru_utime + usage.ru_stime}
+
+
+def cpu_steps_per_second(step, seconds: float) -> float:
+    """Steps per second of this process's CPU time: on a machine shared with other work,
+    wall-clock rates swing with the neighbours' load, CPU-time rates much less."""
+    step()
+    count, started = 0, time.process_time()
+    while time.process_time() - started < seconds:
+        step()
+        count += 1
+    return count / (time.process_time() - started)
 
 
 def main() -> None:
@@ -65,6 +77,10 @@ def main() -> None:
                         help="time for the per-task-loop reference (default 6)")
     parser.add_argument("--long", type=int, default=0, metavar="STEPS",
                         help="also time a run of this many steps (e.g. 10000; minutes)")
+    parser.add_argument("--only-long", action="store_true",
+                        help="skip table 1 and the 1,000-step runs (with --long)")
+    parser.add_argument("--formats", nargs="+", default=[".npz", ".json"],
+                        help="trace formats of table 2 (default .npz .json)")
     args = parser.parse_args()
     import torch
 
@@ -78,7 +94,7 @@ def main() -> None:
         folder = Path(tmp)
         print("\n1. growth between 100 and 400 steps (k = 1, default recording)")
         print(f"{'format':<8}{'RSS 100':>10}{'RSS 400':>10}{'RSS growth':>12}{'bytes/step':>12}")
-        for suffix in (".npz", ".json"):
+        for suffix in () if args.only_long else (".npz", ".json"):
             short, long = cli_run(100, 1, suffix, folder), cli_run(400, 1, suffix, folder)
             growth = long["rss_mb"] - short["rss_mb"]
             per_step = (long["bytes"] - short["bytes"]) / 300
@@ -86,19 +102,24 @@ def main() -> None:
                   f"{growth:>9.1f} MB{per_step:>12.0f}")
 
         loop = steps_per_second(loop_step("maml", 5), args.seconds, 5)
+        loop_cpu = cpu_steps_per_second(loop_step("maml", 5), args.seconds)
+        startup = cli_run(1, 5, ".npz", folder)["cpu"]  # imports and set-up, in CPU seconds
         print(f"\n2. throughput with k = 5; per-task loop (meta_step.py, in-process): "
-              f"{loop:.1f} steps/s")
-        print(f"{'format':<8}{'steps':>7}{'CLI steps/s':>13}{'× loop':>8}{'wall':>9}"
-              f"{'peak RSS':>10}{'bytes/step':>12}")
-        sizes = [1000] + ([args.long] if args.long else [])
+              f"{loop:.1f} steps/s wall, {loop_cpu:.1f} steps per CPU second; "
+              f"CLI start-up {startup:.1f} CPU s")
+        print(f"{'format':<8}{'steps':>7}{'CLI steps/s':>13}{'× loop':>8}{'per CPU s':>11}"
+              f"{'× loop':>8}{'wall':>8}{'peak RSS':>10}{'bytes/step':>12}")
+        sizes = ([] if args.only_long else [1000]) + ([args.long] if args.long else [])
         for steps in sizes:
-            for suffix in (".npz", ".json"):
+            for suffix in args.formats:
                 row = cli_run(steps, 5, suffix, folder)
+                cpu_rate = steps / max(row["cpu"] - startup, 1e-9)
                 print(f"{suffix:<8}{steps:>7}{row['rate']:>13.1f}{row['rate'] / loop:>7.1f}×"
-                      f"{row['wall']:>8.0f}s{row['rss_mb']:>7.0f} MB{row['bytes'] / steps:>12.0f}")
+                      f"{cpu_rate:>11.1f}{cpu_rate / loop_cpu:>7.1f}×{row['wall']:>7.0f}s"
+                      f"{row['rss_mb']:>7.0f} MB{row['bytes'] / steps:>12.0f}")
         loop_after = steps_per_second(loop_step("maml", 5), args.seconds, 5)
-        print(f"per-task loop timed again after the CLI runs: {loop_after:.1f} steps/s "
-              "(the load on the machine changed by this much during the table)")
+        print(f"per-task loop timed again after the CLI runs: {loop_after:.1f} steps/s wall "
+              "(how much the machine's load changed during the table)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from maml_gui.core.trace import StepRecord
 
@@ -34,20 +34,15 @@ class Recording:
 
     Attributes
     ----------
-    every : recorded steps are the multiples of ``every`` (step 0 included) and the last one
-    vectors : store θ, θ_next and the aggregate meta-gradient on recorded steps
+    every : recorded steps are the multiples of ``every`` (step 0 included) and the last one;
+        they hold θ, θ_next and the aggregate meta-gradient
     task_grads : store every task's meta-gradient on recorded steps
     paths : ``full``, ``endpoints`` (θ and φᵏ) or ``none``: the inner-loop points stored
     """
 
     every: int = 1
-    vectors: bool = True
     task_grads: bool = True
     paths: str = "full"
-
-    @classmethod
-    def everything(cls) -> "Recording":
-        return cls()
 
     @classmethod
     def from_config(cls, config: Any, param_dim: int, *, paths: str | None = None,
@@ -61,7 +56,7 @@ class Recording:
         task_grads = config.record_task_grads == "on" or (
             config.record_task_grads == "auto" and small)
         every = every or config.record_every or default_every(param_dim)
-        return cls(every=int(every), vectors=True, task_grads=task_grads, paths=paths)
+        return cls(every=int(every), task_grads=task_grads, paths=paths)
 
     def is_recorded(self, step: int) -> bool:
         return step % self.every == 0
@@ -71,6 +66,16 @@ class Recording:
         if last or self.is_recorded(record.step):
             return self.recorded_form(record)
         return self.unrecorded_form(record)
+
+    def apply(self, records: Iterable[StepRecord]) -> Iterator[StepRecord]:
+        """``records`` thinned one by one (one step of look-ahead finds the last)."""
+        pending = None
+        for record in records:
+            if pending is not None:
+                yield self.thin(pending)
+            pending = record
+        if pending is not None:
+            yield self.thin(pending, last=True)
 
     def recorded_form(self, record: StepRecord) -> StepRecord:
         record = record.with_paths(self.paths)
@@ -99,13 +104,6 @@ class Recording:
             "paths": self.paths,
             "rule": "recorded steps: step % every == 0, and the last step of the trace",
         }
-
-    @classmethod
-    def from_meta(cls, meta: Mapping[str, Any]) -> "Recording":
-        data = meta.get("recording") or {}
-        return cls(every=int(data.get("every", 1)), vectors=True,
-                   task_grads="task_meta_grads" in data.get("recorded_steps", ["task_meta_grads"]),
-                   paths=str(data.get("paths", "full")))
 
 
 def estimate_trace_bytes(sample: StepRecord, first: int, end: int, recording: Recording,

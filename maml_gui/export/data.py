@@ -57,7 +57,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 
 from maml_gui.core.io import AtomicPath
-from maml_gui.core.trace import StepRecord, save_trace
+from maml_gui.core.trace import StepRecord, TraceWriter
 from maml_gui.export import CONFIG_KEY, ExportError, export_format
 
 CSV_FORMAT_VERSION = 1
@@ -165,18 +165,35 @@ def write_trajectory_csv(path: str | Path, config: Any, records: Iterable[StepRe
 def write_trajectory(path: str | Path, config: Any, records: Iterable[StepRecord], *,
                      meta: Mapping[str, Any] | None = None) -> Path:
     """Write the run's trajectory as CSV, JSON or NPZ (from ``path``'s extension), streamed:
-    ``records`` may be a generator, one step is held in memory at a time.
+    ``records`` may be a generator, one step is held in memory at a time. What is stored
+    follows the config's ``record_*`` settings (all of it, every step, for small models).
 
     ``meta`` (JSON and NPZ only) is stored beside the steps, e.g. the family's ``param_dim``
     and ``axis_names``, as ``maml-gui run`` does.
     """
     fmt = export_format(path, TRAJECTORY_FORMATS)
-    _, records = _first_and_rest(records)
+    first, records = _first_and_rest(records)
+    param_dim = (meta or {}).get("param_dim") or (first.theta is not None and first.theta.size)
+    if not param_dim:
+        raise ExportError("the first step has no θ recorded: give meta['param_dim']")
+    recording = _recording(config, param_dim)
     if fmt == "csv":
-        return write_trajectory_csv(path, config, records,
-                                    param_dim=(meta or {}).get("param_dim"))
-    save_trace(path, _config_dict(config), records, paths="full", meta=meta)
+        return write_trajectory_csv(path, config, recording.apply(records), param_dim=param_dim)
+    with TraceWriter(path, _config_dict(config), recording=recording, meta=meta) as writer:
+        for record in records:
+            writer.append(record)
     return Path(path)
+
+
+def _recording(config: Any, param_dim: int):
+    """The config's ``record_*`` schedule: everything every step for small models, θ and
+    the meta-gradient every 100 steps for the sinusoid MLP (see :mod:`maml_gui.core.recording`)."""
+    from maml_gui.core.config import Config, make_config
+    from maml_gui.core.recording import Recording
+
+    if not isinstance(config, Config):
+        config = make_config({k: v for k, v in dict(config).items() if k != "schema_version"})
+    return Recording.from_config(config, param_dim)
 
 
 def read_trajectory_csv(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
