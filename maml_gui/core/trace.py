@@ -86,12 +86,6 @@ class StepRecord:
         """A copy with the big arrays ``names`` (θ, gradients, paths) left out."""
         return StepRecord(**{**self.__dict__, **{name: None for name in names}})
 
-    @property
-    def is_full(self) -> bool:
-        """Whether θ, the meta-gradients and the paths are all here (not thinned away)."""
-        return all(getattr(self, k) is not None for k in
-                   ("theta", "theta_next", "meta_grad", "task_meta_grads", "paths"))
-
 
 def make_record(**values: Any) -> StepRecord:
     """Build a :class:`StepRecord`, turning every array into a read-only numpy copy."""
@@ -482,11 +476,6 @@ class TraceWriter:
         self.first_step: int | None = None
         self.last_step: int | None = None
         self._written = 0
-
-    @property
-    def temp_paths(self) -> list[Path]:
-        """The temporary files and folders this writer uses until it ends."""
-        return [self._atomic.temp, self._atomic.temp.with_name(self._atomic.temp.name + ".d")]
 
     def __enter__(self) -> "TraceWriter":
         header = {"format": TRACE_FORMAT, "version": TRACE_VERSION,

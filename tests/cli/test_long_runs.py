@@ -205,3 +205,24 @@ def test_readers_take_thinned_traces(tmp_path, suffix):
                  "--grid", "8", "--out", str(grid)]) == 0
     with np.load(grid) as data:
         assert data["path_uv"].shape == (5, 2)  # the 4 recorded θ and the final θ_next
+
+
+def test_signal_helpers_stop_or_raise_and_restore_the_handlers():
+    from maml_gui.signals import Interrupted, StopRequest, interrupt_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    with StopRequest() as stop:
+        signal.raise_signal(signal.SIGTERM)
+        assert stop.signal == signal.SIGTERM  # first signal: a request, no exception
+        with pytest.raises(Interrupted):
+            signal.raise_signal(signal.SIGINT)  # second: stop now
+    assert signal.getsignal(signal.SIGTERM) is before
+    cleaned = []
+    with pytest.raises(Interrupted) as info:
+        with interrupt_on_signals():
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            finally:
+                cleaned.append(True)
+    assert info.value.signum == signal.SIGTERM and cleaned == [True]
+    assert signal.getsignal(signal.SIGTERM) is before
