@@ -107,7 +107,9 @@ class Progress:
             return
         self.last = now
         rate = (done - self.start) / max(now - self.started, 1e-9)
-        eta = f"ETA {_duration((self.total - done) / rate)}  " if rate > 0 and done < self.total else ""
+        eta = ""
+        if rate > 0 and done < self.total:
+            eta = f"ETA {_duration((self.total - done) / rate)}  "
         line = f"{done}/{self.total} steps  {rate:,.1f} steps/s  {eta}{text}"
         sys.stderr.write(("\r" + line.ljust(79)) if self.tty else line + "\n")
         sys.stderr.flush()

@@ -16,7 +16,7 @@ from pathlib import Path
 from maml_gui.cli import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
 
 #: estimated traces above this size need --yes
-SIZE_LIMIT = 2 * 1024**3
+SIZE_LIMIT = 2_000_000_000
 
 
 def add_parser(sub, add_config_arguments) -> None:
@@ -34,7 +34,7 @@ def add_parser(sub, add_config_arguments) -> None:
     run.add_argument("--resume", metavar="CKPT",
                      help="continue the run of this checkpoint (its config; --steps may extend it)")
     run.add_argument("--yes", action="store_true",
-                     help=f"write the trace even if it is estimated above {SIZE_LIMIT / 1e9:.1f} GB")
+                     help=f"write the trace even if it is estimated above {SIZE_LIMIT / 1e9:g} GB")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")
     run.set_defaults(handler=command_run)
 

@@ -117,4 +117,5 @@ def estimate_trace_bytes(sample: StepRecord, first: int, end: int, recording: Re
     full_form = recording.recorded_form(sample)
     full = record_bytes(full_form, suffix)
     thin = record_bytes(recording.unrecorded_form(sample), suffix)
-    return header_bytes(header, suffix, full_form) + recorded * full + (end - first - recorded) * thin
+    unrecorded = end - first - recorded
+    return header_bytes(header, suffix, full_form) + recorded * full + unrecorded * thin

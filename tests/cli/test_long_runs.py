@@ -147,8 +147,8 @@ def test_the_sinusoid_default_trace_costs_under_8_kb_per_step(tmp_path, capsys, 
 @pytest.mark.slow
 def test_sigterm_closes_a_valid_trace_and_the_run_resumes(tmp_path):
     out = tmp_path / "t.npz"
-    args = ["--set", 'task={"family": "quadratic", "n_tasks": 4}', "--set", "outer_optimizer=\"adam\"",
-            "--set", "meta_batch=2", "--set", "outer_lr=0.01"]
+    args = ["--set", 'task={"family": "quadratic", "n_tasks": 4}', "--set", "meta_batch=2",
+            "--set", "outer_optimizer=\"adam\"", "--set", "outer_lr=0.01"]
     process = subprocess.Popen(
         [sys.executable, "-m", "maml_gui", "run", *args, "--steps", "10000000", "--yes",
          "--quiet", "--out", str(out)],
