@@ -329,20 +329,23 @@ class _JsonSink:
 
     def __init__(self, temp: Path, header: Mapping[str, Any]):
         self.file = open(temp, "w", encoding="utf-8")
-        try:
-            text = json.dumps(dict(header), indent=1)
-            # the header without its closing brace; the steps follow as they come
-            self.file.write(text[: text.rindex("}")].rstrip() + ',\n "steps": [\n')
-        except BaseException:
-            self.discard()
-            raise
+        self.header = header  # written with the first step, once meta["dtype"] is known
         self.count = 0
 
+    def _write_header(self) -> None:
+        text = json.dumps(dict(self.header), indent=1)
+        # the header without its closing brace; the steps follow as they come
+        self.file.write(text[: text.rindex("}")].rstrip() + ',\n "steps": [\n')
+
     def write(self, record: StepRecord) -> None:
+        if not self.count:
+            self._write_header()
         self.file.write((",\n" if self.count else "") + json.dumps(record_to_json(record)))
         self.count += 1
 
     def finish(self, summary: Mapping[str, Any]) -> None:
+        if not self.count:
+            self._write_header()
         self.file.write('\n ],\n "summary": ' + json.dumps(dict(summary)) + "\n}\n")
         self.file.close()
 
@@ -479,7 +482,7 @@ class TraceWriter:
 
     def __enter__(self) -> "TraceWriter":
         header = {"format": TRACE_FORMAT, "version": TRACE_VERSION,
-                  "config": self.config, "meta": self.meta}
+                  "config": self.config, "meta": self.meta}  # meta gains dtype at step 0
         try:
             self._sink = (_JsonSink if self.suffix == ".json" else _NpzSink)(
                 self._atomic.temp, header)
@@ -494,6 +497,8 @@ class TraceWriter:
             self._sink.write(self.recording.thin(self._pending, last=False))
         else:
             self.first_step = record.step
+            # JSON readers need it: a float32 is written as its shortest decimal
+            self.meta.setdefault("dtype", str(record.loss_before.dtype))
         self._pending = record
         self.last_step = record.step
 

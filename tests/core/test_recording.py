@@ -44,12 +44,11 @@ def test_thinned_traces_round_trip_exactly(tmp_path, suffix):
     config, records = mlp_run(steps=8, change_k_at=5)  # k changes from 2 to 4 at step 5
     recording = Recording(every=3, task_grads=False, paths="endpoints")
     out = tmp_path / f"t{suffix}"
-    with TraceWriter(out, config_json(config), recording=recording,
-                     meta={"dtype": "float32"}) as writer:
+    with TraceWriter(out, config_json(config), recording=recording) as writer:
         for record in records:
             writer.append(record)
     trace = load_trace(out)
-    assert trace.meta["recording"]["every"] == 3
+    assert trace.meta["recording"]["every"] == 3 and trace.meta["dtype"] == "float32"
     assert "task_meta_grads" not in trace.meta["recording"]["recorded_steps"]
     assert [r.step for r in trace.records] == list(range(8))
     assert [r.step for r in trace.full_records] == [0, 3, 6, 7]  # multiples of 3 and the last
