@@ -77,7 +77,7 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_one(tmp_path, monk
     assert load_trace(rest).meta["resumed_from"]["step"] == m
 
 
-def test_checkpoints_every_n_steps_and_extending_a_finished_run(tmp_path):
+def test_checkpoints_every_n_steps_and_extending_a_finished_run(tmp_path, capsys):
     args = RESUMABLE["maml_adam"]
     whole = tmp_path / "whole.json"
     assert main(["run", *args, "--steps", "6", "--quiet", "--out", str(whole)]) == 0
@@ -86,6 +86,7 @@ def test_checkpoints_every_n_steps_and_extending_a_finished_run(tmp_path):
     assert main(["run", *args, "--steps", "4", "--quiet", "--out", str(short),
                  "--checkpoint-every", "3", "--checkpoint", str(ckpt)]) == 0
     assert load_checkpoint(ckpt).step == 4  # the final checkpoint replaced the one at 3
+    assert capsys.readouterr().err == ""  # --quiet: no estimate, no progress
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]
     more = tmp_path / "more.json"
     assert main(["run", "--resume", str(ckpt), "--steps", "6", "--quiet", "--out", str(more)]) == 0
@@ -184,7 +185,7 @@ def test_sigterm_closes_a_valid_trace_and_the_run_resumes(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".json"])
-def test_readers_take_thinned_traces(tmp_path, suffix):
+def test_readers_take_thinned_traces(tmp_path, monkeypatch, suffix):
     """--config, landscape --trace and the window's session open read a thinned trace."""
     from maml_gui.core.config import load_config_file
     from maml_gui.runtime.session_file import read_session
@@ -200,6 +201,10 @@ def test_readers_take_thinned_traces(tmp_path, suffix):
     assert_same_steps(load_trace(again).full_records, trace.full_records)
     if suffix == ".json":
         assert load_config_file(out) == read_session(out).config
+        monkeypatch.setattr("maml_gui.core.config.LONG_FILE", 0)  # as for a multi-GB trace:
+        cut = tmp_path / "cut.json"  # only the header is read, so a cut tail does not matter
+        cut.write_text(out.read_text()[:-300])
+        assert load_config_file(cut) == read_session(out).config
     grid = tmp_path / "grid.npz"
     assert main(["landscape", "--config", str(out), "--trace", str(out), "--plane", "pca",
                  "--grid", "8", "--out", str(grid)]) == 0
