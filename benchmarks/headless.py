@@ -84,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from meta_step import loop_step, steps_per_second
+    from meta_step import engine_step, loop_step, steps_per_second
 
     torch.set_num_threads(1)
     print(f"sinusoid MLP 1-40-40-1, meta-batch 25, K=10+10, MAML, Adam, float32, CPU, "
@@ -103,10 +103,12 @@ def main() -> None:
 
         loop = steps_per_second(loop_step("maml", 5), args.seconds, 5)
         loop_cpu = cpu_steps_per_second(loop_step("maml", 5), args.seconds)
+        engine_cpu = cpu_steps_per_second(engine_step("maml", 5), args.seconds)
         startup = cli_run(1, 5, ".npz", folder)["cpu"]  # imports and set-up, in CPU seconds
         print(f"\n2. throughput with k = 5; per-task loop (meta_step.py, in-process): "
               f"{loop:.1f} steps/s wall, {loop_cpu:.1f} steps per CPU second; "
-              f"CLI start-up {startup:.1f} CPU s")
+              f"CLI start-up {startup:.1f} CPU s; the engine in-process without a trace: "
+              f"{engine_cpu:.1f} steps per CPU second ({engine_cpu / loop_cpu:.1f}× the loop)")
         print(f"{'format':<8}{'steps':>7}{'CLI steps/s':>13}{'× loop':>8}{'per CPU s':>11}"
               f"{'× loop':>8}{'wall':>8}{'peak RSS':>10}{'bytes/step':>12}")
         sizes = ([] if args.only_long else [1000]) + ([args.long] if args.long else [])
