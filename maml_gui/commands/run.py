@@ -99,7 +99,7 @@ def command_run(args: argparse.Namespace) -> int:
     recording = Recording.from_config(config, family.param_dim)
     first, end = trainer.step_index, config.steps
     meta = {"param_dim": family.param_dim, "axis_names": list(family.axis_names or ()),
-            "dtype": str(trainer.dtype).replace("torch.", "")}
+            "blocks": family.blocks(), "dtype": str(trainer.dtype).replace("torch.", "")}
     if checkpoint is not None:
         meta["resumed_from"] = {"checkpoint": str(args.resume), "step": first}
     ckpt_path = Path(args.checkpoint) if args.checkpoint else out.with_name(out.name + ".ckpt")
@@ -114,11 +114,12 @@ def command_run(args: argparse.Namespace) -> int:
             estimate = estimate_trace_bytes(record, first, end, recording, out.suffix, header)
             _check_size(args, estimate, end - first, recording, out)
         progress = Progress(end, enabled=not args.quiet, start=first)
-        last = None
+        last = warning = None
         with TraceWriter(out, config_json(config), recording=recording, meta=meta) as writer:
             while record is not None:
                 writer.append(record)
                 last = record
+                warning = warning or _curvature_warning(record)
                 final = record.diverged or trainer.step_index >= end or stop.signal is not None
                 progress.update(record.step + 1, f"meta-loss {record.meta_loss_before:.4g} → "
                                                  f"{record.meta_loss_after:.4g} (after adaptation)",
@@ -132,6 +133,8 @@ def command_run(args: argparse.Namespace) -> int:
             writer.close(interrupted=signal_name(stopped) if stopped else None)
         elapsed = time.perf_counter() - started
         progress.finish()
+        if warning:
+            print(f"maml-gui: warning: {warning}", file=sys.stderr)
         if stopped is not None or args.checkpoint_every:
             save_checkpoint(ckpt_path, trainer, run_facts)
 
@@ -176,3 +179,11 @@ def _check_size(args, estimate: int, steps: int, recording, out: Path) -> None:
         shrink.append(f"--out {out.with_suffix('.npz')} (NPZ is ~3× smaller)")
     raise UsageError(f"{line}: above {_human(SIZE_LIMIT)}. Shrink it with "
                      f"{', '.join(shrink)} or fewer --steps, or pass --yes to write it anyway")
+
+
+def _curvature_warning(record) -> str | None:
+    """The first step whose CG met pᵀMp ≤ 0, in words (said once, after the progress line)."""
+    from maml_gui.core.algorithms.imaml import curvature_warning
+
+    text = curvature_warning(record.diagnostics, record.hyper)
+    return None if text is None else f"from step {record.step}, {text}"

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QSlider, QTabWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
+from maml_gui.core.algorithms.imaml import curvature_warning
 from maml_gui.core.config import Config, ConfigError, config_json, make_config
 from maml_gui.core.device import resolve_device
 from maml_gui.core.landscape import LandscapeError
@@ -22,6 +23,7 @@ from maml_gui.widgets.comparison_view import ComparisonView
 from maml_gui.widgets.export_actions import ExportActions
 from maml_gui.widgets.function_view import FunctionView
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
+from maml_gui.widgets.method_view import MethodView
 from maml_gui.runtime.session_file import Session
 from maml_gui.widgets.parameter_panel import ParameterPanel
 from maml_gui.widgets.session_actions import SessionActions
@@ -75,6 +77,7 @@ class MainWindow(QMainWindow):
         self.canvas = LandscapeCanvas(config)
         self.panel = ParameterPanel(config)
         self.banner = Banner()
+        self._curvature_warned = False  # once per run (or per live change): it is a banner
         single = QWidget()
         column = QVBoxLayout(single)
         column.setContentsMargins(4, 4, 4, 0)
@@ -109,6 +112,12 @@ class MainWindow(QMainWindow):
         self.function_dock.setWidget(self.function_view)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.function_dock)
         self.tabifyDockWidget(self.trace_dock, self.function_dock)
+        self.method_view = MethodView(config)
+        self.method_dock = QDockWidget("Method", self)
+        self.method_dock.setObjectName("method")
+        self.method_dock.setWidget(self.method_view)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.method_dock)
+        self.tabifyDockWidget(self.trace_dock, self.method_dock)
         self.trace_dock.raise_()
 
         self._build_toolbar()
@@ -207,6 +216,7 @@ class MainWindow(QMainWindow):
             lambda _i: self.controller.set_order(self.order_box.currentData()))
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.function_dock.visibilityChanged.connect(self._on_function_dock_shown)
+        self.method_dock.visibilityChanged.connect(self._on_method_dock_shown)
 
     # --- controller → views -----------------------------------------------------------
     @Slot(object)
@@ -215,6 +225,8 @@ class MainWindow(QMainWindow):
         self.trace.show_snapshot(snapshot)
         if not self.function_view.visibleRegion().isEmpty():  # refits cost ms: only if seen
             self.function_view.show_snapshot(snapshot)
+        if not self.method_view.visibleRegion().isEmpty():
+            self.method_view.show_snapshot(snapshot)
         record = snapshot.record
         if record is None:
             self.step_label.setText("step 0")
@@ -223,16 +235,24 @@ class MainWindow(QMainWindow):
             self.step_label.setText(f"step {record.step + 1}")
             self.loss_label.setText(f"meta-loss {record.meta_loss_before:.4g} → "
                                     f"{record.meta_loss_after:.4g} adapted")
+        if record is not None and not self._curvature_warned:
+            warning = curvature_warning(record.diagnostics, record.hyper)
+            if warning:
+                self._curvature_warned = True
+                self.banner.show_message(f"<b>Step {record.step + 1}:</b> {warning}. The trace "
+                                         "view's CG residuals tab shows the solve.", error=False)
         rate = snapshot.steps_per_second
         self.rate_label.setText(f"{rate:,.1f} steps/s" if snapshot.playing and rate else "paused"
                                 if not snapshot.playing else "")
 
     @Slot(object)
     def _on_config_applied(self, config: Config) -> None:
+        self._curvature_warned = False
         self.panel.set_config(config)
         self.canvas.set_config(config)
         self.trace.set_config(config)
         self.function_view.set_config(config)
+        self.method_view.set_config(config)
 
     @Slot(object)
     def _on_run_restarted(self, config: Config) -> None:
@@ -240,7 +260,9 @@ class MainWindow(QMainWindow):
         self.canvas.set_config(config, restarted=True)
         self.trace.set_config(config)
         self.function_view.set_config(config, restarted=True)
+        self.method_view.set_config(config)
         self.banner.hide()
+        self._curvature_warned = False
         self.canvas.set_interactive(not self.controller.playing)
         try:
             device = str(resolve_device(config.device))
@@ -372,6 +394,11 @@ class MainWindow(QMainWindow):
     def _on_function_dock_shown(self, visible: bool) -> None:
         if visible:
             self.function_view.show_snapshot(self.controller.snapshot())
+
+    @Slot(bool)
+    def _on_method_dock_shown(self, visible: bool) -> None:
+        if visible:
+            self.method_view.show_snapshot(self.controller.snapshot())
 
     @Slot(object)
     def _on_task_selected(self, index: int | None) -> None:

@@ -1,8 +1,12 @@
 """What every meta-learning algorithm computes, and the batched pieces they share.
 
 Tasks are never looped over in Python: θ is copied into one row per task (a leaf of shape
-``(n, P)``), the inner loop runs on all rows at once, and since the tasks do not interact,
+``(n, P)``), the inner loop runs on all rows at once, and when the tasks do not interact,
 one backward pass of the summed loss yields every task's own meta-gradient in its row.
+Algorithms whose inner loops share information across tasks (TreeMAML pools gradients)
+set ``independent_rows = False``: the summed backward still gives the exact aggregate, but
+each task's own gᵢ = ∂Lᵢ/∂θ = Σ_r ∂Lᵢ/∂row_r then needs one backward pass per task
+(:func:`task_meta_gradients`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import torch
 
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
+
+#: a differentiable objective of every task's row: (φ (n, P), split) → losses (n,)
+Objective = Callable[[torch.Tensor, str], torch.Tensor]
 
 
 @dataclass
@@ -55,17 +62,23 @@ def run_inner_loop(
     *,
     create_graph: bool,
     proximal_lambda: float | None = None,
+    objective_fn: Objective | None = None,
 ) -> InnerPath:
     """``steps`` gradient steps on every task's support loss, all tasks at once.
 
     With ``proximal_lambda`` the objective is iMAML's Lˢ(φ) + λ/2‖φ − θ‖² around ``start``.
     With ``create_graph`` the steps stay differentiable (MAML's exact second-order path).
+    ``objective_fn`` replaces the family's loss (B-SMALL's data + λ·KL); the recorded losses
+    are then that objective's values.
     """
+    if objective_fn is None:
+        def objective_fn(phi: torch.Tensor, split: str) -> torch.Tensor:
+            return family.loss(phi, batch, split)
     anchor = start.detach()
     phi = start if create_graph else start.detach().requires_grad_(True)
     points, losses, grad_norms = [phi.detach()], [], []
     for _ in range(steps):
-        loss = family.loss(phi, batch, SUPPORT)
+        loss = objective_fn(phi, SUPPORT)
         objective = loss
         if proximal_lambda is not None:
             objective = loss + 0.5 * proximal_lambda * (phi - anchor).square().sum(-1)
@@ -77,7 +90,7 @@ def run_inner_loop(
             phi = phi.detach().requires_grad_(True)
         points.append(phi.detach())
     with torch.no_grad():
-        losses.append(family.loss(phi.detach(), batch, SUPPORT))
+        losses.append(objective_fn(phi.detach(), SUPPORT))
     empty = torch.zeros(phi.shape[0], 0, dtype=phi.dtype, device=phi.device)
     return InnerPath(
         final=phi,
@@ -85,6 +98,38 @@ def run_inner_loop(
         losses=torch.stack(losses, dim=1),
         grad_norms=torch.stack(grad_norms, dim=1) if grad_norms else empty,
     )
+
+
+def task_meta_gradients(losses: torch.Tensor, rows: torch.Tensor, *, independent: bool,
+                        groups: np.ndarray | None = None) -> torch.Tensor:
+    """Every task's own meta-gradient gᵢ = ∂Lᵢ/∂θ, ``(n, P)``, from losses ``(n,)`` of ``rows``.
+
+    ``rows`` is the leaf of θ copied per task (:func:`task_rows`). When the rows are
+    ``independent`` (task i's loss depends on row i alone) one backward pass of Σᵢ Lᵢ puts gᵢ
+    in row i. Otherwise Lᵢ depends on other rows too and gᵢ = Σ_r ∂Lᵢ/∂row_r: rows of the
+    Jacobian ∂L/∂rows, by batched backward passes. ``groups`` (a label per task) says which
+    tasks may interact (none across groups): one pass then serves one task of every group,
+    so it takes as many passes as the largest group has tasks (n without ``groups``).
+    """
+    if independent:
+        (grads,) = torch.autograd.grad(losses.sum(), rows)
+        return grads
+    n = losses.shape[0]
+    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
+    rank = np.array([int((groups[:i] == groups[i]).sum()) for i in range(n)])
+    basis = torch.zeros(int(rank.max()) + 1, n, dtype=losses.dtype, device=losses.device)
+    basis[torch.as_tensor(rank), torch.arange(n)] = 1.0
+    try:
+        (jacobian,) = torch.autograd.grad(losses, rows, grad_outputs=basis, is_grads_batched=True,
+                                          retain_graph=True)
+    except RuntimeError:  # an op without a batching rule: the same passes one by one
+        jacobian = torch.stack([
+            torch.autograd.grad(losses, rows, grad_outputs=b, retain_graph=True)[0] for b in basis
+        ])
+    same = torch.as_tensor(groups[:, None] == groups[None, :], dtype=losses.dtype,
+                           device=losses.device)
+    # pass rank[i] holds, in the rows of i's group, ∂Lᵢ/∂row_r: sum those rows
+    return torch.einsum("ir,irp->ip", same, jacobian[torch.as_tensor(rank)])
 
 
 def query_loss_and_grad(
@@ -112,13 +157,36 @@ class Algorithm:
     second_order: ClassVar[bool] = False
     #: which hot settings change what this algorithm computes (the panel greys out the rest)
     uses: ClassVar[tuple[str, ...]] = ("inner_lr", "inner_steps", "outer_lr")
+    #: task i's inner loop depends on task i alone, so a backward pass of Σᵢ Lᵢ leaves gᵢ in
+    #: row i; False when tasks share inner-loop information (see :func:`task_meta_gradients`)
+    independent_rows: ClassVar[bool] = True
 
     def __init__(self, family: TaskFamily, pool_size: int | None):
         self.family = family
         self.pool_size = pool_size
 
+    @classmethod
+    def check_config(cls, config: Config, family: TaskFamily) -> None:
+        """Refuse settings this algorithm cannot run with (raise :class:`ConfigError`)."""
+
+    @classmethod
+    def model(cls, family: TaskFamily, config: Config) -> TaskFamily:
+        """The parameterised model trained: the family itself, or one with more parameter
+        blocks (B-SMALL's log σ, MetaNAS's architecture logits). Built from cold settings only."""
+        return family
+
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         raise NotImplementedError
+
+    def proximal_lambda(self, config: Config) -> float | None:
+        """λ of the inner objective's proximal term λ/2‖φ − θ‖² (iMAML); None without one."""
+        return None
+
+    def adapt(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> InnerPath:
+        """Every task's inner loop from θ, detached (no graph for a meta-gradient)."""
+        start = theta.detach().unsqueeze(0).expand(batch.n, -1)
+        return run_inner_loop(self.family, batch, start, config.inner_lr, config.inner_steps,
+                              create_graph=False, proximal_lambda=self.proximal_lambda(config))
 
     def post_step(self, result: MetaGradient, batch: TaskBatch, config: Config) -> None:
         """Update algorithm state after the outer step (TR-MAML's task weights)."""
@@ -134,22 +202,36 @@ def mean_aggregate(task_grads: torch.Tensor) -> torch.Tensor:
     return task_grads.mean(dim=0)
 
 
+@dataclass
+class ConjugateGradientResult:
+    """What :func:`batched_conjugate_gradient` found, row by row."""
+
+    solution: torch.Tensor  # (n, P)
+    #: (n, iterations + 1) relative residuals ‖bᵢ − Mᵢxᵢ‖/‖bᵢ‖, starting with 1 (x = 0). The
+    #: last column and every value that stopped a row are recomputed from x (true residuals);
+    #: the others are CG's recursive estimate, which drifts below the true value near
+    #: machine precision.
+    residuals: torch.Tensor
+    #: (n,) smallest Rayleigh quotient pᵀMp/pᵀp met (NaN if no iteration): ≤ 0 means M is not
+    #: positive definite, so CG's answer cannot be trusted.
+    min_curvature: torch.Tensor
+    iterations: int  # CG iterations
+    matvecs: int  # matrix-vector products, the true-residual checks included
+
+
 def batched_conjugate_gradient(
     matvec: Callable[[torch.Tensor], torch.Tensor],
     rhs: torch.Tensor,
     max_steps: int,
     tolerance: float,
-) -> tuple[torch.Tensor, torch.Tensor, int]:
+) -> ConjugateGradientResult:
     """Solve ``M xᵢ = bᵢ`` for every row i at once with conjugate gradients.
 
-    ``matvec`` applies each task's own symmetric ``M`` row by row. A task stops updating once
-    its relative residual ‖rᵢ‖/‖bᵢ‖ is at most ``tolerance``; the loop ends when all have.
-
-    Returns
-    -------
-    solution : (n, P)
-    residuals : (n, iterations + 1) relative residual norms, starting with 1 (x = 0)
-    iterations : matrix-vector products performed
+    ``matvec`` applies each task's own symmetric ``M`` row by row. A row stops once its true
+    relative residual ‖bᵢ − Mxᵢ‖/‖bᵢ‖ is at most ``tolerance``: when CG's cheap recursive
+    estimate passes the test, the residual is recomputed from x (one extra product); if the
+    true one has not passed, it replaces the estimate and the row goes on. A row whose
+    curvature pᵀMp is exactly 0 cannot go on (breakdown) and stops.
     """
     x = torch.zeros_like(rhs)
     r = rhs.clone()
@@ -157,25 +239,58 @@ def batched_conjugate_gradient(
     rs = (r * r).sum(-1)
     scale = rhs.norm(dim=-1)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    residuals = [rs.sqrt() / scale]
-    iterations = 0
+    residuals = [rs.sqrt() / scale]  # exact at x = 0
+    done = residuals[0] <= tolerance
+    exact = torch.ones_like(done)  # the latest residual of the row was recomputed from x
+    min_curvature = torch.full_like(scale, float("inf"))
+    iterations = matvecs = 0
+
+    def true_residual() -> tuple[torch.Tensor, torch.Tensor]:
+        nonlocal matvecs
+        matvecs += 1
+        true_r = rhs - matvec(x)
+        return true_r, true_r.norm(dim=-1) / scale
+
     for _ in range(max_steps):
-        active = residuals[-1] > tolerance
+        active = ~done
         if not bool(active.any()):
             break
         mp = matvec(p)
         iterations += 1
+        matvecs += 1
         curvature = (p * mp).sum(-1)
+        length = (p * p).sum(-1)
+        seen = active & (length > 0)
+        quotient = curvature / torch.where(seen, length, torch.ones_like(length))
+        min_curvature = torch.where(seen, torch.minimum(min_curvature, quotient), min_curvature)
         usable = active & (curvature != 0)
         step = torch.where(usable, rs / torch.where(usable, curvature, torch.ones_like(rs)),
                            torch.zeros_like(rs))
         x = x + step.unsqueeze(-1) * p
-        r = r - step.unsqueeze(-1) * mp
+        r = torch.where(usable.unsqueeze(-1), r - step.unsqueeze(-1) * mp, r)
         rs_new = (r * r).sum(-1)
+        estimate = rs_new.sqrt() / scale
+        passed = usable & (estimate <= tolerance)
+        exact = exact & ~usable
+        if bool(passed.any()):  # the stopping test, on the true residual
+            true_r, true_norm = true_residual()
+            failed = passed & (true_norm > tolerance)  # the estimate had drifted: replace it
+            r = torch.where(failed.unsqueeze(-1), true_r, r)
+            rs_new = torch.where(failed, (true_r * true_r).sum(-1), rs_new)
+            estimate = torch.where(usable, true_norm, estimate)
+            exact = exact | usable
+            passed = usable & (true_norm <= tolerance)
         keep = usable & (rs > 0)
         beta = torch.where(keep, rs_new / torch.where(keep, rs, torch.ones_like(rs)),
                            torch.zeros_like(rs))
         p = torch.where(usable.unsqueeze(-1), r + beta.unsqueeze(-1) * p, p)
         rs = torch.where(usable, rs_new, rs)
-        residuals.append(rs.sqrt() / scale)
-    return x, torch.stack(residuals, dim=-1), iterations
+        residuals.append(torch.where(usable, estimate, residuals[-1]))
+        done = done | passed | (active & ~usable)
+    if not bool(exact.all()):
+        _, true_norm = true_residual()
+        residuals[-1] = torch.where(exact, residuals[-1], true_norm)
+    min_curvature = torch.where(torch.isinf(min_curvature), torch.full_like(scale, float("nan")),
+                                min_curvature)
+    return ConjugateGradientResult(x, torch.stack(residuals, dim=-1), min_curvature,
+                                   iterations, matvecs)
