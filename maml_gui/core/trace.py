@@ -538,6 +538,14 @@ class TraceWriter:
             self.close()
 
 
+def save_trace(path: str | Path, config: Mapping[str, Any], records: Iterable[StepRecord], *,
+               paths: str = "full", meta: Mapping[str, Any] | None = None) -> None:
+    """Write ``records`` (any iterable: one step is held at a time), every array every step."""
+    with TraceWriter(path, config, paths=paths, meta=meta) as writer:
+        for record in records:
+            writer.append(record)
+
+
 class TraceFormatError(ValueError):
     """A file is not a maml-gui trace (or is damaged)."""
 
