@@ -32,6 +32,8 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VALUE",
                         help="override a setting, e.g. --set inner_lr=0.05 --set task.n_tasks=4")
     parser.add_argument("--steps", type=int, metavar="N", help="meta-steps (overrides the config)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an output file even if it is read-only (it stays read-only)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,10 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_config_from_args(args: argparse.Namespace):
     """The config named by --config/--preset (or the defaults), with --set and --steps applied."""
-    from maml_gui.core.config import load_config_file, make_config, parse_assignment
+    from maml_gui.config_source import load_config_source
+    from maml_gui.core.config import make_config, parse_assignment
 
     if getattr(args, "config", None):
-        config = _config_file(args.config)
+        config = load_config_source(args.config).config  # any config, session, trace or export
     elif getattr(args, "preset", None):
         from maml_gui.presets import load_preset
 
@@ -68,24 +71,6 @@ def load_config_from_args(args: argparse.Namespace):
     if args.steps is not None:
         changes["steps"] = args.steps
     return config.with_changes(changes) if changes else config
-
-
-def _config_file(path: str):
-    """A config file, or the config embedded in a trace or data export (``.npz``, ``.csv``)."""
-    from pathlib import Path
-
-    from maml_gui.core.config import load_config_file, make_config
-
-    if Path(path).suffix.lower() not in (".npz", ".csv"):
-        return load_config_file(path)
-    from maml_gui.export import ExportError
-    from maml_gui.export.data import read_embedded_config
-
-    try:
-        data = read_embedded_config(path)
-    except ExportError as exc:
-        raise UsageError(f"--config: {exc}") from None
-    return make_config({k: v for k, v in data.items() if k != "schema_version"})
 
 
 class Progress:
@@ -159,14 +144,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc)
         print(message if message.startswith("maml-gui") else f"maml-gui: {message}", file=sys.stderr)
     except (ConfigError, DeviceError, LandscapeError, TraceFormatError, SessionError) as exc:
-        print(f"maml-gui: {exc}", file=sys.stderr)
+        print(f"maml-gui: {' '.join(str(exc).split(chr(10)))}", file=sys.stderr)  # one line
     except (OutputPathError, PermissionError, IsADirectoryError, FileNotFoundError) as exc:
         print(f"maml-gui: {exc}", file=sys.stderr)
     except OSError as exc:  # e.g. the disk filled up while writing
         print(f"maml-gui: cannot write output: {exc.strerror or exc}", file=sys.stderr)
-    except KeyboardInterrupt as exc:  # signals.Interrupted says which signal
-        print("maml-gui: interrupted", file=sys.stderr)
-        return 128 + getattr(exc, "signum", 2)
+    except KeyboardInterrupt as exc:
+        from maml_gui.stopping import EXIT_TERMINATED, Terminated
+
+        terminated = isinstance(exc, Terminated)
+        print(f"maml-gui: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else 128 + getattr(exc, "signum", 2)
     return EXIT_USAGE
 
 

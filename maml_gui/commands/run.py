@@ -9,6 +9,7 @@ step and a checkpoint written) let a run continue with ``--resume``, bit-identic
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -81,11 +82,13 @@ def command_run(args: argparse.Namespace) -> int:
     """``maml-gui run``: meta-train headless, stream the trace to --out."""
     import torch
 
+    from maml_gui.core.budget import check_budget, trace_term, training_terms
     from maml_gui.core.checkpoint import save_checkpoint
     from maml_gui.core.config import config_json
     from maml_gui.core.recording import Recording, estimate_trace_bytes
     from maml_gui.core.trace import TraceWriter
     from maml_gui.signals import StopRequest, exit_code, signal_name
+    from maml_gui.output_paths import check_output
 
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -94,7 +97,10 @@ def command_run(args: argparse.Namespace) -> int:
     for flag in ("every", "checkpoint_every"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be at least 1")
+    check_output(out, [("--config", args.config), ("--resume", args.resume)], force=args.force)
     config, trainer, checkpoint = _config_and_trainer(args)
+    # memory of one step; the trace is streamed (its size is checked below, from a real step)
+    check_budget(training_terms(config) + [trace_term(config, "json", 1)])
     family = trainer.family
     recording = Recording.from_config(config, family.param_dim)
     first, end = trainer.step_index, config.steps
@@ -166,10 +172,6 @@ def _check_size(args, estimate: int, steps: int, recording, out: Path) -> None:
     line = (f"estimated trace size: {_human(estimate)} ({_human(estimate / steps)}/step over "
             f"{steps} steps; θ and meta-gradients every {recording.every} steps, task "
             f"gradients {'on' if recording.task_grads else 'off'}, paths {recording.paths})")
-    if estimate <= SIZE_LIMIT or args.yes:
-        if not args.quiet:
-            print(line, file=sys.stderr)
-        return
     shrink = [f"--every {max(recording.every * 10, 10)}"]
     if recording.paths != "none":
         shrink.append("--paths none")
@@ -177,8 +179,18 @@ def _check_size(args, estimate: int, steps: int, recording, out: Path) -> None:
         shrink.append("--set record_task_grads=off")
     if out.suffix.lower() == ".json":
         shrink.append(f"--out {out.with_suffix('.npz')} (NPZ is ~3× smaller)")
-    raise UsageError(f"{line}: above {_human(SIZE_LIMIT)}. Shrink it with "
-                     f"{', '.join(shrink)} or fewer --steps, or pass --yes to write it anyway")
+    advice = f"Shrink it with {', '.join(shrink)} or fewer --steps"
+    if estimate > SIZE_LIMIT and not args.yes:
+        raise UsageError(f"{line}: above {_human(SIZE_LIMIT)}. {advice}, or pass --yes to "
+                         "write it anyway")
+    try:
+        free = shutil.disk_usage(out.resolve().parent).free
+    except OSError:
+        free = None
+    if free is not None and estimate > free:
+        raise UsageError(f"{line}: more than the {_human(free)} free beside {out}. {advice}")
+    if not args.quiet:
+        print(line, file=sys.stderr)
 
 
 def _curvature_warning(record) -> str | None:
