@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         terminated = isinstance(exc, Terminated)
         print(f"maml-gui: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
-        return EXIT_TERMINATED if terminated else 130
+        return EXIT_TERMINATED if terminated else 128 + getattr(exc, "signum", 2)
     return EXIT_USAGE
 
 

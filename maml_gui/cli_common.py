@@ -58,9 +58,10 @@ def load_config_from_args(args: argparse.Namespace):
 class Progress:
     """A progress line on stderr, redrawn in place on a terminal, every few seconds otherwise."""
 
-    def __init__(self, total: int, enabled: bool = True):
+    def __init__(self, total: int, enabled: bool = True, start: int = 0):
         self.total = max(total, 1)
         self.enabled = enabled
+        self.start = start  # steps done before this process (a resumed run)
         self.tty = sys.stderr.isatty()
         self.started = time.perf_counter()
         self.last = 0.0
@@ -72,11 +73,21 @@ class Progress:
         if not force and now - self.last < (0.1 if self.tty else 5.0):
             return
         self.last = now
-        rate = done / max(now - self.started, 1e-9)
-        line = f"{done}/{self.total} steps  {rate:,.1f} steps/s  {text}"
+        rate = (done - self.start) / max(now - self.started, 1e-9)
+        eta = ""
+        if rate > 0 and done < self.total:
+            eta = f"ETA {_duration((self.total - done) / rate)}  "
+        line = f"{done}/{self.total} steps  {rate:,.1f} steps/s  {eta}{text}"
         sys.stderr.write(("\r" + line.ljust(79)) if self.tty else line + "\n")
         sys.stderr.flush()
 
     def finish(self) -> None:
         if self.enabled and self.tty:
             sys.stderr.write("\n")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

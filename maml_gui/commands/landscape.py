@@ -105,7 +105,8 @@ def _landscape(args: argparse.Namespace) -> int:
     evaluator.check(args.surface)
     path_uv = path_distance = None
     if path_points is not None:
-        thetas = np.stack([r.theta for r in trace.records] + [trace.records[-1].theta_next])
+        recorded = trace.full_records  # a thinned trace holds θ on its recorded steps only
+        thetas = np.stack([r.theta for r in recorded] + [recorded[-1].theta_next])
         if plane is None:
             path_uv, path_distance = thetas, np.zeros(len(thetas))
         else:

@@ -76,7 +76,13 @@ def _points_per_task(params) -> int:
 
 
 def path_points(config: Config) -> int:
-    return {"full": config.inner_steps + 1, "endpoints": 2, "none": 0}[config.record_paths]
+    mode = config.record_paths
+    if mode == "auto":  # as maml_gui.core.recording resolves it: by the number of parameters
+        from maml_gui.core.recording import SMALL_MODEL
+        from maml_gui.core.tasks import make_family
+
+        mode = "full" if make_family(config.task).param_dim <= SMALL_MODEL else "none"
+    return {"full": config.inner_steps + 1, "endpoints": 2, "none": 0}[mode]
 
 
 def record_bytes(config: Config) -> int:

@@ -121,9 +121,20 @@ FIELDS: tuple[Field, ...] = (
           "float32 for the MLP).", choices=("auto", "float32", "float64"), group="run"),
     Field("steps", "int", 100, "Meta-steps of a headless run.", low=0, high=10_000_000,
           group="run"),
-    Field("record_paths", "choice", "full",
-          "Which inner-loop points a trace stores (the MLP has 1,761 numbers per point).",
-          label="record paths", choices=("full", "endpoints", "none"), group="run"),
+    Field("record_paths", "choice", "auto",
+          "Which inner-loop points a trace stores on recorded steps (the sinusoid MLP has "
+          "1,761 numbers per point). auto: full up to 64 parameters, none above.",
+          label="record paths", choices=("auto", "full", "endpoints", "none"), group="run"),
+    Field("record_every", "int", None,
+          "A trace stores θ, the meta-gradients and the paths every this many steps (and at the "
+          "last step); losses are stored every step.", label="record every", nullable=True,
+          low=1, high=10_000_000, group="run",
+          null_means="by model size: every step up to 64 parameters, else 10^⌈log₁₀(P/20)⌉ "
+                     "(100 for the sinusoid MLP)"),
+    Field("record_task_grads", "choice", "auto",
+          "Whether a trace stores every task's meta-gradient gᵢ on recorded steps "
+          "(n × P numbers). auto: on up to 64 parameters, off above.",
+          label="record task grads", choices=("auto", "on", "off"), group="run"),
 )
 
 FIELD_BY_NAME: Mapping[str, Field] = MappingProxyType({f.name: f for f in FIELDS})
@@ -182,6 +193,8 @@ class Config:
     dtype: str
     steps: int
     record_paths: str
+    record_every: int | None
+    record_task_grads: str
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (lists, not tuples)."""

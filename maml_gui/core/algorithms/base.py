@@ -202,6 +202,9 @@ class Algorithm:
     def state_dict(self) -> dict[str, np.ndarray]:
         return {}
 
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state_dict` (checkpoints); stateless algorithms ignore it."""
+
 
 def mean_aggregate(task_grads: torch.Tensor) -> torch.Tensor:
     return task_grads.mean(dim=0)
