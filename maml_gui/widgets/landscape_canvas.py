@@ -385,7 +385,7 @@ class LandscapeCanvas(QWidget):
         self.legend.addItem(self.aggregate_arrow.curve, "meta-gradient")
         optima = self._family.optima(self._tasks)
         if optima is not None:
-            for i, point in enumerate(np.array(optima.detach().cpu(), dtype=np.float64)):  # a copy
+            for i, point in enumerate(optima.detach().cpu().numpy().astype(np.float64, copy=True)):
                 marker = pg.TargetItem(pos=(0, 0), size=13, symbol="star", movable=False,
                                        pen=pen(self.theme.outline, 1.5), brush=self.theme.task(i))
                 marker.setZValue(35)
