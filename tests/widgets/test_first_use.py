@@ -334,3 +334,27 @@ def test_more_inner_steps_speed_the_animation_up(qtbot, window):
     window.sessions.apply_preset("article_two_tasks")
     assert frames_per_meta_step(window.controller.config, "one_by_one") / SPEEDS[
         window.speed_slider.value()] <= 1.0
+
+
+def test_preset_from_the_command_line_shows_its_description(qtbot, tmp_path, monkeypatch):
+    """`maml-gui --preset NAME` shows the same scenario panel as the Presets menu."""
+    import maml_gui.app as app_module
+    from maml_gui.cli import build_parser
+
+    seen = {}
+
+    def grab(_app, window, _path, _steps):
+        qtbot.addWidget(window)
+        seen["title"] = window.intro.title.text()
+        seen["description"] = window.intro.description.text()
+        seen["folded"] = window.intro.collapsed
+        # let the worker processes finish starting before the window closes them
+        qtbot.waitUntil(lambda: window.canvas.shown_surface is not None, timeout=60_000)
+        return 0
+
+    monkeypatch.setattr(app_module, "_take_screenshot", grab)
+    args = build_parser().parse_args(["--preset", "article_reptile", "--screenshot",
+                                      str(tmp_path / "s.png")])
+    assert app_module.run_app(args) == 0
+    preset = load_preset("article_reptile")
+    assert seen == {"title": preset.title, "description": preset.description, "folded": False}
