@@ -358,3 +358,17 @@ def test_preset_from_the_command_line_shows_its_description(qtbot, tmp_path, mon
     assert app_module.run_app(args) == 0
     preset = load_preset("article_reptile")
     assert seen == {"title": preset.title, "description": preset.description, "folded": False}
+
+
+def test_a_choice_in_a_list_gives_the_keys_back(qtbot, window):
+    """A focused list would take R as "jump to reptile": after a choice the canvas has the keys."""
+    combo = window.panel.editor("algorithm").combo
+    combo.setFocus()
+    qtbot.waitUntil(combo.hasFocus)
+    combo.setCurrentIndex(combo.findData("fomaml"))
+    assert window.controller.config.algorithm == "fomaml"
+    assert not combo.hasFocus()
+    run = window.controller.run_id
+    qtbot.keyClick(window.focusWidget() or window, Qt.Key.Key_R)
+    assert window.controller.run_id == run + 1
+    assert window.controller.config.algorithm == "fomaml"
