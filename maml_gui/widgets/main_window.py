@@ -22,7 +22,7 @@ from maml_gui.runtime.run_controller import FULL_SPEED, SPEEDS, RunController, S
 from maml_gui.widgets.comparison_view import ComparisonView
 from maml_gui.widgets.export_actions import ExportActions
 from maml_gui.widgets.function_view import FunctionView
-from maml_gui.widgets.intro_panel import IntroPanel, play_icon
+from maml_gui.widgets.intro_panel import WELCOME_TEXT, WELCOME_TITLE, IntroPanel, play_icon
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.runtime.session_file import Session
 from maml_gui.widgets.parameter_panel import ParameterPanel
@@ -387,6 +387,7 @@ class MainWindow(QMainWindow):
         """Show a validated session (or preset): config first, then the window state."""
         view = session.view
         self.comparison.stop()
+        self.intro.set_text(WELCOME_TITLE, WELCOME_TEXT)  # a preset shows its own text after
         self.controller.replace_config(session.config)
         if "speed" in view:
             speed = FULL_SPEED if view["speed"] == "full" else float(view["speed"])

@@ -372,3 +372,14 @@ def test_a_choice_in_a_list_gives_the_keys_back(qtbot, window):
     qtbot.keyClick(window.focusWidget() or window, Qt.Key.Key_R)
     assert window.controller.run_id == run + 1
     assert window.controller.config.algorithm == "fomaml"
+
+
+def test_a_session_file_does_not_keep_the_previous_presets_text(qtbot, window, tmp_path):
+    from maml_gui.widgets.intro_panel import WELCOME_TITLE
+
+    path = tmp_path / "mine.json"
+    assert window.sessions.save(path)
+    window.sessions.apply_preset("article_reptile")
+    assert window.intro.title.text() == load_preset("article_reptile").title
+    assert window.sessions.open_session(path)
+    assert window.intro.title.text() == WELCOME_TITLE
