@@ -36,16 +36,19 @@ def command_run(args: argparse.Namespace) -> int:
     family = make_family(config.task)
     meta = {"param_dim": family.param_dim, "axis_names": list(family.axis_names or ())}
     progress = Progress(config.steps, enabled=not args.quiet)
-    last = None
+    last = warning = None
     with TraceWriter(out, config_json(config), paths=args.paths or config.record_paths,
                      meta=meta) as writer:
         for done, record in enumerate(train(config, config.steps), start=1):
             writer.append(record)
             last = record
+            warning = warning or _curvature_warning(record)
             progress.update(done, f"meta-loss {record.meta_loss_before:.4g} → "
                                   f"{record.meta_loss_after:.4g} (after adaptation)")
     progress.update(config.steps if last is None else last.step + 1, force=True)
     progress.finish()
+    if warning:
+        print(f"maml-gui: warning: {warning}", file=sys.stderr)
     if last is not None and last.diverged:
         print(f"maml-gui: run diverged at step {last.step}: {last.reason} "
               f"(trace written to {out})", file=sys.stderr)
@@ -53,3 +56,11 @@ def command_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _curvature_warning(record) -> str | None:
+    """The first step whose CG met pᵀMp ≤ 0, in words (said once, after the progress line)."""
+    from maml_gui.core.algorithms.imaml import curvature_warning
+
+    text = curvature_warning(record.diagnostics, record.hyper)
+    return None if text is None else f"from step {record.step}, {text}"

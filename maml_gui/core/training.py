@@ -11,6 +11,7 @@ recorded in every record's ``hyper``. A step with non-finite values yields a rec
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Generator, Mapping
 
@@ -20,12 +21,10 @@ import torch
 from maml_gui.core.algorithms import ALGORITHMS, make_algorithm
 from maml_gui.core.config import HOT_FIELDS, Config, ConfigError
 from maml_gui.core.device import check_second_order, resolve_device
+from maml_gui.core.divergence import any_bad, diagnose
 from maml_gui.core.optimizers import SGD, Adam, make_outer_optimizer
 from maml_gui.core.tasks import TaskBatch, make_family
 from maml_gui.core.trace import StepRecord, make_record
-
-# A loss this large is as good as infinite: stop before float32 overflows into inf/NaN.
-EXPLODED = 1e30
 
 
 def resolve_dtype(config: Config) -> torch.dtype:
@@ -72,6 +71,7 @@ class MetaTrainer:
         self.reference = make_algorithm("maml", self.family, pool_size) if compare_to_maml else None
         self.optimizer = self._make_optimizer()
         self.step_index = 0
+        self._previous: StepRecord | None = None  # for divergence diagnosis
 
     def _make_optimizer(self) -> SGD | Adam:
         return make_outer_optimizer(self.config.outer_optimizer, self.config.outer_lr)
@@ -103,7 +103,15 @@ class MetaTrainer:
         theta = self.theta.detach().clone()
         result = self.algorithm.meta_gradient(theta, batch, self.config)
         self.optimizer.step(self.theta, result.aggregate.detach().to(self.theta.dtype))
-        self.algorithm.post_step(result, batch, self.config)
+        arrays = {
+            "theta": _numpy(theta), "paths": _numpy(result.paths),
+            "loss_before": _numpy(result.loss_before), "loss_after": _numpy(result.loss_after),
+            "inner_losses": _numpy(result.inner_losses), "task_meta_grads": _numpy(result.task_grads),
+            "meta_grad": _numpy(result.aggregate), "theta_next": _numpy(self.theta),
+        }
+        diverged = any_bad(*arrays.values())
+        if not diverged:  # state updates (TR-MAML's weights) need finite losses
+            self.algorithm.post_step(result, batch, self.config)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - started
@@ -114,29 +122,27 @@ class MetaTrainer:
         record = make_record(
             step=self.step_index,
             algorithm=self.config.algorithm,
-            theta=_numpy(theta),
-            theta_next=_numpy(self.theta),
             task_ids=batch.ids,
-            paths=_numpy(result.paths),
-            task_meta_grads=_numpy(result.task_grads),
-            meta_grad=_numpy(result.aggregate),
-            loss_before=_numpy(result.loss_before),
-            loss_after=_numpy(result.loss_after),
-            inner_losses=_numpy(result.inner_losses),
             inner_grad_norms=_numpy(result.inner_grad_norms),
             hyper=self.config.hot_values(),
             wall_time=elapsed,
             grad_evals=result.grad_evals,
             hvp_evals=result.hvp_evals,
             diagnostics=result.diagnostics,
-            **divergence(self.config, result_arrays=(
-                _numpy(theta), _numpy(result.paths), _numpy(result.loss_before),
-                _numpy(result.loss_after), _numpy(result.inner_losses),
-                _numpy(result.task_grads), _numpy(self.theta),
-            )),
+            **arrays,
         )
+        if diverged:
+            record = dataclasses.replace(record, diverged=True, reason=diagnose(
+                record, optimizer=self.config.outer_optimizer, previous=self._previous,
+                replay=lambda start: self._replay(start, batch)))
+        self._previous = record
         self.step_index += 1
         return record
+
+    def _replay(self, theta: np.ndarray, batch: TaskBatch) -> np.ndarray:
+        """Support losses along this step's inner loops started from another θ."""
+        start = torch.tensor(np.array(theta), dtype=self.dtype, device=self.device)
+        return _numpy(self.algorithm.adapt(start, batch, self.config).losses)
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -147,40 +153,6 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
-
-
-def _bad(array: np.ndarray) -> np.ndarray:
-    return ~np.isfinite(array) | (np.abs(array) > EXPLODED)
-
-
-def divergence(config: Config, result_arrays: tuple[np.ndarray, ...]) -> dict[str, Any]:
-    """``diverged`` and a reason naming the step and the likely cause, from a step's arrays."""
-    theta, paths, loss_before, loss_after, inner_losses, task_grads, theta_next = result_arrays
-    if not (_bad(theta).any() or _bad(loss_before).any()):
-        inner_bad = _bad(paths).any(axis=-1) | _bad(inner_losses)
-        if inner_bad.any() or _bad(loss_after).any():
-            if inner_bad.any():
-                task, point = (int(v) for v in np.argwhere(inner_bad)[0])
-                where = f"task {task} blew up at inner step {point}"
-            else:
-                where = f"task {int(np.argwhere(_bad(loss_after))[0][0])}'s adapted loss blew up"
-            return {"diverged": True, "reason": (
-                f"inner loop diverged ({where}): the inner learning rate α = {config.inner_lr:g} "
-                "is too high for this task's curvature (each inner step overshoots; "
-                "try a smaller α or fewer inner steps)")}
-        if _bad(task_grads).any():
-            cause = ("the implicit-gradient solve diverged: raise λ or the CG damping"
-                     if config.algorithm == "imaml" else
-                     "the meta-gradient overflowed: lower α or the number of inner steps")
-            return {"diverged": True, "reason": f"meta-gradient is not finite: {cause}"}
-        if _bad(theta_next).any():
-            return {"diverged": True, "reason": (
-                f"the outer update overflowed: the outer learning rate β = {config.outer_lr:g} "
-                "is too high")}
-        return {"diverged": False, "reason": None}
-    return {"diverged": True, "reason": (
-        f"θ or its loss is no longer finite: the outer learning rate β = {config.outer_lr:g} "
-        "is too high for the meta-objective's curvature")}
 
 
 def train(config: Config, steps: int | None = None, *,

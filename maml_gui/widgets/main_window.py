@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QToolBar, QVBoxLayout, QWidget,
 )
 
+from maml_gui.core.algorithms.imaml import curvature_warning
 from maml_gui.core.config import Config, ConfigError, config_json, make_config
 from maml_gui.core.device import resolve_device
 from maml_gui.core.landscape import LandscapeError
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.canvas = LandscapeCanvas(config)
         self.panel = ParameterPanel(config)
         self.banner = Banner()
+        self._curvature_warned = False  # once per run (or per live change): it is a banner
         self._build_toolbar()  # the intro panel shows the toolbar's Run action
         self.intro = IntroPanel(self.play_action)
         single = QWidget()
@@ -280,12 +282,19 @@ class MainWindow(QMainWindow):
             self.step_label.setText(f"step {record.step + 1}")
             self.loss_label.setText(f"meta-loss {record.meta_loss_before:.4g} → "
                                     f"{record.meta_loss_after:.4g} adapted")
+        if record is not None and not self._curvature_warned:
+            warning = curvature_warning(record.diagnostics, record.hyper)
+            if warning:
+                self._curvature_warned = True
+                self.banner.show_message(f"<b>Step {record.step + 1}:</b> {warning}. The trace "
+                                         "view's CG residuals tab shows the solve.", error=False)
         rate = snapshot.steps_per_second
         self.rate_label.setText(f"{rate:,.1f} steps/s" if snapshot.playing and rate else "paused"
                                 if not snapshot.playing else "")
 
     @Slot(object)
     def _on_config_applied(self, config: Config) -> None:
+        self._curvature_warned = False
         self.panel.set_config(config)
         self.canvas.set_config(config)
         self.trace.set_config(config)
@@ -299,6 +308,7 @@ class MainWindow(QMainWindow):
         self.trace.set_config(config)
         self.function_view.set_config(config, restarted=True)
         self.banner.hide()
+        self._curvature_warned = False
         self.canvas.set_interactive(not self.controller.playing)
         self._update_computing()
         self.intro.set_hint(get_family(config.family).movable_optima)

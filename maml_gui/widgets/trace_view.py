@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from maml_gui.core.algorithms import ALGORITHMS
+from maml_gui.core.algorithms.imaml import curvature_warning
 from maml_gui.core.animation import Frame, visible
 from maml_gui.core.config import Config
 from maml_gui.core.pseudocode import PseudoCode, PseudoCodeError, load_pseudocode
@@ -104,7 +105,8 @@ def _columns(record: StepRecord) -> list[_Column]:
         columns.append(_Column("weight", "weight p", "TR-MAML task weight pᵢ (bar: relative to "
                                                      "the largest weight of all tasks)"))
     if "cg_residuals" in record.diagnostics:
-        columns.append(_Column("cg", "CG ‖r‖", "iMAML: final relative CG residual ‖r‖/‖∇Lq‖"))
+        columns.append(_Column("cg", "CG ‖r‖", "iMAML: final relative CG residual "
+                                               "‖∇Lq − Mgᵢ‖/‖∇Lq‖, recomputed from gᵢ"))
     for j in range(record.inner_steps + 1):
         columns.append(_Column(f"loss{j}", f"Lˢ(φ{superscript(j)})",
                                f"support loss at inner step {j}" + (" (φ⁰ = θ)" if j == 0 else "")))
@@ -351,6 +353,17 @@ class CgResidualPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot_widget)
+        # the curves cannot show that CG met pᵀMp ≤ 0: a note above them does
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #B8860B; font-weight: bold;")
+        self.note.setVisible(False)
+        layout.insertWidget(0, self.note)
+
+    def show_warning(self, text: str | None) -> None:
+        """A note above the curves (iMAML's system not positive definite); None hides it."""
+        self.note.setText(f"⚠ {text}" if text else "")
+        self.note.setVisible(bool(text))
 
     def show_residuals(self, residuals: np.ndarray | None) -> None:
         """One curve per task (row of ``residuals``); None clears the plot."""
@@ -542,6 +555,8 @@ class TraceView(QWidget):
             self.model.set_record(record, frame)
             residuals = None if record is None else record.diagnostics.get("cg_residuals")
             self.cg_plot.show_residuals(residuals)
+            self.cg_plot.show_warning(None if record is None else
+                                      curvature_warning(record.diagnostics, record.hyper))
             self.tabs.setTabVisible(1, residuals is not None)
         else:
             self.model.set_frame(frame)

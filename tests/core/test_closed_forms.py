@@ -100,7 +100,9 @@ def test_cg_tolerance_stops_early_and_reports_it():
     residuals = result.diagnostics["cg_residuals"]
     assert residuals.shape[1] - 1 < 50  # stopped before the cap
     assert np.all(residuals[:, -1] <= 1e-3)
-    assert result.hvp_evals == len(A) * (residuals.shape[1] - 1)
+    # every HVP is counted: CG's iterations and the true-residual checks of its stopping test
+    iterations = residuals.shape[1] - 1
+    assert len(A) * (iterations + 1) <= result.hvp_evals <= len(A) * 2 * iterations
 
 
 def test_meta_objective_value_matches_closed_form():

@@ -130,7 +130,6 @@ def test_imaml_cg_damping_few_cg_steps_are_inexact():
     assert many.max() < 1e-3 * few.min()
 
 
-@pytest.mark.xfail(reason="the preset's config is being fixed on the issue-12 branch", strict=False)
 def test_inner_lr_too_high_diverges_within_a_few_steps():
     config = load_preset("inner_lr_too_high").config
     records = run(config, 10)

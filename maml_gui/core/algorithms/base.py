@@ -120,6 +120,16 @@ class Algorithm:
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         raise NotImplementedError
 
+    def proximal_lambda(self, config: Config) -> float | None:
+        """λ of the inner objective's proximal term λ/2‖φ − θ‖² (iMAML); None without one."""
+        return None
+
+    def adapt(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> InnerPath:
+        """Every task's inner loop from θ, detached (no graph for a meta-gradient)."""
+        start = theta.detach().unsqueeze(0).expand(batch.n, -1)
+        return run_inner_loop(self.family, batch, start, config.inner_lr, config.inner_steps,
+                              create_graph=False, proximal_lambda=self.proximal_lambda(config))
+
     def post_step(self, result: MetaGradient, batch: TaskBatch, config: Config) -> None:
         """Update algorithm state after the outer step (TR-MAML's task weights)."""
 
@@ -131,22 +141,36 @@ def mean_aggregate(task_grads: torch.Tensor) -> torch.Tensor:
     return task_grads.mean(dim=0)
 
 
+@dataclass
+class ConjugateGradientResult:
+    """What :func:`batched_conjugate_gradient` found, row by row."""
+
+    solution: torch.Tensor  # (n, P)
+    #: (n, iterations + 1) relative residuals ‖bᵢ − Mᵢxᵢ‖/‖bᵢ‖, starting with 1 (x = 0). The
+    #: last column and every value that stopped a row are recomputed from x (true residuals);
+    #: the others are CG's recursive estimate, which drifts below the true value near
+    #: machine precision.
+    residuals: torch.Tensor
+    #: (n,) smallest Rayleigh quotient pᵀMp/pᵀp met (NaN if no iteration): ≤ 0 means M is not
+    #: positive definite, so CG's answer cannot be trusted.
+    min_curvature: torch.Tensor
+    iterations: int  # CG iterations
+    matvecs: int  # matrix-vector products, the true-residual checks included
+
+
 def batched_conjugate_gradient(
     matvec: Callable[[torch.Tensor], torch.Tensor],
     rhs: torch.Tensor,
     max_steps: int,
     tolerance: float,
-) -> tuple[torch.Tensor, torch.Tensor, int]:
+) -> ConjugateGradientResult:
     """Solve ``M xᵢ = bᵢ`` for every row i at once with conjugate gradients.
 
-    ``matvec`` applies each task's own symmetric ``M`` row by row. A task stops updating once
-    its relative residual ‖rᵢ‖/‖bᵢ‖ is at most ``tolerance``; the loop ends when all have.
-
-    Returns
-    -------
-    solution : (n, P)
-    residuals : (n, iterations + 1) relative residual norms, starting with 1 (x = 0)
-    iterations : matrix-vector products performed
+    ``matvec`` applies each task's own symmetric ``M`` row by row. A row stops once its true
+    relative residual ‖bᵢ − Mxᵢ‖/‖bᵢ‖ is at most ``tolerance``: when CG's cheap recursive
+    estimate passes the test, the residual is recomputed from x (one extra product); if the
+    true one has not passed, it replaces the estimate and the row goes on. A row whose
+    curvature pᵀMp is exactly 0 cannot go on (breakdown) and stops.
     """
     x = torch.zeros_like(rhs)
     r = rhs.clone()
@@ -154,25 +178,58 @@ def batched_conjugate_gradient(
     rs = (r * r).sum(-1)
     scale = rhs.norm(dim=-1)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    residuals = [rs.sqrt() / scale]
-    iterations = 0
+    residuals = [rs.sqrt() / scale]  # exact at x = 0
+    done = residuals[0] <= tolerance
+    exact = torch.ones_like(done)  # the latest residual of the row was recomputed from x
+    min_curvature = torch.full_like(scale, float("inf"))
+    iterations = matvecs = 0
+
+    def true_residual() -> tuple[torch.Tensor, torch.Tensor]:
+        nonlocal matvecs
+        matvecs += 1
+        true_r = rhs - matvec(x)
+        return true_r, true_r.norm(dim=-1) / scale
+
     for _ in range(max_steps):
-        active = residuals[-1] > tolerance
+        active = ~done
         if not bool(active.any()):
             break
         mp = matvec(p)
         iterations += 1
+        matvecs += 1
         curvature = (p * mp).sum(-1)
+        length = (p * p).sum(-1)
+        seen = active & (length > 0)
+        quotient = curvature / torch.where(seen, length, torch.ones_like(length))
+        min_curvature = torch.where(seen, torch.minimum(min_curvature, quotient), min_curvature)
         usable = active & (curvature != 0)
         step = torch.where(usable, rs / torch.where(usable, curvature, torch.ones_like(rs)),
                            torch.zeros_like(rs))
         x = x + step.unsqueeze(-1) * p
-        r = r - step.unsqueeze(-1) * mp
+        r = torch.where(usable.unsqueeze(-1), r - step.unsqueeze(-1) * mp, r)
         rs_new = (r * r).sum(-1)
+        estimate = rs_new.sqrt() / scale
+        passed = usable & (estimate <= tolerance)
+        exact = exact & ~usable
+        if bool(passed.any()):  # the stopping test, on the true residual
+            true_r, true_norm = true_residual()
+            failed = passed & (true_norm > tolerance)  # the estimate had drifted: replace it
+            r = torch.where(failed.unsqueeze(-1), true_r, r)
+            rs_new = torch.where(failed, (true_r * true_r).sum(-1), rs_new)
+            estimate = torch.where(usable, true_norm, estimate)
+            exact = exact | usable
+            passed = usable & (true_norm <= tolerance)
         keep = usable & (rs > 0)
         beta = torch.where(keep, rs_new / torch.where(keep, rs, torch.ones_like(rs)),
                            torch.zeros_like(rs))
         p = torch.where(usable.unsqueeze(-1), r + beta.unsqueeze(-1) * p, p)
         rs = torch.where(usable, rs_new, rs)
-        residuals.append(rs.sqrt() / scale)
-    return x, torch.stack(residuals, dim=-1), iterations
+        residuals.append(torch.where(usable, estimate, residuals[-1]))
+        done = done | passed | (active & ~usable)
+    if not bool(exact.all()):
+        _, true_norm = true_residual()
+        residuals[-1] = torch.where(exact, residuals[-1], true_norm)
+    min_curvature = torch.where(torch.isinf(min_curvature), torch.full_like(scale, float("nan")),
+                                min_curvature)
+    return ConjugateGradientResult(x, torch.stack(residuals, dim=-1), min_curvature,
+                                   iterations, matvecs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from maml_gui.core.algorithms.base import (
-    Algorithm, MetaGradient, mean_aggregate, query_loss, query_loss_and_grad, run_inner_loop,
+    Algorithm, MetaGradient, mean_aggregate, query_loss, query_loss_and_grad,
 )
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import TaskBatch
@@ -18,8 +18,7 @@ class FOMAML(Algorithm):
 
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         start = theta.detach().unsqueeze(0).expand(batch.n, -1)
-        path = run_inner_loop(self.family, batch, start, config.inner_lr, config.inner_steps,
-                              create_graph=False)
+        path = self.adapt(theta, batch, config)
         loss_after, task_grads = query_loss_and_grad(self.family, batch, path.final)
         return MetaGradient(
             task_grads=task_grads,

@@ -16,7 +16,12 @@ from maml_gui.core.tasks import TaskBatch
 
 
 def project_to_simplex(v: np.ndarray) -> np.ndarray:
-    """Euclidean projection onto {p : p ≥ 0, Σp = 1} (sort-based, Duchi et al. 2008)."""
+    """Euclidean projection onto {p : p ≥ 0, Σp = 1} (sort-based, Duchi et al. 2008).
+
+    Raises ValueError for a non-finite ``v`` (there is no projection to speak of).
+    """
+    if not np.isfinite(v).all():
+        raise ValueError("cannot project non-finite task weights onto the simplex")
     u = np.sort(v)[::-1]
     cumulative = np.cumsum(u) - 1.0
     index = np.arange(1, v.size + 1)
@@ -43,6 +48,8 @@ class TRMAML(MAML):
                                   device=result.task_grads.device)
         result.aggregate = (weights.unsqueeze(-1) * result.task_grads).sum(0)
         result.diagnostics["task_weights"] = self.weights.copy()
+        # unchanged unless post_step runs (it does not after a diverged step)
+        result.diagnostics["task_weights_next"] = self.weights.copy()
         return result
 
     def post_step(self, result: MetaGradient, batch: TaskBatch, config: Config) -> None:
