@@ -27,7 +27,7 @@ from maml_gui.widgets.intro_panel import WELCOME_TEXT, WELCOME_TITLE, IntroPanel
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.runtime.session_file import Session
 from maml_gui.widgets.parameter_panel import ParameterPanel
-from maml_gui.widgets.playback import frames_per_meta_step, speed_for
+from maml_gui.widgets.playback import frames_per_meta_step, preset_speed, speed_for
 from maml_gui.widgets.session_actions import SessionActions
 from maml_gui.widgets.trace_view import TraceView
 from maml_gui.widgets.window_fit import available_geometry, fit_to, fits
@@ -401,6 +401,8 @@ class MainWindow(QMainWindow):
         self.controller.replace_config(session.config)
         if "speed" in view:
             speed = FULL_SPEED if view["speed"] == "full" else float(view["speed"])
+            speed = preset_speed(speed, frames_per_meta_step(session.config,
+                                                             view.get("order", "auto")))
             finite = [i for i, s in enumerate(SPEEDS) if not math.isinf(s)]
             index = len(SPEEDS) - 1 if math.isinf(speed) else min(
                 finite, key=lambda i: abs(math.log(SPEEDS[i] / speed)))

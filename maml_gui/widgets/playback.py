@@ -38,3 +38,11 @@ def speed_for(frames: int, seconds: float = TARGET_SECONDS_PER_META_STEP) -> flo
     (the fastest finite one if none does)."""
     finite = [s for s in SPEEDS if not math.isinf(s)]
     return next((s for s in finite if frames / s <= seconds), finite[-1])
+
+
+def preset_speed(requested: float, frames: int) -> float:
+    """A session's or preset's speed, raised where it would make a meta-step of ``frames``
+    frames take longer than :data:`TARGET_SECONDS_PER_META_STEP` (full speed stays)."""
+    if math.isinf(requested) or frames / requested <= TARGET_SECONDS_PER_META_STEP:
+        return requested
+    return max(requested, speed_for(frames))
