@@ -4,9 +4,11 @@ Workload (Finn et al.): MLP 1-40-40-1, meta-batch 25, K = 10 support + 10 query 
 inner lr 0.01, k = 1 and 5, float32, one torch thread. The engine batches the tasks;
 the reference, written here, loops over tasks in Python the way most tutorials do
 (``F.linear`` per layer, one task at a time, one backward for the meta-batch).
-learn2learn and torchopt are timed too where importable.
+learn2learn and torchopt are timed too where importable. A second table times the article's
+further-reading methods (TreeMAML, B-SMALL, MetaNAS) on the same workload against MAML (and
+Reptile, MetaNAS's meta-learner), measured in the same run.
 
-    python benchmarks/meta_step.py [--repeats 5] [--seconds 1.5]
+    python benchmarks/meta_step.py [--repeats 5] [--seconds 1.5] [--extensions-only]
 """
 
 from __future__ import annotations
@@ -186,8 +188,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="medians over this many slices")
     parser.add_argument("--only", nargs="+", default=["maml", "fomaml", "reptile", "imaml"],
                         help="algorithms to time")
+    parser.add_argument("--extensions-only", action="store_true",
+                        help="only the TreeMAML / B-SMALL / MetaNAS table")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.extensions_only:
+        extensions_table(args.seconds, args.repeats)
+        return
     try:
         import torchopt  # noqa: F401
 
@@ -209,6 +216,29 @@ def main() -> None:
                 other = steps_per_second(torchopt_maml_step(k), args.seconds, args.repeats)
                 line += f"{other:>9.1f} st/s{engine / other:>16.1f}×"
             print(line)
+    extensions_table(args.seconds, args.repeats)
+
+
+EXTENSIONS = ("tree_maml", "b_small", "metanas")
+
+
+def extensions_table(seconds: float, repeats: int) -> None:
+    """Steps/s of the further-reading methods and their ratio to MAML's, same run and workload.
+
+    TreeMAML uses its learned tree (default cuts) and pays n backward passes for the per-task
+    gᵢ; B-SMALL trains μ, b and log σ (P 1761 → 3441) with LRT noise and the KL term;
+    MetaNAS mixes relu/tanh/sin/identity (Adam inner steps, two gradient evaluations each).
+    """
+    print(f"\nfurther-reading methods, same workload ({TASKS} tasks, engine only)")
+    print(f"{'algorithm':<10}{'k':>3}{'steps/s':>10}{'MAML st/s':>12}{'÷ MAML':>9}"
+          f"{'Reptile st/s':>14}{'÷ Reptile':>11}")
+    for k in (1, 5):
+        maml = steps_per_second(engine_step("maml", k), seconds, repeats)
+        reptile = steps_per_second(engine_step("reptile", k), seconds, repeats)
+        for algorithm in EXTENSIONS:
+            rate = steps_per_second(engine_step(algorithm, k), seconds, repeats)
+            print(f"{algorithm:<10}{k:>3}{rate:>10.1f}{maml:>12.1f}{rate / maml:>8.2f}×"
+                  f"{reptile:>14.1f}{rate / reptile:>10.2f}×")
 
 
 if __name__ == "__main__":

@@ -277,7 +277,7 @@ def command_export(args: argparse.Namespace) -> int:
         from maml_gui.core.landscape import landscape_tasks
         from maml_gui.core.tasks import make_family
 
-        if not make_family(config.task).has_data:
+        if not make_family(config).has_data:
             raise UsageError(f"--view function: the {config.family} family has no data "
                              "(the function view shows softplus and sinusoid tasks)")
         tasks = landscape_tasks(config).n
@@ -341,8 +341,10 @@ def _export_comparison(args: argparse.Namespace, config, view: dict, size) -> in
         specs = [(algorithm, parse_overrides(settings)) for algorithm, settings in view["compare"]]
     else:
         specs = [(name, {}) for name in ("maml", "fomaml", "reptile", "imaml")]
+    from maml_gui.core.config import ALGORITHMS
+
     for algorithm, _settings in specs:
-        if algorithm not in ("maml", "fomaml", "reptile", "imaml", "tr_maml", "pretrain"):
+        if algorithm not in ALGORITHMS:
             raise UsageError(f"--variant {algorithm!r}: unknown algorithm")
     variants = build_variants(config, specs)  # ConfigError: exit 2
     if not args.quiet:
@@ -413,9 +415,10 @@ def _write_trajectory(out: str, config, records) -> None:
     from maml_gui.core.tasks import make_family
     from maml_gui.export.data import write_trajectory
 
-    family = make_family(config.task)
+    family = make_family(config)
     write_trajectory(out, config, records, meta={"param_dim": family.param_dim,
-                                                  "axis_names": list(family.axis_names or ())})
+                                                  "axis_names": list(family.axis_names or ()),
+                                                  "blocks": family.blocks()})
 
 
 def _write_image(args, config, records, step_index, size, view: _View) -> None:

@@ -60,7 +60,7 @@ def command_landscape(args: argparse.Namespace) -> int:
     config = load_config_from_args(args)
     if not str(args.out).lower().endswith(".npz"):
         raise UsageError(f"--out {args.out}: the landscape is written as .npz")
-    family = make_family(config.task)
+    family = make_family(config)
     trace = load_trace(args.trace) if args.trace else None
     path_points = None
     if trace is not None:

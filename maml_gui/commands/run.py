@@ -33,8 +33,9 @@ def command_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".json", ".npz"):
         raise UsageError(f"--out {out}: unknown trace format {out.suffix or '(none)'!r}; use .json or .npz")
-    family = make_family(config.task)
-    meta = {"param_dim": family.param_dim, "axis_names": list(family.axis_names or ())}
+    family = make_family(config)
+    meta = {"param_dim": family.param_dim, "axis_names": list(family.axis_names or ()),
+            "blocks": family.blocks()}
     progress = Progress(config.steps, enabled=not args.quiet)
     last = warning = None
     with TraceWriter(out, config_json(config), paths=args.paths or config.record_paths,

@@ -25,6 +25,7 @@ from maml_gui.widgets.export_actions import ExportActions
 from maml_gui.widgets.function_view import FunctionView
 from maml_gui.widgets.intro_panel import WELCOME_TEXT, WELCOME_TITLE, IntroPanel, play_icon
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
+from maml_gui.widgets.method_view import MethodView
 from maml_gui.runtime.session_file import Session
 from maml_gui.widgets.parameter_panel import ParameterPanel
 from maml_gui.widgets.playback import frames_per_meta_step, preset_speed, speed_for
@@ -133,6 +134,12 @@ class MainWindow(QMainWindow):
         self.function_dock.setWidget(self.function_view)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.function_dock)
         self.tabifyDockWidget(self.trace_dock, self.function_dock)
+        self.method_view = MethodView(config)
+        self.method_dock = QDockWidget("Method", self)
+        self.method_dock.setObjectName("method")
+        self.method_dock.setWidget(self.method_view)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.method_dock)
+        self.tabifyDockWidget(self.trace_dock, self.method_dock)
         self.trace_dock.raise_()
 
         self._build_status_bar()
@@ -212,7 +219,7 @@ class MainWindow(QMainWindow):
         intro.toggled.connect(lambda on: self.intro.set_collapsed(not on))
         self.intro.collapsed_changed.connect(lambda folded: intro.setChecked(not folded))
         menu.addAction(intro)
-        for dock in (self.panel_dock, self.trace_dock, self.function_dock):
+        for dock in (self.panel_dock, self.trace_dock, self.function_dock, self.method_dock):
             menu.addAction(dock.toggleViewAction())
         self.view_menu = menu
 
@@ -260,6 +267,7 @@ class MainWindow(QMainWindow):
         self.order_box.currentIndexChanged.connect(self._on_order_chosen)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.function_dock.visibilityChanged.connect(self._on_function_dock_shown)
+        self.method_dock.visibilityChanged.connect(self._on_method_dock_shown)
 
     # --- controller → views -----------------------------------------------------------
     @Slot(object)
@@ -268,6 +276,8 @@ class MainWindow(QMainWindow):
         self.trace.show_snapshot(snapshot)
         if not self.function_view.visibleRegion().isEmpty():  # refits cost ms: only if seen
             self.function_view.show_snapshot(snapshot)
+        if not self.method_view.visibleRegion().isEmpty():
+            self.method_view.show_snapshot(snapshot)
         if self._cg_tab_wanted and self.trace.tabs.isTabVisible(1):
             self._cg_tab_wanted = False  # an iMAML scenario opens on its CG residuals
             self.trace.tabs.setCurrentIndex(1)
@@ -299,6 +309,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_config(config)
         self.trace.set_config(config)
         self.function_view.set_config(config)
+        self.method_view.set_config(config)
         self._follow_frames_per_step()
 
     @Slot(object)
@@ -307,6 +318,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_config(config, restarted=True)
         self.trace.set_config(config)
         self.function_view.set_config(config, restarted=True)
+        self.method_view.set_config(config)
         self.banner.hide()
         self._curvature_warned = False
         self.canvas.set_interactive(not self.controller.playing)
@@ -594,6 +606,11 @@ class MainWindow(QMainWindow):
     def _on_function_dock_shown(self, visible: bool) -> None:
         if visible:
             self.function_view.show_snapshot(self.controller.snapshot())
+
+    @Slot(bool)
+    def _on_method_dock_shown(self, visible: bool) -> None:
+        if visible:
+            self.method_view.show_snapshot(self.controller.snapshot())
 
     @Slot(object)
     def _on_task_selected(self, index: int | None) -> None:

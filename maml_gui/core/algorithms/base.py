@@ -1,8 +1,12 @@
 """What every meta-learning algorithm computes, and the batched pieces they share.
 
 Tasks are never looped over in Python: θ is copied into one row per task (a leaf of shape
-``(n, P)``), the inner loop runs on all rows at once, and since the tasks do not interact,
+``(n, P)``), the inner loop runs on all rows at once, and when the tasks do not interact,
 one backward pass of the summed loss yields every task's own meta-gradient in its row.
+Algorithms whose inner loops share information across tasks (TreeMAML pools gradients)
+set ``independent_rows = False``: the summed backward still gives the exact aggregate, but
+each task's own gᵢ = ∂Lᵢ/∂θ = Σ_r ∂Lᵢ/∂row_r then needs one backward pass per task
+(:func:`task_meta_gradients`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import torch
 
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
+
+#: a differentiable objective of every task's row: (φ (n, P), split) → losses (n,)
+Objective = Callable[[torch.Tensor, str], torch.Tensor]
 
 
 @dataclass
@@ -55,17 +62,23 @@ def run_inner_loop(
     *,
     create_graph: bool,
     proximal_lambda: float | None = None,
+    objective_fn: Objective | None = None,
 ) -> InnerPath:
     """``steps`` gradient steps on every task's support loss, all tasks at once.
 
     With ``proximal_lambda`` the objective is iMAML's Lˢ(φ) + λ/2‖φ − θ‖² around ``start``.
     With ``create_graph`` the steps stay differentiable (MAML's exact second-order path).
+    ``objective_fn`` replaces the family's loss (B-SMALL's data + λ·KL); the recorded losses
+    are then that objective's values.
     """
+    if objective_fn is None:
+        def objective_fn(phi: torch.Tensor, split: str) -> torch.Tensor:
+            return family.loss(phi, batch, split)
     anchor = start.detach()
     phi = start if create_graph else start.detach().requires_grad_(True)
     points, losses, grad_norms = [phi.detach()], [], []
     for _ in range(steps):
-        loss = family.loss(phi, batch, SUPPORT)
+        loss = objective_fn(phi, SUPPORT)
         objective = loss
         if proximal_lambda is not None:
             objective = loss + 0.5 * proximal_lambda * (phi - anchor).square().sum(-1)
@@ -77,7 +90,7 @@ def run_inner_loop(
             phi = phi.detach().requires_grad_(True)
         points.append(phi.detach())
     with torch.no_grad():
-        losses.append(family.loss(phi.detach(), batch, SUPPORT))
+        losses.append(objective_fn(phi.detach(), SUPPORT))
     empty = torch.zeros(phi.shape[0], 0, dtype=phi.dtype, device=phi.device)
     return InnerPath(
         final=phi,
@@ -85,6 +98,38 @@ def run_inner_loop(
         losses=torch.stack(losses, dim=1),
         grad_norms=torch.stack(grad_norms, dim=1) if grad_norms else empty,
     )
+
+
+def task_meta_gradients(losses: torch.Tensor, rows: torch.Tensor, *, independent: bool,
+                        groups: np.ndarray | None = None) -> torch.Tensor:
+    """Every task's own meta-gradient gᵢ = ∂Lᵢ/∂θ, ``(n, P)``, from losses ``(n,)`` of ``rows``.
+
+    ``rows`` is the leaf of θ copied per task (:func:`task_rows`). When the rows are
+    ``independent`` (task i's loss depends on row i alone) one backward pass of Σᵢ Lᵢ puts gᵢ
+    in row i. Otherwise Lᵢ depends on other rows too and gᵢ = Σ_r ∂Lᵢ/∂row_r: rows of the
+    Jacobian ∂L/∂rows, by batched backward passes. ``groups`` (a label per task) says which
+    tasks may interact (none across groups): one pass then serves one task of every group,
+    so it takes as many passes as the largest group has tasks (n without ``groups``).
+    """
+    if independent:
+        (grads,) = torch.autograd.grad(losses.sum(), rows)
+        return grads
+    n = losses.shape[0]
+    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
+    rank = np.array([int((groups[:i] == groups[i]).sum()) for i in range(n)])
+    basis = torch.zeros(int(rank.max()) + 1, n, dtype=losses.dtype, device=losses.device)
+    basis[torch.as_tensor(rank), torch.arange(n)] = 1.0
+    try:
+        (jacobian,) = torch.autograd.grad(losses, rows, grad_outputs=basis, is_grads_batched=True,
+                                          retain_graph=True)
+    except RuntimeError:  # an op without a batching rule: the same passes one by one
+        jacobian = torch.stack([
+            torch.autograd.grad(losses, rows, grad_outputs=b, retain_graph=True)[0] for b in basis
+        ])
+    same = torch.as_tensor(groups[:, None] == groups[None, :], dtype=losses.dtype,
+                           device=losses.device)
+    # pass rank[i] holds, in the rows of i's group, ∂Lᵢ/∂row_r: sum those rows
+    return torch.einsum("ir,irp->ip", same, jacobian[torch.as_tensor(rank)])
 
 
 def query_loss_and_grad(
@@ -112,10 +157,23 @@ class Algorithm:
     second_order: ClassVar[bool] = False
     #: which hot settings change what this algorithm computes (the panel greys out the rest)
     uses: ClassVar[tuple[str, ...]] = ("inner_lr", "inner_steps", "outer_lr")
+    #: task i's inner loop depends on task i alone, so a backward pass of Σᵢ Lᵢ leaves gᵢ in
+    #: row i; False when tasks share inner-loop information (see :func:`task_meta_gradients`)
+    independent_rows: ClassVar[bool] = True
 
     def __init__(self, family: TaskFamily, pool_size: int | None):
         self.family = family
         self.pool_size = pool_size
+
+    @classmethod
+    def check_config(cls, config: Config, family: TaskFamily) -> None:
+        """Refuse settings this algorithm cannot run with (raise :class:`ConfigError`)."""
+
+    @classmethod
+    def model(cls, family: TaskFamily, config: Config) -> TaskFamily:
+        """The parameterised model trained: the family itself, or one with more parameter
+        blocks (B-SMALL's log σ, MetaNAS's architecture logits). Built from cold settings only."""
+        return family
 
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         raise NotImplementedError

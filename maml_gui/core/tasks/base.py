@@ -125,6 +125,15 @@ class TaskFamily:
         """Named blocks of the flat parameter vector (rows of a weight matrix are filters)."""
         return [("theta", (self.param_dim,))]
 
+    def blocks(self) -> list[dict[str, Any]]:
+        """The layout as ``{"name", "start", "size", "shape"}`` entries (for traces and views)."""
+        out, start = [], 0
+        for name, shape in self.layout():
+            size = int(np.prod(shape))
+            out.append({"name": name, "start": start, "size": size, "shape": list(shape)})
+            start += size
+        return out
+
     # --- sampling ---------------------------------------------------------------------
     def make_pool(self, generator: torch.Generator) -> TaskBatch:
         """The fixed training tasks (only when :meth:`pool_size` is not None)."""
