@@ -23,7 +23,9 @@ class ConfigError(ValueError):
         self.field = field_name
         self.value = value
         self.problem = problem
-        super().__init__(f"{field_name} = {_short_repr(value)}: {problem}")
+        from maml_gui.core.safe_read import shown_name
+
+        super().__init__(f"{shown_name(field_name)} = {_short_repr(value)}: {problem}")
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:
@@ -510,6 +512,9 @@ def _check_cross_field(config: Config) -> None:
     if config.meta_batch is not None and pool is not None and config.meta_batch > pool:
         raise ConfigError("meta_batch", config.meta_batch,
                           f"larger than the {pool} tasks of the pool (task.n_tasks)")
+    from maml_gui.core.budget import check_budget, training_terms
+
+    check_budget(training_terms(config))  # before anything is allocated
     if config.algorithm == "tr_maml" and pool is None:
         raise ConfigError("algorithm", "tr_maml",
                           "TR-MAML weights a fixed set of training tasks: set task.fixed_tasks = true")
@@ -517,24 +522,25 @@ def _check_cross_field(config: Config) -> None:
 
 def load_config_file(path: str | Path) -> Config:
     """Read a JSON config file; every problem becomes a :class:`ConfigError` with the file's name."""
+    from maml_gui.core.safe_read import InputFileError, read_json
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("config", str(path), f"cannot read file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError("config", str(path), "not a text file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError("config", str(path),
-                          f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        data = read_json(path, what="config")
+    except InputFileError as exc:
+        raise ConfigError("config", str(path), str(exc)) from None
+    return config_from_json(data, str(path))
+
+
+def config_from_json(data: Any, source: str) -> Config:
+    """A config from parsed JSON: a config, or a trace, export or session holding one under
+    ``config``; :class:`ConfigError` naming ``source`` otherwise."""
     if not isinstance(data, dict):
-        raise ConfigError("config", str(path), "must hold a JSON object")
+        raise ConfigError("config", source, "must hold a JSON object")
     if "config" in data and isinstance(data["config"], dict) and "algorithm" not in data:
         data = data["config"]  # a trace, export or session file: use its embedded config
     version = data.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
         raise ConfigError("schema_version", version,
                           f"made by a newer maml-gui (this one reads up to {SCHEMA_VERSION})")
     return make_config(data)
@@ -542,14 +548,18 @@ def load_config_file(path: str | Path) -> Config:
 
 def parse_assignment(text: str) -> tuple[str, Any]:
     """Parse ``key=value`` from ``--set``; the value is JSON when it parses, else a string."""
+    from maml_gui.core.safe_read import InputFileError, JSONSyntaxError, parse_json
+
     if "=" not in text:
         raise ConfigError("--set", text, "must look like key=value")
     key, raw = text.split("=", 1)
     key = key.strip()
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
+        value = parse_json(raw, f"the value of {key}")
+    except JSONSyntaxError:
         value = raw
+    except InputFileError as exc:  # too deep, or a number too long
+        raise ConfigError("--set", key, str(exc)) from None
     return key, value
 
 
@@ -560,5 +570,5 @@ def config_json(config: Config) -> dict[str, Any]:
 
 __all__ = [
     "ALGORITHMS", "Config", "ConfigError", "FIELDS", "FIELD_BY_NAME", "Field", "HOT_FIELDS",
-    "SCHEMA_VERSION", "config_json", "load_config_file", "make_config", "parse_assignment",
+    "SCHEMA_VERSION", "config_from_json", "config_json", "load_config_file", "make_config", "parse_assignment",
 ]

@@ -298,8 +298,13 @@ class RunController(QObject):
 
     def step_meta(self) -> None:
         """Pause and show exactly one more meta-step, complete."""
+        self.step_meta_many(1)
+
+    def step_meta_many(self, count: int) -> None:
+        """Pause and show exactly ``count`` more meta-steps, complete: one request to the
+        worker however large ``count`` is (``--screenshot --steps N``)."""
         self.pause()
-        self._pending_meta_steps += 1
+        self._pending_meta_steps += int(count)
         self._take_pending_meta_steps()
 
     def _take_pending_meta_steps(self) -> None:

@@ -18,6 +18,7 @@ from maml_gui.core.algorithms.imaml import curvature_warning
 from maml_gui.core.config import Config, ConfigError, config_json, make_config
 from maml_gui.core.device import resolve_device
 from maml_gui.core.landscape import LandscapeError
+from maml_gui.core.safe_read import parse_json
 from maml_gui.core.tasks import get_family
 from maml_gui.runtime.run_controller import FULL_SPEED, SPEEDS, RunController, Snapshot
 from maml_gui.widgets.comparison_view import ComparisonView
@@ -726,8 +727,8 @@ def last_session_config(settings: QSettings) -> Config | None:
     if not text:
         return None
     try:
-        data = json.loads(str(text))
+        data = parse_json(str(text), "the last session")  # InputFileError is a ValueError
         data.pop("schema_version", None)
         return make_config(data)
-    except (ValueError, ConfigError):
+    except (ValueError, ConfigError, AttributeError):  # e.g. a list, not an object
         return None
