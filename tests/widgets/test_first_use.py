@@ -356,7 +356,7 @@ def test_preset_from_the_command_line_shows_its_description(qtbot, tmp_path, mon
 
     seen = {}
 
-    def grab(_app, window, _path, _steps):
+    def grab(_app, window, _path, _steps, **_kwargs):
         qtbot.addWidget(window)
         seen["title"] = window.intro.title.text()
         seen["description"] = window.intro.description.text()
