@@ -89,6 +89,7 @@ def _run_app(args: argparse.Namespace) -> int:
     elif args.preset:
         preset = load_preset(args.preset)
         window.apply_session(Session(config, preset.view))  # config carries any --set changes
+        window.show_intro(preset.title, preset.description)
         window.sessions.name = preset.name
         window.sessions.set_modified(False)
     if args.screenshot:
@@ -144,6 +145,7 @@ def _take_screenshot(app, window, path: str, steps: int, *, deadline: float) -> 
         except OSError as exc:
             print(f"maml-gui: cannot write {path}: {exc}", file=sys.stderr)
             result["code"] = EXIT_USAGE
+        window.setWindowModified(False)  # a screenshot asks nobody about saving
         window.close()
         app.quit()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 
 from maml_gui.core.config import Config, ConfigError, make_config
@@ -20,8 +22,20 @@ class Preset:
     view: WindowState = field(default_factory=WindowState)  # what to show (surface, range, ...)
 
 
+_ARTICLE_NUMBER = re.compile(r"^Article (\d+)\b")
+
+
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in resource_dir("presets").glob("*.json"))
+    """Preset names in menu order: the article's figures by number, then the others by title."""
+    def order(path) -> tuple[int, int, str]:
+        try:
+            title = str(json.loads(path.read_text(encoding="utf-8")).get("title", ""))
+        except (OSError, ValueError, AttributeError):
+            title = ""
+        match = _ARTICLE_NUMBER.match(title)
+        return (0, int(match.group(1)), title) if match else (1, 0, (title or path.stem).casefold())
+
+    return [p.stem for p in sorted(resource_dir("presets").glob("*.json"), key=order)]
 
 
 def load_preset(name: str) -> Preset:

@@ -65,7 +65,7 @@ class LandscapeWorker(ChannelWorker, QObject):
         self.start()
         self._channel.send(("request", {
             "generation": request.generation, "config": config_json(request.config),
-            "tasks": request.tasks, "surface": request.surface, "xrange": request.xrange,
+            "tasks": _copy_for_sending(request.tasks), "surface": request.surface, "xrange": request.xrange,
             "yrange": request.yrange, "resolutions": request.resolutions, "plane": request.plane,
             "anchor": request.anchor, "weights": request.weights, "dtype": request.dtype,
         }))
@@ -87,6 +87,18 @@ class LandscapeWorker(ChannelWorker, QObject):
             self.failed.emit(message[1], message[2])
         elif kind == "finished":
             self._finished = max(self._finished, message[1])
+
+
+def _copy_for_sending(tasks: TaskBatch) -> TaskBatch:
+    """Clones of the tasks' tensors for another process.
+
+    Pickling a tensor for a child process moves its storage into shared memory in place,
+    which frees the memory under every ``numpy()`` view the window holds of it (the task
+    optima read 1e-313 after a few seconds of training). The clones move; the window's
+    tensors stay where they are.
+    """
+    return TaskBatch({key: value.detach().clone() for key, value in tasks.tensors.items()},
+                     tasks.ids.copy())
 
 
 def make_landscape_worker(parent: QObject | None = None) -> LandscapeWorker:

@@ -36,7 +36,7 @@ from maml_gui.runtime.training_worker import make_training_worker
 from maml_gui.runtime.worker_slot import STOP_WAIT_MS
 
 FULL_SPEED = math.inf
-SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, FULL_SPEED)  # animation frames per second
+SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, FULL_SPEED)  # animation frames per second
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from maml_gui.core.tasks import make_family
 from maml_gui.export import ExportError
+from maml_gui.widgets.folders import last_folder, remember_folder
 
 if TYPE_CHECKING:
     from maml_gui.widgets.main_window import MainWindow
@@ -220,14 +221,14 @@ class ExportActions(QObject):
 
     # --- menu actions -------------------------------------------------------------------
     def _ask_path(self, title: str, filters: str, default: str) -> str:
-        start = str(Path.home() / default)
+        start = str(last_folder(self.window.settings) / default)
         path, _ = QFileDialog.getSaveFileName(self.window, title, start, filters)
+        remember_folder(self.window.settings, path)
         return path
 
     @Slot()
     def _on_figure(self) -> None:
-        current = "comparison" if self.window.tabs.currentWidget() is self.window.comparison \
-            else "landscape"
+        current = "comparison" if self.window.comparison_visible() else "landscape"
         options = FigureOptions(self.window, list(FIGURE_VIEWS), current)
         if options.exec() != QDialog.DialogCode.Accepted:
             return

@@ -173,6 +173,7 @@ class FunctionView(QWidget):
                                     else pg.mkBrush(255, 255, 255, 210),
                                     verSpacing=-8, horSpacing=14, colCount=2)
         self.legend.setParentItem(self.view)
+        self.view.sigResized.connect(self._fit_legend)
 
         # --- comparison ---------------------------------------------------------------
         self.erm_box = QCheckBox("Compare with pretrained (ERM)")
@@ -627,12 +628,22 @@ class FunctionView(QWidget):
             self.legend.addItem(self._erm_sample, "ERM, after")
         self._legend_shape = (self._task_index, self._x_query.size > 0,
                               self._erm_result is not None, self._config.algorithm)
+        self._fit_legend()
+
+    def _fit_legend(self, *_args) -> None:
+        """Two columns where they fit inside the plot, else one: in a narrow dock the two
+        columns ran past the plot's edge and lost their ends ("α = 7.9" lost its digit)."""
+        room = self.view.boundingRect().width() - 12
+        self.legend.setColumnCount(2)
+        if self.legend.boundingRect().width() > room:
+            self.legend.setColumnCount(1)
 
     def _set_legend_text(self, item, text: str) -> None:
         for sample, label in self.legend.items:
             if sample.item is item:
                 if label.text != text:
                     label.setText(text)
+                    self._fit_legend()
                 return
 
     def _draw(self) -> None:

@@ -324,7 +324,8 @@ class LandscapeCanvas(QWidget):
         n = self._family.tasks_per_step() if self._family.pool_size() is None else self._tasks.n
         optima = self._family.optima(self._tasks)
         self._drawn = None
-        self.drawing.set_tasks(n, None if optima is None else optima.numpy(),
+        self.drawing.set_tasks(n, None if optima is None else
+                               optima.detach().cpu().numpy().astype(np.float64, copy=True),
                                on_path_clicked=self._on_path_clicked,
                                on_optimum_dropped=self._on_optimum_dropped)
 

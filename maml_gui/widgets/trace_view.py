@@ -12,6 +12,7 @@ the number of tasks changes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -379,6 +380,9 @@ class CgResidualPlot(QWidget):
             self.marker.setVisible(False)
             return
         iterations = np.arange(residuals.shape[1], dtype=np.float64)
+        # iterations are whole numbers: ticks at integers, about six of them at most
+        major = max(1, math.ceil((residuals.shape[1] - 1) / 6))
+        self.plot.getAxis("bottom").setTickSpacing(major, major)
         for curve, values in zip(self.curves, residuals):
             # a residual of exactly 0 has no logarithm: leave a gap instead of -inf
             curve.setData(iterations, np.where(values > 0, values, np.nan))
