@@ -85,8 +85,8 @@ def command_run(args: argparse.Namespace) -> int:
     from maml_gui.core.budget import check_budget, trace_term, training_terms
     from maml_gui.core.checkpoint import save_checkpoint
     from maml_gui.core.config import config_json
-    from maml_gui.core.recording import Recording, estimate_trace_bytes
-    from maml_gui.core.trace import TraceWriter
+    from maml_gui.core.recording import Recording
+    from maml_gui.core.trace import TraceWriter, estimate_trace_bytes
     from maml_gui.signals import StopRequest, exit_code, signal_name
     from maml_gui.output_paths import check_output
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from maml_gui.core.trace import StepRecord
+if TYPE_CHECKING:  # trace.py uses Recording: a plain import would be a circle
+    from maml_gui.core.trace import StepRecord
 
 #: up to this many parameters every array is stored every step by default
 SMALL_MODEL = 64
@@ -104,18 +105,3 @@ class Recording:
             "paths": self.paths,
             "rule": "recorded steps: step % every == 0, and the last step of the trace",
         }
-
-
-def estimate_trace_bytes(sample: StepRecord, first: int, end: int, recording: Recording,
-                         suffix: str, header: Mapping[str, Any]) -> int:
-    """The size of a trace of steps ``first … end − 1`` written with ``recording``, from one
-    real step ``sample`` encoded the way the writer encodes it (within a few per cent for
-    NPZ; JSON's number lengths vary a little from step to step)."""
-    from maml_gui.core.trace import header_bytes, record_bytes
-
-    recorded = recording.recorded_steps(first, end)
-    full_form = recording.recorded_form(sample)
-    full = record_bytes(full_form, suffix)
-    thin = record_bytes(recording.unrecorded_form(sample), suffix)
-    unrecorded = end - first - recorded
-    return header_bytes(header, suffix, full_form) + recorded * full + unrecorded * thin

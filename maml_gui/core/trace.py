@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 
 from maml_gui.core.io import AtomicPath
+from maml_gui.core.recording import Recording
 from maml_gui.core.safe_read import (
     MAX_TRACE_JSON_BYTES, InputFileError, load_npz, parse_json, read_json, scalar_text,
 )
@@ -467,8 +468,6 @@ class TraceWriter:
     def __init__(self, path: str | Path, config: Mapping[str, Any], *,
                  paths: str = "full", recording: Any = None,
                  meta: Mapping[str, Any] | None = None):
-        from maml_gui.core.recording import Recording  # recording imports this module
-
         self.path = Path(path)
         self.suffix = self.path.suffix.lower()
         if self.suffix not in (".json", ".npz"):
@@ -690,3 +689,16 @@ def iter_points(records: Iterable[StepRecord]) -> Iterator[np.ndarray]:
             yield record.theta[None]
         if record.paths is not None:
             yield record.paths.reshape(-1, record.paths.shape[-1])
+
+
+def estimate_trace_bytes(sample: StepRecord, first: int, end: int, recording: "Recording",
+                         suffix: str, header: Mapping[str, Any]) -> int:
+    """The size of a trace of steps ``first … end − 1`` written with ``recording``, from one
+    real step ``sample`` encoded the way the writer encodes it (within a few per cent for
+    NPZ; JSON's number lengths vary a little from step to step)."""
+    recorded = recording.recorded_steps(first, end)
+    full_form = recording.recorded_form(sample)
+    full = record_bytes(full_form, suffix)
+    thin = record_bytes(recording.unrecorded_form(sample), suffix)
+    unrecorded = end - first - recorded
+    return header_bytes(header, suffix, full_form) + recorded * full + unrecorded * thin

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from maml_gui.core.config import config_json, make_config
-from maml_gui.core.recording import Recording, default_every, estimate_trace_bytes
-from maml_gui.core.trace import TraceWriter, load_trace, read_trace_header
+from maml_gui.core.recording import Recording, default_every
+from maml_gui.core.trace import TraceWriter, estimate_trace_bytes, load_trace, read_trace_header
 from maml_gui.core.training import train
 
 SMALL_MLP = {"family": "sinusoid", "hidden": [4], "n_tasks": 3, "k_shot": 4, "k_query": 4}

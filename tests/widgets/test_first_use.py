@@ -309,10 +309,10 @@ def test_enter_in_a_text_field_gives_the_keys_back(qtbot, window):
 @pytest.mark.parametrize("name", preset_names())
 def test_every_animated_preset_takes_about_a_second_per_meta_step(name):
     preset = load_preset(name)
-    speed = preset.view.get("speed")
-    if speed in (None, "full"):
+    speed = preset.view.playback.speed
+    if preset.view.tab == "compare" or speed == "full":
         return  # a comparison, or training at full speed: no animation to wait for
-    frames = frames_per_meta_step(preset.config, preset.view.get("order", "auto"))
+    frames = frames_per_meta_step(preset.config, preset.view.playback.order)
     shown = preset_speed(speed, frames)  # what the window plays it at
     assert shown >= speed
     # the fastest notch is 60 frames/s: a 75-frame meta-step takes 1.25 s there
@@ -322,9 +322,11 @@ def test_every_animated_preset_takes_about_a_second_per_meta_step(name):
 
 def test_a_slow_preset_speed_is_raised_in_the_window(qtbot, window):
     from maml_gui.runtime.session_file import Session
+    from maml_gui.view import PlaybackState, WindowState
 
     config = make_config({"algorithm": "imaml", "inner_steps": 20})
-    window.apply_session(Session(config, {"speed": 2, "order": "one_by_one"}))
+    playback = PlaybackState(speed=2.0, order="one_by_one")
+    window.apply_session(Session(config, WindowState(playback=playback)))
     frames = frames_per_meta_step(config, "one_by_one")
     assert frames / SPEEDS[window.speed_slider.value()] <= 1.0
 
