@@ -65,14 +65,12 @@ def run_inner_loop(
     phi = start if create_graph else start.detach().requires_grad_(True)
     points, losses, grad_norms = [phi.detach()], [], []
     for _ in range(steps):
-        loss = family.loss(phi, batch, SUPPORT)
-        objective = loss
+        loss, grad = support_loss_and_grad(family, batch, phi, create_graph)
         if proximal_lambda is not None:
-            objective = loss + 0.5 * proximal_lambda * (phi - anchor).square().sum(-1)
-        (grad,) = torch.autograd.grad(objective.sum(), phi, create_graph=create_graph)
+            grad = grad + proximal_lambda * (phi - anchor)
         losses.append(loss.detach())
         grad_norms.append(grad.detach().norm(dim=-1))
-        phi = phi - inner_lr * grad
+        phi = torch.add(phi, grad, alpha=-inner_lr)  # one node in MAML's graph, not two
         if not create_graph:
             phi = phi.detach().requires_grad_(True)
         points.append(phi.detach())
@@ -85,6 +83,22 @@ def run_inner_loop(
         losses=torch.stack(losses, dim=1),
         grad_norms=torch.stack(grad_norms, dim=1) if grad_norms else empty,
     )
+
+
+def support_loss_and_grad(
+    family: TaskFamily, batch: TaskBatch, phi: torch.Tensor, create_graph: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every task's support loss at its row of ``phi`` and its gradient there.
+
+    The family's analytic gradient where it is differentiable (so MAML's graph runs through
+    it), else autograd's, kept differentiable with ``create_graph``.
+    """
+    if family.differentiable_grad:
+        with torch.set_grad_enabled(create_graph):
+            return family.loss_and_grad(phi, batch, SUPPORT)
+    loss = family.loss(phi, batch, SUPPORT)
+    (grad,) = torch.autograd.grad(loss.sum(), phi, create_graph=create_graph)
+    return loss, grad
 
 
 def query_loss_and_grad(

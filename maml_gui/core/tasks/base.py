@@ -142,12 +142,17 @@ class TaskFamily:
         """Loss of every task at ``theta`` (shape ``(..., n, P)``), shape ``(..., n)``."""
         raise NotImplementedError
 
+    #: ``loss_and_grad`` is built from differentiable ops (no in-place updates), so the engine's
+    #: inner loop uses it, MAML's second-order graph included, instead of autograd's gradient
+    differentiable_grad: ClassVar[bool] = False
+
     def loss_and_grad(
         self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Analytic loss and gradient without autograd, where the family has them (else None).
 
-        Used by landscapes, which need many values and no graph.
+        Used by landscapes, which need many values and no graph, and by the training inner
+        loop where ``differentiable_grad`` says so.
         """
         return None
 

@@ -19,6 +19,7 @@ class SinusoidFamily(TaskFamily):
     description = "y = A sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π]; MSE of an MLP 1-40-40-1 (ReLU)"
     default_dtype = torch.float32
     has_data = True
+    differentiable_grad = True
     suggested = {"inner_lr": 0.01, "outer_optimizer": "adam", "outer_lr": 0.001}  # Finn et al.
     fields = (
         n_tasks_field(25, 10_000, "Tasks per meta-step (or the size of the fixed task pool)."),
@@ -103,21 +104,65 @@ class SinusoidFamily(TaskFamily):
         fused in (``baddbmm``), and θ is cut with ``split``: its backward is one ``cat``,
         where slicing would allocate a zero tensor of size P per block, twice for MAML.
         """
+        lead, weights, activations = self._forward(theta, x)
+        return activations[-1].view(*lead, x.shape[-1])
+
+    def _forward(self, theta: torch.Tensor, x: torch.Tensor
+                 ) -> tuple[torch.Size, list[torch.Tensor], list[torch.Tensor]]:
+        """Leading shape, weights ``(B, out, in)`` and every layer's output ``(B, M, width)``
+        (the input first, the last layer's pre-activation last; the others after ReLU)."""
         # numpy's broadcast_shapes: torch's imports sympy (seconds, under the import lock)
         lead = torch.Size(np.broadcast_shapes(tuple(theta.shape[:-1]), tuple(x.shape[:-1])))
-        theta = theta.expand(*lead, theta.shape[-1])
         batch = lead.numel()
+        if theta.shape[:-1] != lead:  # an expand or reshape is one more node in MAML's graph
+            theta = theta.expand(*lead, theta.shape[-1])
+        if theta.dim() != 2:
+            theta = theta.reshape(batch, -1)
         hidden = x.expand(*lead, x.shape[-1]).reshape(batch, x.shape[-1], 1)
-        blocks = theta.reshape(batch, -1).split(self._block_sizes, dim=-1)
+        blocks = theta.split(self._block_sizes, dim=-1)
         widths = self.widths
         layers = len(widths) - 1
+        weights, activations = [], [hidden]
         for i in range(layers):
             weight = blocks[2 * i].view(batch, widths[i + 1], widths[i])
             bias = blocks[2 * i + 1].view(batch, 1, widths[i + 1])
-            hidden = torch.baddbmm(bias, hidden, weight.transpose(1, 2))
+            if widths[i] == 1:  # an outer product: one broadcast multiply-add, not a bmm
+                hidden = torch.addcmul(bias, hidden, weight.view(batch, 1, widths[i + 1]))
+            else:
+                hidden = torch.baddbmm(bias, hidden, weight.transpose(1, 2))
             if i < layers - 1:
                 hidden = torch.relu(hidden)
-        return hidden.view(*lead, x.shape[-1])
+            weights.append(weight)
+            activations.append(hidden)
+        return lead, weights, activations
+
+    def loss_and_grad(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every task's MSE (detached) and its gradient by hand-written backpropagation.
+
+        Built from ordinary differentiable ops, so MAML differentiates through it once:
+        autograd's double backward of the MLP records several times as many nodes (views,
+        transposes, backward-of-backward) for the same Hessian-vector products. ReLU's
+        mask is a constant, as it is in autograd (its second derivative is 0 a.e.).
+        """
+        x, y = split_tensors(batch, split)
+        lead, weights, activations = self._forward(theta, x)
+        points = x.shape[-1]
+        residual = activations[-1] - y.expand(*lead, points).reshape(-1, points, 1)
+        loss = residual.detach().square().mean((-2, -1))  # a value: nothing differentiates it
+        delta = residual * (2.0 / points)  # ∂loss/∂output, (B, M, 1)
+        grads: list[torch.Tensor] = []
+        for i in range(len(weights) - 1, -1, -1):
+            inputs = activations[i]
+            grads.append(delta.sum(1))  # bias
+            if inputs.shape[-1] == 1:
+                grads.append((delta * inputs).sum(1))  # (B, out) = (B, out, 1) flattened
+            else:
+                grads.append(torch.bmm(delta.transpose(1, 2), inputs).flatten(1))
+            if i > 0:  # through ReLU: autograd's own op, one node and no mask tensor
+                delta = torch.ops.aten.threshold_backward(torch.bmm(delta, weights[i]), inputs, 0)
+        grad = torch.cat(grads[::-1], dim=-1)
+        return loss.view(lead), grad.view(*lead, grad.shape[-1])
 
     @property
     def _block_sizes(self) -> list[int]:
