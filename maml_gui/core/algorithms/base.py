@@ -61,6 +61,8 @@ def run_inner_loop(
     With ``proximal_lambda`` the objective is iMAML's Lˢ(φ) + λ/2‖φ − θ‖² around ``start``.
     With ``create_graph`` the steps stay differentiable (MAML's exact second-order path).
     """
+    if family.differentiable_grad and start.dim() == 2 and proximal_lambda is None:
+        return _inner_loop_on_blocks(family, batch, start, inner_lr, steps, create_graph)
     anchor = start.detach()
     phi = start if create_graph else start.detach().requires_grad_(True)
     points, losses, grad_norms = [phi.detach()], [], []
@@ -79,6 +81,36 @@ def run_inner_loop(
     empty = torch.zeros(phi.shape[0], 0, dtype=phi.dtype, device=phi.device)
     return InnerPath(
         final=phi,
+        points=torch.stack(points, dim=1),
+        losses=torch.stack(losses, dim=1),
+        grad_norms=torch.stack(grad_norms, dim=1) if grad_norms else empty,
+    )
+
+
+def _inner_loop_on_blocks(family: TaskFamily, batch: TaskBatch, start: torch.Tensor,
+                          inner_lr: float, steps: int, create_graph: bool) -> InnerPath:
+    """:func:`run_inner_loop` on the family's parameter blocks, with its analytic gradient.
+
+    Flattening every step's gradient into one θ-sized vector (``cat``) and cutting φ again
+    (``split``, a ``cat`` in the backward) cost MAML a quarter of its time at k = 5 on the
+    MLP; the blocks are joined only for the recorded (detached) path and for φᵏ.
+    """
+    with torch.set_grad_enabled(create_graph):
+        blocks = family.blocks(start if create_graph else start.detach())
+        points, losses, grad_norms = [start.detach()], [], []
+        for _ in range(steps):
+            loss, grads = family.blocks_loss_and_grad(blocks, batch, SUPPORT)
+            losses.append(loss)
+            grad_norms.append(torch.stack([g.detach().flatten(1).norm(dim=-1) for g in grads],
+                                          dim=-1).norm(dim=-1))
+            blocks = [torch.add(b, g, alpha=-inner_lr) for b, g in zip(blocks, grads)]
+            points.append(torch.cat([b.detach().flatten(1) for b in blocks], dim=-1))
+        final = torch.cat([b.flatten(1) for b in blocks], dim=-1) if steps else start
+    with torch.no_grad():
+        losses.append(family.loss(final.detach(), batch, SUPPORT))
+    empty = torch.zeros(start.shape[0], 0, dtype=start.dtype, device=start.device)
+    return InnerPath(
+        final=final if create_graph else final.detach(),
         points=torch.stack(points, dim=1),
         losses=torch.stack(losses, dim=1),
         grad_norms=torch.stack(grad_norms, dim=1) if grad_norms else empty,

@@ -142,9 +142,20 @@ class TaskFamily:
         """Loss of every task at ``theta`` (shape ``(..., n, P)``), shape ``(..., n)``."""
         raise NotImplementedError
 
-    #: ``loss_and_grad`` is built from differentiable ops (no in-place updates), so the engine's
-    #: inner loop uses it, MAML's second-order graph included, instead of autograd's gradient
+    #: ``blocks_loss_and_grad`` (and ``loss_and_grad``) are built from differentiable ops, so
+    #: the engine's inner loop uses them, MAML's second-order graph included, not autograd's
     differentiable_grad: ClassVar[bool] = False
+
+    def blocks(self, theta: torch.Tensor) -> list[torch.Tensor]:
+        """Rows ``(n, P)`` of θ as views, one per parameter block (families with
+        ``differentiable_grad``)."""
+        raise NotImplementedError
+
+    def blocks_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
+                             split: str = SUPPORT) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Every task's loss (detached) and its gradient block by block, differentiable
+        (families with ``differentiable_grad``)."""
+        raise NotImplementedError
 
     def loss_and_grad(
         self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT

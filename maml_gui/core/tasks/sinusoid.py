@@ -104,65 +104,83 @@ class SinusoidFamily(TaskFamily):
         fused in (``baddbmm``), and θ is cut with ``split``: its backward is one ``cat``,
         where slicing would allocate a zero tensor of size P per block, twice for MAML.
         """
-        lead, weights, activations = self._forward(theta, x)
-        return activations[-1].view(*lead, x.shape[-1])
+        lead, rows, inputs = self._fold(theta, x)
+        return self._activations(self.blocks(rows), inputs)[-1].view(*lead, x.shape[-1])
 
-    def _forward(self, theta: torch.Tensor, x: torch.Tensor
-                 ) -> tuple[torch.Size, list[torch.Tensor], list[torch.Tensor]]:
-        """Leading shape, weights ``(B, out, in)`` and every layer's output ``(B, M, width)``
-        (the input first, the last layer's pre-activation last; the others after ReLU)."""
+    def loss_and_grad(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every task's MSE (detached) at ``theta`` ``(..., n, P)`` and its gradient."""
+        x, y = split_tensors(batch, split)
+        lead, rows, inputs = self._fold(theta, x)
+        targets = y.expand(*lead, x.shape[-1]).reshape(inputs.shape)
+        loss, grads = self._block_loss_and_grad(self.blocks(rows), inputs, targets)
+        grad = torch.cat([g.flatten(1) for g in grads], dim=-1)
+        return loss.view(lead), grad.view(*lead, grad.shape[-1])
+
+    def blocks(self, theta: torch.Tensor) -> list[torch.Tensor]:
+        """Rows ``(B, P)`` of θ as views in layout order: W ``(B, out, in)``, b ``(B, 1, out)``."""
+        batch = theta.shape[0]
+        pieces = theta.split(self._block_sizes, dim=-1)
+        shapes = [(batch, *shape) if name[0] == "W" else (batch, 1, *shape)
+                  for name, shape in self.layout()]
+        return [piece.view(shape) for piece, shape in zip(pieces, shapes)]
+
+    def blocks_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
+                             split: str = SUPPORT) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Every task's MSE (detached) and its gradient, block by block (see :meth:`blocks`)."""
+        x, y = split_tensors(batch, split)
+        return self._block_loss_and_grad(blocks, x.unsqueeze(-1), y.unsqueeze(-1))
+
+    def _fold(self, theta: torch.Tensor, x: torch.Tensor
+              ) -> tuple[torch.Size, torch.Tensor, torch.Tensor]:
+        """Leading shape, θ as rows ``(B, P)`` and x as ``(B, M, 1)``, broadcast together."""
         # numpy's broadcast_shapes: torch's imports sympy (seconds, under the import lock)
         lead = torch.Size(np.broadcast_shapes(tuple(theta.shape[:-1]), tuple(x.shape[:-1])))
-        batch = lead.numel()
         if theta.shape[:-1] != lead:  # an expand or reshape is one more node in MAML's graph
             theta = theta.expand(*lead, theta.shape[-1])
         if theta.dim() != 2:
-            theta = theta.reshape(batch, -1)
-        hidden = x.expand(*lead, x.shape[-1]).reshape(batch, x.shape[-1], 1)
-        blocks = theta.split(self._block_sizes, dim=-1)
-        widths = self.widths
-        layers = len(widths) - 1
-        weights, activations = [], [hidden]
+            theta = theta.reshape(lead.numel(), -1)
+        return lead, theta, x.expand(*lead, x.shape[-1]).reshape(lead.numel(), x.shape[-1], 1)
+
+    def _activations(self, blocks: list[torch.Tensor], hidden: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's output ``(B, M, width)``: the input first, then after each ReLU, and
+        the last layer's output (no ReLU) last."""
+        layers = len(blocks) // 2
+        activations = [hidden]
         for i in range(layers):
-            weight = blocks[2 * i].view(batch, widths[i + 1], widths[i])
-            bias = blocks[2 * i + 1].view(batch, 1, widths[i + 1])
-            if widths[i] == 1:  # an outer product: one broadcast multiply-add, not a bmm
-                hidden = torch.addcmul(bias, hidden, weight.view(batch, 1, widths[i + 1]))
+            weight, bias = blocks[2 * i], blocks[2 * i + 1]
+            if weight.shape[-1] == 1:  # an outer product: one broadcast multiply-add, not a bmm
+                hidden = torch.addcmul(bias, hidden, weight.transpose(1, 2))
             else:
                 hidden = torch.baddbmm(bias, hidden, weight.transpose(1, 2))
             if i < layers - 1:
                 hidden = torch.relu(hidden)
-            weights.append(weight)
             activations.append(hidden)
-        return lead, weights, activations
+        return activations
 
-    def loss_and_grad(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every task's MSE (detached) and its gradient by hand-written backpropagation.
+    def _block_loss_and_grad(self, blocks: list[torch.Tensor], inputs: torch.Tensor,
+                             targets: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """MSE and its gradient by hand-written backpropagation.
 
         Built from ordinary differentiable ops, so MAML differentiates through it once:
         autograd's double backward of the MLP records several times as many nodes (views,
         transposes, backward-of-backward) for the same Hessian-vector products. ReLU's
         mask is a constant, as it is in autograd (its second derivative is 0 a.e.).
         """
-        x, y = split_tensors(batch, split)
-        lead, weights, activations = self._forward(theta, x)
-        points = x.shape[-1]
-        residual = activations[-1] - y.expand(*lead, points).reshape(-1, points, 1)
+        activations = self._activations(blocks, inputs)
+        points = inputs.shape[1]
+        residual = activations[-1] - targets
         loss = residual.detach().square().mean((-2, -1))  # a value: nothing differentiates it
         delta = residual * (2.0 / points)  # ∂loss/∂output, (B, M, 1)
-        grads: list[torch.Tensor] = []
-        for i in range(len(weights) - 1, -1, -1):
-            inputs = activations[i]
-            grads.append(delta.sum(1))  # bias
-            if inputs.shape[-1] == 1:
-                grads.append((delta * inputs).sum(1))  # (B, out) = (B, out, 1) flattened
-            else:
-                grads.append(torch.bmm(delta.transpose(1, 2), inputs).flatten(1))
+        grads: list[torch.Tensor] = [delta] * len(blocks)
+        for i in range(len(blocks) // 2 - 1, -1, -1):
+            layer_input = activations[i]
+            grads[2 * i] = torch.bmm(delta.transpose(1, 2), layer_input)
+            grads[2 * i + 1] = delta.sum(1, keepdim=True)
             if i > 0:  # through ReLU: autograd's own op, one node and no mask tensor
-                delta = torch.ops.aten.threshold_backward(torch.bmm(delta, weights[i]), inputs, 0)
-        grad = torch.cat(grads[::-1], dim=-1)
-        return loss.view(lead), grad.view(*lead, grad.shape[-1])
+                delta = torch.ops.aten.threshold_backward(
+                    torch.bmm(delta, blocks[2 * i]), layer_input, 0)
+        return loss, grads
 
     @property
     def _block_sizes(self) -> list[int]:
