@@ -3,10 +3,16 @@
 Workload (Finn et al.): MLP 1-40-40-1, meta-batch 25, K = 10 support + 10 query points,
 inner lr 0.01, k = 1 and 5, float32, one torch thread. The engine batches the tasks;
 the reference, written here, loops over tasks in Python the way most tutorials do
-(``F.linear`` per layer, one task at a time, one backward for the meta-batch).
-learn2learn and torchopt are timed too where importable.
+(``F.linear`` per layer, one task at a time, one backward per task for MAML).
+torchopt is timed too where importable.
 
-    python benchmarks/meta_step.py [--repeats 5] [--seconds 1.5]
+A second table (MAML, k = 1 and 5) interleaves, round by round, the per-task loop,
+learn2learn's idiom written out (clone, ``adapt`` by ``autograd.grad(create_graph=True)``,
+``nn.Module`` forward), the ``torch.func`` reference (``vmap`` over tasks of a ``grad``
+inner loop, one ``backward``), the engine with autograd's inner gradient, and the engine.
+
+    python benchmarks/meta_step.py [--repeats 5] [--seconds 1.5] [--rounds 3]
+    python benchmarks/meta_step.py --references-only --rounds 5
 """
 
 from __future__ import annotations
@@ -308,9 +314,11 @@ def main() -> None:
           f"inner lr {INNER_LR}, float32, torch {torch.__version__}, 1 thread")
     print("learn2learn 0.2.0 does not build on Python 3.11: not timed. torchopt: "
           + ("timed (MAML rows)" if has_torchopt else "not importable here, not timed"))
-    print(f"{'algorithm':<10}{'k':>3}{'per-task loop':>16}{'engine':>12}{'ratio':>9}"
-          + (f"{'torchopt':>14}{'engine/torchopt':>17}" if has_torchopt else ""))
-    for algorithm in [] if args.references_only else args.only:
+    algorithms = [] if args.references_only else args.only
+    if algorithms:
+        print(f"{'algorithm':<10}{'k':>3}{'per-task loop':>16}{'engine':>12}{'ratio':>9}"
+              + (f"{'torchopt':>14}{'engine/torchopt':>17}" if has_torchopt else ""))
+    for algorithm in algorithms:
         for k in (1, 5):
             loop = steps_per_second(loop_step(algorithm, k), args.seconds, args.repeats)
             engine = steps_per_second(engine_step(algorithm, k), args.seconds, args.repeats)
