@@ -10,9 +10,12 @@ A second table (MAML, k = 1 and 5) interleaves, round by round, the per-task loo
 learn2learn's idiom written out (clone, ``adapt`` by ``autograd.grad(create_graph=True)``,
 ``nn.Module`` forward), the ``torch.func`` reference (``vmap`` over tasks of a ``grad``
 inner loop, one ``backward``), the engine with autograd's inner gradient, and the engine.
+A third times the article's further-reading methods (TreeMAML, B-SMALL, MetaNAS) on the
+same workload against MAML (and Reptile, MetaNAS's meta-learner), in the same run.
 
     python benchmarks/meta_step.py [--repeats 5] [--seconds 1.5] [--rounds 3]
     python benchmarks/meta_step.py --references-only --rounds 5
+    python benchmarks/meta_step.py --extensions-only
 """
 
 from __future__ import annotations
@@ -302,8 +305,13 @@ def main() -> None:
                         help="interleaved rounds of the MAML reference table (0: skip it)")
     parser.add_argument("--references-only", action="store_true",
                         help="print only the MAML reference table")
+    parser.add_argument("--extensions-only", action="store_true",
+                        help="only the TreeMAML / B-SMALL / MetaNAS table")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.extensions_only:
+        extensions_table(args.seconds, args.repeats)
+        return
     try:
         import torchopt  # noqa: F401
 
@@ -329,6 +337,30 @@ def main() -> None:
             print(line)
     if args.rounds > 0 and "maml" in args.only:
         maml_reference_table(args.seconds, args.repeats, args.rounds)
+    if not args.references_only:
+        extensions_table(args.seconds, args.repeats)
+
+
+EXTENSIONS = ("tree_maml", "b_small", "metanas")
+
+
+def extensions_table(seconds: float, repeats: int) -> None:
+    """Steps/s of the further-reading methods and their ratio to MAML's, same run and workload.
+
+    TreeMAML uses its learned tree (default cuts) and pays n backward passes for the per-task
+    gᵢ; B-SMALL trains μ, b and log σ (P 1761 → 3441) with LRT noise and the KL term;
+    MetaNAS mixes relu/tanh/sin/identity (Adam inner steps, two gradient evaluations each).
+    """
+    print(f"\nfurther-reading methods, same workload ({TASKS} tasks, engine only)")
+    print(f"{'algorithm':<10}{'k':>3}{'steps/s':>10}{'MAML st/s':>12}{'÷ MAML':>9}"
+          f"{'Reptile st/s':>14}{'÷ Reptile':>11}")
+    for k in (1, 5):
+        maml = steps_per_second(engine_step("maml", k), seconds, repeats)
+        reptile = steps_per_second(engine_step("reptile", k), seconds, repeats)
+        for algorithm in EXTENSIONS:
+            rate = steps_per_second(engine_step(algorithm, k), seconds, repeats)
+            print(f"{algorithm:<10}{k:>3}{rate:>10.1f}{maml:>12.1f}{rate / maml:>8.2f}×"
+                  f"{reptile:>14.1f}{rate / reptile:>10.2f}×")
 
 
 if __name__ == "__main__":

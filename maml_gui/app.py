@@ -42,14 +42,26 @@ def _check_display() -> None:
 
 
 def run_app(args: argparse.Namespace) -> int:
+    """The window (or, with ``--screenshot``, one picture of it)."""
+    if not args.screenshot:
+        return _run_app(args)
+    from maml_gui.stopping import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():  # a screenshot run is a batch job: SIGTERM stops it cleanly
+        return _run_app(args)
+
+
+def _run_app(args: argparse.Namespace) -> int:
     from maml_gui.runtime.session_file import Session, read_session
 
     started = time.perf_counter()
     session = read_session(args.session) if args.session else None  # SessionError: exit 2
     if args.screenshot:
-        from maml_gui.core.io import check_writable
+        from maml_gui.output_paths import check_output
 
-        check_writable(args.screenshot)  # before any window or worker exists
+        # before any window or worker exists; never over the session or config it shows
+        check_output(args.screenshot, [("--session", args.session), ("--config", args.config)],
+                     force=args.force, flag="--screenshot")
     if args.screenshot and "QT_QPA_PLATFORM" not in os.environ:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # screenshots need no display
     _check_display()
@@ -76,26 +88,38 @@ def run_app(args: argparse.Namespace) -> int:
         window.sessions.name = preset.name
         window.sessions.set_modified(False)
     if args.screenshot:
-        return _take_screenshot(app, window, args.screenshot, args.steps or config.steps)
+        return _take_screenshot(app, window, args.screenshot, args.steps or config.steps,
+                                deadline=started + SCREENSHOT_TIMEOUT_S)
     window.show()
     window.statusBar().showMessage(f"Ready in {time.perf_counter() - started:.1f} s", 4000)
     return app.exec()
 
 
-def _take_screenshot(app, window, path: str, steps: int) -> int:
-    """Run ``steps`` meta-steps, wait for the finished landscape, save the window, quit."""
+def _take_screenshot(app, window, path: str, steps: int, *, deadline: float) -> int:
+    """Run ``steps`` meta-steps, wait for the finished landscape, save the window, quit.
+
+    ``deadline`` (a ``time.perf_counter()`` value) bounds the whole run: what is shown then
+    is saved. SIGTERM and SIGINT close the window without writing anything.
+    """
+    import signal
+
     from PySide6.QtCore import QTimer
 
     from maml_gui.core.io import AtomicPath
+    from maml_gui.stopping import EXIT_TERMINATED
 
     check = AtomicPath(path)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
     controller = window.controller
-    deadline = time.perf_counter() + SCREENSHOT_TIMEOUT_S
-    result = {"code": EXIT_FAILED}
-    for _ in range(steps):
-        controller.step_meta()
+    result = {"code": EXIT_FAILED, "signal": None}
+    controller.step_meta_many(steps)  # one request: the worker computes while the deadline runs
+
+    def stop(signum, _frame) -> None:  # runs between two Python bytecodes of the GUI thread
+        result["signal"] = signum
+        timer.stop()
+        window.close()
+        app.quit()
 
     def poll() -> None:
         current = controller.current
@@ -121,6 +145,15 @@ def _take_screenshot(app, window, path: str, steps: int) -> int:
 
     timer = QTimer(window)
     timer.timeout.connect(poll)
-    timer.start(50)
-    app.exec()
+    timer.start(50)  # also lets Python run the signal handlers while Qt's loop runs
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        app.exec()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if result["signal"] is not None:
+        print(f"maml-gui: {'terminated' if result['signal'] == signal.SIGTERM else 'interrupted'}"
+              f"; {path} was not written", file=sys.stderr)
+        return EXIT_TERMINATED if result["signal"] == signal.SIGTERM else 130
     return result["code"]

@@ -32,6 +32,8 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VALUE",
                         help="override a setting, e.g. --set inner_lr=0.05 --set task.n_tasks=4")
     parser.add_argument("--steps", type=int, metavar="N", help="meta-steps (overrides the config)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an output file even if it is read-only (it stays read-only)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,10 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_config_from_args(args: argparse.Namespace):
     """The config named by --config/--preset (or the defaults), with --set and --steps applied."""
-    from maml_gui.core.config import load_config_file, make_config, parse_assignment
+    from maml_gui.config_source import load_config_source
+    from maml_gui.core.config import make_config, parse_assignment
 
     if getattr(args, "config", None):
-        config = load_config_file(args.config)
+        config = load_config_source(args.config).config  # any config, session, trace or export
     elif getattr(args, "preset", None):
         from maml_gui.presets import load_preset
 
@@ -130,14 +133,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc)
         print(message if message.startswith("maml-gui") else f"maml-gui: {message}", file=sys.stderr)
     except (ConfigError, DeviceError, LandscapeError, TraceFormatError, SessionError) as exc:
-        print(f"maml-gui: {exc}", file=sys.stderr)
+        print(f"maml-gui: {' '.join(str(exc).split(chr(10)))}", file=sys.stderr)  # one line
     except (OutputPathError, PermissionError, IsADirectoryError, FileNotFoundError) as exc:
         print(f"maml-gui: {exc}", file=sys.stderr)
     except OSError as exc:  # e.g. the disk filled up while writing
         print(f"maml-gui: cannot write output: {exc.strerror or exc}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("maml-gui: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        from maml_gui.stopping import EXIT_TERMINATED, Terminated
+
+        terminated = isinstance(exc, Terminated)
+        print(f"maml-gui: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else 130
     return EXIT_USAGE
 
 

@@ -26,6 +26,9 @@ ALGORITHM_COLOURS = {
     "imaml": "#CC79A7",  # pink
     "tr_maml": "#009E73",  # green
     "pretrain": "#7F7F7F",  # grey
+    "tree_maml": "#56B4E9",  # sky blue
+    "b_small": "#8C564B",  # brown
+    "metanas": "#9467BD",  # purple
 }
 
 

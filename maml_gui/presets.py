@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from maml_gui.core.config import Config, ConfigError, make_config
+from maml_gui.core.safe_read import InputFileError, read_json
 from maml_gui.paths import resource_dir
 from maml_gui.runtime.session_file import check_view
 
@@ -25,10 +25,16 @@ def preset_names() -> list[str]:
 
 
 def load_preset(name: str) -> Preset:
+    """A shipped preset by name; :class:`ConfigError` for a name that is not one of them
+    (names, never paths: ``../../x`` is refused before any file is touched)."""
+    names = preset_names()
+    if not isinstance(name, str) or name not in names:
+        raise ConfigError("preset", name, f"unknown preset: choose one of {', '.join(names)}")
     path = resource_dir("presets") / f"{name}.json"
-    if not path.is_file():
-        raise ConfigError("preset", name, f"unknown preset: choose one of {', '.join(preset_names())}")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Preset(name=name, title=data["title"], description=data["description"],
-                  config=make_config(data["config"]),
-                  view=check_view(data.get("view", {}), f"preset {name}: view"))
+    try:
+        data = read_json(path, what="preset")
+        return Preset(name=name, title=str(data["title"]), description=str(data["description"]),
+                      config=make_config(data["config"]),
+                      view=check_view(data.get("view", {}), f"preset {name}: view"))
+    except (InputFileError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError("preset", name, f"the preset file is damaged ({exc})") from None

@@ -16,7 +16,6 @@ The format comes from --out's extension. Meta-steps are counted from 1 on the co
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -148,15 +147,15 @@ def _check_arguments(args: argparse.Namespace) -> tuple[str, tuple[int, int]]:
         xmin, xmax, ymin, ymax = args.range
         if not (xmin < xmax and ymin < ymax):
             raise UsageError("--range XMIN XMAX YMIN YMAX: each minimum must be below its maximum")
+        from maml_gui.runtime.session_file import check_view_range
+
+        check_view_range(args.range, "--range")  # SessionError: exit 2
     if args.grid is not None:
         from maml_gui.core.landscape import MAX_GRID, MIN_GRID
 
         if not MIN_GRID <= args.grid <= MAX_GRID:
             raise UsageError(f"--grid {args.grid} is out of range: use {MIN_GRID} … {MAX_GRID}")
     return fmt, size
-
-
-EXPORT_SUFFIXES = (".png", ".svg", ".pdf", ".gif", ".mp4", ".csv", ".npz")
 
 
 @dataclass
@@ -174,47 +173,20 @@ class _View:
 def _load_config(args: argparse.Namespace):
     """The config and the view it came with (a preset's, a session file's, or the one embedded
     in an exported figure: ``--config`` takes any maml-gui export)."""
-    from maml_gui.core.config import make_config, parse_assignment
-
+    config = load_config_from_args(args)
     view: dict = {}
     source = None  # the config before --set/--steps: the view's range belongs to its tasks
-    if args.config and Path(args.config).suffix.lower() in EXPORT_SUFFIXES:
-        from maml_gui.export.data import read_embedded_session
-
-        try:
-            data, view = read_embedded_session(args.config)
-            source = make_config(data)
-        except ExportError as exc:
-            raise UsageError(f"--config: {exc}") from None
-        changes = dict(parse_assignment(text) for text in args.assignments)
-        if args.steps is not None:
-            changes["steps"] = args.steps
-        config = source.with_changes(changes) if changes else source
-        return config, view, source
-    config = load_config_from_args(args)
     if args.preset:
         from maml_gui.presets import load_preset
 
         preset = load_preset(args.preset)
         view, source = preset.view, preset.config
     elif args.config:
-        view, source = _session_view(args.config)
+        from maml_gui.config_source import load_config_source
+
+        loaded = load_config_source(args.config)
+        view, source = loaded.view, loaded.config
     return config, view, source
-
-
-def _session_view(path: str):
-    """A session file's view and config ({} and None for other JSON files)."""
-    from maml_gui.runtime.session_file import SESSION_FORMAT, read_session
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return {}, None  # load_config_file has already said what is wrong, or accepted it
-    if not isinstance(data, dict) or data.get("format") != SESSION_FORMAT:
-        return {}, None
-    session = read_session(path)  # SessionError: exit 2
-    return session.view, session.config
 
 
 def _choose_view(args: argparse.Namespace, config, view: dict, source) -> _View:
@@ -255,12 +227,22 @@ def command_export(args: argparse.Namespace) -> int:
     """``maml-gui export``: run headless, then write the figure, animation or data file."""
     import torch
 
-    from maml_gui.core.io import OutputPathError, check_writable
+    from maml_gui.output_paths import check_output
+    from maml_gui.stopping import sigterm_as_interrupt
 
     fmt, size = _check_arguments(args)
-    check_writable(args.out)  # an unwritable folder fails before the run, not after
+    # an unwritable folder or an input as output fails before the run, not after
+    check_output(args.out, [("--config", args.config)], force=args.force)
     torch.set_num_threads(1)
+    with sigterm_as_interrupt():
+        return _export(args, fmt, size)
+
+
+def _export(args: argparse.Namespace, fmt: str, size: tuple[int, int]) -> int:
+    from maml_gui.core.io import OutputPathError
+
     config, view, source = _load_config(args)
+    _check_budget(args, config, fmt)
     data_kind = (args.data or "trajectory") if fmt in DATA_FORMATS else None
     chosen = _choose_view(args, config, view, source) if data_kind != "trajectory" else _View()
     if args.step is not None and not 1 <= args.step <= config.steps:
@@ -277,13 +259,15 @@ def command_export(args: argparse.Namespace) -> int:
         from maml_gui.core.landscape import landscape_tasks
         from maml_gui.core.tasks import make_family
 
-        if not make_family(config.task).has_data:
+        if not make_family(config).has_data:
             raise UsageError(f"--view function: the {config.family} family has no data "
                              "(the function view shows softplus and sinusoid tasks)")
         tasks = landscape_tasks(config).n
         if not 0 <= args.task < tasks:
             raise UsageError(f"--task {args.task} is out of range: 0 … {tasks - 1}")
-    records = _train(config, quiet=args.quiet)
+    if data_kind == "trajectory" and fmt in ("json", "npz"):
+        return _stream_trajectory(args, config)
+    records = _train(config, quiet=args.quiet, shown=_shown_steps(args, data_kind))
     diverged = bool(records) and records[-1].diverged
     if diverged:
         print(f"maml-gui: the run diverged at meta-step {records[-1].step + 1}: "
@@ -341,8 +325,10 @@ def _export_comparison(args: argparse.Namespace, config, view: dict, size) -> in
         specs = [(algorithm, parse_overrides(settings)) for algorithm, settings in view["compare"]]
     else:
         specs = [(name, {}) for name in ("maml", "fomaml", "reptile", "imaml")]
+    from maml_gui.core.config import ALGORITHMS
+
     for algorithm, _settings in specs:
-        if algorithm not in ("maml", "fomaml", "reptile", "imaml", "tr_maml", "pretrain"):
+        if algorithm not in ALGORITHMS:
             raise UsageError(f"--variant {algorithm!r}: unknown algorithm")
     variants = build_variants(config, specs)  # ConfigError: exit 2
     if not args.quiet:
@@ -367,12 +353,83 @@ def _export_comparison(args: argparse.Namespace, config, view: dict, size) -> in
     return EXIT_FAILED if diverged else EXIT_OK
 
 
-def _train(config, *, quiet: bool):
+def _stream_trajectory(args: argparse.Namespace, config) -> int:
+    """A JSON or NPZ trajectory goes from training straight to the trace writer, which keeps
+    the paths ``record_paths`` asks for; nothing is kept here (a JSON trace holds one step in
+    memory at a time)."""
+    from maml_gui.core.config import config_json
+    from maml_gui.core.io import OutputPathError
+    from maml_gui.core.tasks import make_family
+    from maml_gui.core.trace import TraceWriter
+    from maml_gui.core.training import train
+
+    family = make_family(config)
+    meta = {"param_dim": family.param_dim, "axis_names": list(family.axis_names or ()),
+            "blocks": family.blocks()}
+    progress = Progress(config.steps, enabled=not args.quiet)
+    last = None
+    try:
+        with TraceWriter(args.out, config_json(config), paths=config.record_paths,
+                         meta=meta) as writer:
+            for last in train(config, config.steps):
+                writer.append(last)
+                progress.update(last.step + 1, "training")
+            if last is None:
+                raise ExportError("there are no meta-steps to export yet")
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:  # a full disk: nothing is left behind
+        if isinstance(exc, OutputPathError):
+            raise
+        raise OutputPathError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    progress.finish()
+    if last.diverged:
+        print(f"maml-gui: the run diverged at meta-step {last.step + 1}: {last.reason}; "
+              "exported what there is", file=sys.stderr)
+    if not args.quiet:
+        print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_FAILED if last.diverged else EXIT_OK
+
+
+def _check_budget(args: argparse.Namespace, config, fmt: str) -> None:
+    """Refuse before training what would not fit in memory: the run, the records kept for
+    drawing, the landscape grid and the trace text."""
+    from maml_gui.core.budget import (
+        check_budget, landscape_term, records_term, trace_term, training_terms,
+    )
+    from maml_gui.core.tasks import make_family
+
+    terms = training_terms(config) + [records_term(config, config.steps)]
+    if fmt in ("json", "npz", "csv") and (args.data or "trajectory") == "trajectory":
+        terms.append(trace_term(config, fmt, config.steps))
+    elif args.grid is not None:
+        terms.append(landscape_term(config, args.grid,
+                                    plane=make_family(config.task).param_dim != 2))
+    check_budget(terms)
+
+
+def _shown_steps(args: argparse.Namespace, data_kind: str | None) -> range:
+    """The meta-steps (from 0) whose inner paths the output draws in full; the last step
+    is always kept in full too (see :func:`_train`)."""
+    if data_kind == "trajectory":
+        return range(0)  # the data file stores what record_paths asks for
+    if args.step_range is not None:
+        return range(args.step_range[0] - 1, args.step_range[1])
+    if args.step is not None:
+        return range(args.step - 1, args.step)
+    return range(0)
+
+
+def _train(config, *, quiet: bool, shown: range = range(0)):
+    """The run's records, each keeping the inner paths ``record_paths`` asks for, except the
+    ``shown`` steps and the latest one, which the figure or animation draws in full."""
     from maml_gui.core.training import train
 
     progress = Progress(config.steps, enabled=not quiet)
     records = []
     for done, record in enumerate(train(config, config.steps), start=1):
+        if records and records[-1].step not in shown:
+            records[-1] = records[-1].with_paths(config.record_paths)
         records.append(record)
         progress.update(done, "training")
     if records:
@@ -413,9 +470,11 @@ def _write_trajectory(out: str, config, records) -> None:
     from maml_gui.core.tasks import make_family
     from maml_gui.export.data import write_trajectory
 
-    family = make_family(config.task)
+    family = make_family(config)
+    records = [record.with_paths(config.record_paths) for record in records]
     write_trajectory(out, config, records, meta={"param_dim": family.param_dim,
-                                                  "axis_names": list(family.axis_names or ())})
+                                                  "axis_names": list(family.axis_names or ()),
+                                                  "blocks": family.blocks()})
 
 
 def _write_image(args, config, records, step_index, size, view: _View) -> None:

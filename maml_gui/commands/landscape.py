@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from maml_gui.cli import EXIT_OK, UsageError, load_config_from_args
+from maml_gui.core.budget import check_budget, landscape_term
 from maml_gui.core.config import config_json
 from maml_gui.core.io import AtomicPath
 from maml_gui.core.landscape import (
@@ -19,6 +20,11 @@ from maml_gui.core.landscape import (
 from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import iter_points, load_trace
 from maml_gui.core.training import MetaTrainer, resolve_dtype
+from maml_gui.output_paths import check_output
+from maml_gui.stopping import sigterm_as_interrupt
+
+
+MAX_PLANE_SEED = 2**32 - 1  # what numpy's and torch's generators accept
 
 
 def add_parser(sub, add_config_arguments) -> None:
@@ -56,13 +62,29 @@ def _plane(args, family, centre: np.ndarray, points: np.ndarray | None) -> Plane
 
 
 def command_landscape(args: argparse.Namespace) -> int:
-    torch.set_num_threads(1)
-    config = load_config_from_args(args)
+    if not 0 <= args.plane_seed <= MAX_PLANE_SEED:
+        raise UsageError(f"--plane-seed {args.plane_seed} is out of range: use 0 … {MAX_PLANE_SEED}")
     if not str(args.out).lower().endswith(".npz"):
         raise UsageError(f"--out {args.out}: the landscape is written as .npz")
-    family = make_family(config.task)
+    check_output(args.out, [("--config", args.config), ("--trace", args.trace)], force=args.force)
+    if args.range is not None:
+        from maml_gui.runtime.session_file import check_view_range
+
+        check_view_range(args.range, "--range")  # SessionError: exit 2
+    torch.set_num_threads(1)
+    with sigterm_as_interrupt():
+        return _landscape(args)
+
+
+def _landscape(args: argparse.Namespace) -> int:
+    config = load_config_from_args(args)
+    family = make_family(config)
+    check_budget([landscape_term(config, args.grid, plane=family.param_dim != 2)])
     trace = load_trace(args.trace) if args.trace else None
     path_points = None
+    if trace is not None and not trace.records:
+        raise UsageError(f"--trace {args.trace} has no meta-steps (it was written by a run of "
+                         "0 steps): there is no path to fit or draw")
     if trace is not None:
         path_points = np.concatenate(list(iter_points(trace.records)))
         if path_points.shape[-1] != family.param_dim:

@@ -23,18 +23,25 @@ def command_run(args: argparse.Namespace) -> int:
     """``maml-gui run``: meta-train headless, stream the trace to --out."""
     import torch
 
+    from maml_gui.core.budget import check_budget, check_disk, trace_term, training_terms
     from maml_gui.core.config import config_json
     from maml_gui.core.tasks import make_family
     from maml_gui.core.trace import TraceWriter
     from maml_gui.core.training import train
+    from maml_gui.output_paths import check_output
 
     torch.set_num_threads(1)
     config = load_config_from_args(args)
     out = Path(args.out)
     if out.suffix.lower() not in (".json", ".npz"):
         raise UsageError(f"--out {out}: unknown trace format {out.suffix or '(none)'!r}; use .json or .npz")
-    family = make_family(config.task)
-    meta = {"param_dim": family.param_dim, "axis_names": list(family.axis_names or ())}
+    check_output(out, [("--config", args.config)], force=args.force)
+    stored = config.with_changes({"record_paths": args.paths}) if args.paths else config
+    check_budget(training_terms(stored) + [trace_term(stored, out.suffix.lower()[1:], config.steps)])
+    check_disk(stored, out, config.steps)
+    family = make_family(config)
+    meta = {"param_dim": family.param_dim, "axis_names": list(family.axis_names or ()),
+            "blocks": family.blocks()}
     progress = Progress(config.steps, enabled=not args.quiet)
     last = warning = None
     with TraceWriter(out, config_json(config), paths=args.paths or config.record_paths,

@@ -19,9 +19,13 @@ MIN_VARIANTS, MAX_VARIANTS = 2, 6
 VARIANT_KEYS = frozenset({
     "algorithm", "inner_lr", "inner_steps", "outer_optimizer", "outer_lr", "imaml_lambda",
     "cg_steps", "cg_damping", "cg_tol", "tr_lr",
+    "tree_clusters", "tree_thresholds", "tree_first_order", "bsmall_lambda", "bsmall_noise",
+    "metanas_temperature", "metanas_inner_optimizer",
+    "metanas_arch_outer_lr", "metanas_warmup", "metanas_prune", "metanas_prune_every",
 })
 ALGORITHM_LABELS = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
-                    "tr_maml": "TR-MAML", "pretrain": "Pretrain"}
+                    "tr_maml": "TR-MAML", "pretrain": "Pretrain", "tree_maml": "TreeMAML",
+                    "b_small": "B-SMALL", "metanas": "MetaNAS"}
 SHORT_NAMES = {"inner_lr": "α", "inner_steps": "k", "outer_lr": "β", "imaml_lambda": "λ",
                "cg_steps": "CG", "cg_damping": "δ", "cg_tol": "tol", "tr_lr": "η_p",
                "outer_optimizer": "opt"}
@@ -39,11 +43,24 @@ class Variant:
 def parse_overrides(text: str) -> dict[str, Any]:
     """``"inner_lr=0.05, inner_steps=3"`` → ``{"inner_lr": 0.05, "inner_steps": 3}``."""
     changes: dict[str, Any] = {}
-    for part in (p.strip() for p in text.replace(";", ",").split(",")):
+    for part in (p.strip() for p in _top_level_parts(text.replace(";", ","))):
         if part:
             key, value = parse_assignment(part)
             changes[key] = value
     return changes
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """``text`` split at commas outside brackets (list values such as tree_thresholds=[1, 0])."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    return parts + ["".join(current)]
 
 
 def build_variants(base: Config, specs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Variant]:
@@ -67,11 +84,25 @@ def build_variants(base: Config, specs: Sequence[tuple[str, Mapping[str, Any]]])
         except ConfigError as exc:
             raise ConfigError(f"variant {index + 1}: {exc.field}", exc.value, exc.problem) from None
         variants.append(Variant(variant_label(algorithm, overrides), config, dict(overrides)))
+    _check_same_model(variants)
     labels = [v.label for v in variants]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
     if duplicates:
         raise ConfigError("comparison", duplicates[0], "two variants are identical")
     return variants
+
+
+def _check_same_model(variants: Sequence[Variant]) -> None:
+    """Lockstep variants share θ₀: B-SMALL and MetaNAS train larger parameter vectors."""
+    from maml_gui.core.tasks import make_family
+
+    sizes = [make_family(v.config).param_dim for v in variants]
+    for variant, size in zip(variants[1:], sizes[1:]):
+        if size != sizes[0]:
+            raise ConfigError("comparison", variant.label,
+                              f"trains {size} parameters where {variants[0].label} trains "
+                              f"{sizes[0]}: B-SMALL and MetaNAS add parameter blocks, so compare "
+                              "them only with variants of themselves")
 
 
 def variant_label(algorithm: str, overrides: Mapping[str, Any]) -> str:

@@ -23,7 +23,9 @@ class ConfigError(ValueError):
         self.field = field_name
         self.value = value
         self.problem = problem
-        super().__init__(f"{field_name} = {_short_repr(value)}: {problem}")
+        from maml_gui.core.safe_read import shown_name
+
+        super().__init__(f"{shown_name(field_name)} = {_short_repr(value)}: {problem}")
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:
@@ -40,7 +42,8 @@ class Field:
 
     ``kind`` is one of ``"float"``, ``"int"``, ``"choice"``, ``"bool"``, ``"str"``, ``"vector"``
     (a list of numbers), ``"matrices"`` (a list of square matrices), ``"points"`` (a list of
-    fixed-length number lists), ``"pointsets"`` (a list of such lists), ``"range"`` (a ``[low, high]`` pair) or ``"ints"`` (a list of ints).
+    fixed-length number lists), ``"pointsets"`` (a list of such lists), ``"range"`` (a ``[low, high]`` pair), ``"ints"`` (a list of ints)
+    or ``"choice_list"`` (distinct names out of ``choices``, as a list or comma-separated).
     """
 
     name: str
@@ -234,6 +237,19 @@ def _check_matrices(f: Field, name: str, value: Any) -> tuple[tuple[tuple[float,
     return tuple(matrices)
 
 
+def _check_choice_list(f: Field, name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or len(value) == 0:
+        raise ConfigError(name, value, f"must be a non-empty list of names out of {', '.join(f.choices)}")
+    for item in value:
+        if not isinstance(item, str) or item not in f.choices:
+            raise ConfigError(name, value, f"unknown name {item!r}: must be out of {', '.join(f.choices)}")
+    if len(set(value)) != len(value):
+        raise ConfigError(name, value, "lists a name twice")
+    return tuple(value)
+
+
 _CHECKERS = {
     "float": _check_float,
     "int": _check_int,
@@ -246,12 +262,15 @@ _CHECKERS = {
     "points": _check_points,
     "pointsets": _check_pointsets,
     "matrices": _check_matrices,
+    "choice_list": _check_choice_list,
 }
 
 # tasks × parameters above this would need gigabytes for the paths of one meta-step
 MAX_TASK_NUMBERS = 20_000_000
 
-ALGORITHMS = ("maml", "fomaml", "reptile", "imaml", "tr_maml", "pretrain")
+ALGORITHMS = ("maml", "fomaml", "reptile", "imaml", "tr_maml", "pretrain", "tree_maml", "b_small",
+              "metanas")
+METANAS_OPS = ("relu", "tanh", "sin", "identity")
 
 FIELDS: tuple[Field, ...] = (
     Field("algorithm", "choice", "maml", "Meta-learning algorithm.", choices=ALGORITHMS,
@@ -289,6 +308,55 @@ FIELDS: tuple[Field, ...] = (
     Field("tr_lr", "float", 0.1, "TR-MAML step size η_p of the projected ascent on task weights.",
           label="TR-MAML η_p", hot=True, low=0.0, high=100.0, log_scale=True,
           formula="p ← Proj_Δ(p + η_p · F(θ))", group="tr_maml"),
+    Field("tree_clusters", "points", None,
+          "FixedTreeMAML: one list of cluster labels per inner step (a label per pool task), "
+          "nested from coarse (step 1) to fine; steps beyond the list reuse its last level.",
+          label="tree clusters", nullable=True, group="tree_maml",
+          null_means="the learned tree: clusters cut at tree_thresholds",
+          formula="φʲ = φʲ⁻¹ − α · Mⱼ · ∇Lˢ(φʲ⁻¹),  Mⱼ[i,m] = 1[m ∈ Cⱼ(i)] / |Cⱼ(i)|"),
+    Field("tree_thresholds", "vector", (1.0, 0.0),
+          "Learned tree: one cosine-distance cut per inner step for average-linkage clustering "
+          "of the task gradients within the parent cluster (0: every task alone, 2: one "
+          "cluster); steps beyond the list reuse its last cut.",
+          label="tree cuts τ", hot=True, low=0.0, high=2.0, group="tree_maml"),
+    Field("tree_first_order", "bool", False,
+          "TreeMAML without the Hessians: gᵢ = ∇Lᵢq(φᵢᵏ) along the pooled path.",
+          label="TreeMAML first order", hot=True, group="tree_maml"),
+    Field("bsmall_lambda", "float", 1e-3,
+          "B-SMALL weight λ of the KL term (sparse variational dropout) in the inner and outer "
+          "objectives.", label="B-SMALL λ", hot=True, low=0.0, high=100.0, log_scale=True,
+          formula="ℒᵢ = MSE + λ · KL(q(w) ‖ log-uniform)", group="b_small"),
+    Field("bsmall_log_sigma0", "float", -4.0,
+          "Initial log σ of every weight of the B-SMALL network.", label="B-SMALL log σ₀",
+          low=-20.0, high=5.0, group="b_small"),
+    Field("bsmall_noise", "bool", True,
+          "Sample the local-reparameterisation noise in training (off: deterministic forward).",
+          label="B-SMALL noise", hot=True, group="b_small"),
+    Field("metanas_ops", "choice_list", METANAS_OPS,
+          "Candidate non-linearities of each hidden layer's DARTS mixed operation.",
+          label="MetaNAS operations", choices=METANAS_OPS, group="metanas",
+          formula="ō(x) = Σₒ softmax(a/T)ₒ · o(x)"),
+    Field("metanas_temperature", "vector", (1.0, 0.05),
+          "Softmax temperature [t_max, t_min], annealed linearly over the inner steps.",
+          label="MetaNAS temperature", hot=True, low=1e-3, high=100.0, group="metanas",
+          formula="T_j = t_max − j (t_max − t_min) / (k − 1)"),
+    Field("metanas_inner_optimizer", "choice", "adam",
+          "Task optimiser of weights and architecture (Adam with β₁ = 0 as the authors, or SGD).",
+          label="MetaNAS inner optimizer", hot=True, choices=("adam", "sgd"), group="metanas"),
+    Field("metanas_arch_outer_lr", "float", 0.6,
+          "Reptile interpolation rate λ_a of the architecture logits (the weights use outer lr); "
+          "exact with the SGD outer optimizer (Adam rescales every coordinate).",
+          label="MetaNAS arch outer lr", hot=True, low=0.0, high=10.0, group="metanas",
+          formula="a ← a + λ_a · meanᵢ(aᵢ − a)"),
+    Field("metanas_warmup", "int", 0,
+          "Meta-steps at the start with the architecture frozen (only the weights adapt).",
+          label="MetaNAS warm-up", hot=True, low=0, high=10_000_000, group="metanas"),
+    Field("metanas_prune", "float", 0.01,
+          "Operations whose probability (softmax at T = 1) falls below this are pruned for good.",
+          label="MetaNAS prune below", hot=True, low=0.0, high=1.0, group="metanas"),
+    Field("metanas_prune_every", "int", 100,
+          "Meta-steps between pruning passes (0: never prune).", label="MetaNAS prune every",
+          hot=True, low=0, high=10_000_000, group="metanas"),
     Field("seed", "int", 0, "Seed of every random draw (tasks, data, meta-batches, MLP init).",
           low=0, high=2**31 - 1, group="run"),
     Field("device", "str", "auto",
@@ -341,6 +409,19 @@ class Config:
     cg_damping: float
     cg_tol: float
     tr_lr: float
+    tree_clusters: tuple[tuple[float, ...], ...] | None
+    tree_thresholds: tuple[float, ...]
+    tree_first_order: bool
+    bsmall_lambda: float
+    bsmall_log_sigma0: float
+    bsmall_noise: bool
+    metanas_ops: tuple[str, ...]
+    metanas_temperature: tuple[float, ...]
+    metanas_inner_optimizer: str
+    metanas_arch_outer_lr: float
+    metanas_warmup: int
+    metanas_prune: float
+    metanas_prune_every: int
     seed: int
     device: str
     dtype: str
@@ -410,9 +491,13 @@ def make_config(data: Mapping[str, Any] | None = None) -> Config:
 
 
 def _check_cross_field(config: Config) -> None:
+    from maml_gui.core.algorithms import ALGORITHMS as REGISTRY  # algorithms import config
     from maml_gui.core.tasks import make_family
 
     family = make_family(config.task)
+    algorithm = REGISTRY[config.algorithm]
+    algorithm.check_config(config, family)
+    family = algorithm.model(family, config)  # B-SMALL and MetaNAS add parameter blocks
     family.check_config(config)
     if config.device not in ("auto", "cpu", "mps", "cuda") and not (
         config.device.startswith("cuda:") and config.device[5:].isdigit()
@@ -427,6 +512,9 @@ def _check_cross_field(config: Config) -> None:
     if config.meta_batch is not None and pool is not None and config.meta_batch > pool:
         raise ConfigError("meta_batch", config.meta_batch,
                           f"larger than the {pool} tasks of the pool (task.n_tasks)")
+    from maml_gui.core.budget import check_budget, training_terms
+
+    check_budget(training_terms(config))  # before anything is allocated
     if config.algorithm == "tr_maml" and pool is None:
         raise ConfigError("algorithm", "tr_maml",
                           "TR-MAML weights a fixed set of training tasks: set task.fixed_tasks = true")
@@ -434,24 +522,25 @@ def _check_cross_field(config: Config) -> None:
 
 def load_config_file(path: str | Path) -> Config:
     """Read a JSON config file; every problem becomes a :class:`ConfigError` with the file's name."""
+    from maml_gui.core.safe_read import InputFileError, read_json
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("config", str(path), f"cannot read file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError("config", str(path), "not a text file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError("config", str(path),
-                          f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        data = read_json(path, what="config")
+    except InputFileError as exc:
+        raise ConfigError("config", str(path), str(exc)) from None
+    return config_from_json(data, str(path))
+
+
+def config_from_json(data: Any, source: str) -> Config:
+    """A config from parsed JSON: a config, or a trace, export or session holding one under
+    ``config``; :class:`ConfigError` naming ``source`` otherwise."""
     if not isinstance(data, dict):
-        raise ConfigError("config", str(path), "must hold a JSON object")
+        raise ConfigError("config", source, "must hold a JSON object")
     if "config" in data and isinstance(data["config"], dict) and "algorithm" not in data:
         data = data["config"]  # a trace, export or session file: use its embedded config
     version = data.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
         raise ConfigError("schema_version", version,
                           f"made by a newer maml-gui (this one reads up to {SCHEMA_VERSION})")
     return make_config(data)
@@ -459,14 +548,18 @@ def load_config_file(path: str | Path) -> Config:
 
 def parse_assignment(text: str) -> tuple[str, Any]:
     """Parse ``key=value`` from ``--set``; the value is JSON when it parses, else a string."""
+    from maml_gui.core.safe_read import InputFileError, JSONSyntaxError, parse_json
+
     if "=" not in text:
         raise ConfigError("--set", text, "must look like key=value")
     key, raw = text.split("=", 1)
     key = key.strip()
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
+        value = parse_json(raw, f"the value of {key}")
+    except JSONSyntaxError:
         value = raw
+    except InputFileError as exc:  # too deep, or a number too long
+        raise ConfigError("--set", key, str(exc)) from None
     return key, value
 
 
@@ -477,5 +570,5 @@ def config_json(config: Config) -> dict[str, Any]:
 
 __all__ = [
     "ALGORITHMS", "Config", "ConfigError", "FIELDS", "FIELD_BY_NAME", "Field", "HOT_FIELDS",
-    "SCHEMA_VERSION", "config_json", "load_config_file", "make_config", "parse_assignment",
+    "SCHEMA_VERSION", "config_from_json", "config_json", "load_config_file", "make_config", "parse_assignment",
 ]

@@ -237,7 +237,7 @@ def few_shot_tasks(config: Config, n_tasks: int, k_shot: int, n_query: int, seed
     (softplus) cycle through the pool. Inputs are uniform over the input range, outputs the
     noiseless true function; everything comes from generators seeded by ``seed``.
     """
-    family = make_family(config.task)
+    family = make_family(config)
     check_has_data(family)
     task_gen, point_gen = seed_generators(seed, 2)
     if family.pool_size() is None:
@@ -324,7 +324,7 @@ def few_shot_comparison(meta_theta: np.ndarray, pretrained_theta: np.ndarray | N
     steps = tuple(int(s) for s in steps)
     if not steps or min(steps) < 0:
         raise ValueError("steps must be a non-empty list of step counts ≥ 0")
-    family = make_family(config.task)
+    family = make_family(config)
     tasks = few_shot_tasks(config, n_tasks, k_shot, n_query, seed)
     lr = config.inner_lr if inner_lr is None else float(inner_lr)
     models = {names[0]: meta_theta}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from pathlib import Path
 
@@ -34,12 +35,21 @@ class AtomicPath:
     """
 
     def __init__(self, target: str | Path):
-        self.target = check_writable(target)
+        check_writable(target)
+        # through symlinks: the file a link points to is replaced, the link itself stays
+        self.target = Path(os.path.realpath(target)) if os.path.islink(target) else Path(target)
+        check_writable(self.target)
         self.temp = self.target.with_name(
             f".{self.target.stem}.partial-{uuid.uuid4().hex[:8]}{self.target.suffix}"
         )
 
     def commit(self) -> None:
+        try:  # a replaced file keeps its permissions (a read-only one stays read-only)
+            mode = stat.S_IMODE(os.stat(self.target).st_mode)
+        except OSError:
+            mode = None
+        if mode is not None:
+            os.chmod(self.temp, mode)
         os.replace(self.temp, self.target)
 
     def discard(self) -> None:

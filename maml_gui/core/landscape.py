@@ -5,8 +5,8 @@ Surfaces (``name``):
 - ``task:i``  task i's query loss Lᵢ(θ)
 - ``mean``    meanᵢ Lᵢ(θ): what pretraining minimises
 - ``meta``    the post-adaptation meta-objective F(θ) = meanᵢ Lᵢq(U(θ)) of the configured
-              algorithm: k gradient steps (MAML, FOMAML, Reptile, TR-MAML with its task weights)
-              or iMAML's proximal inner solve
+              algorithm: k gradient steps (MAML, FOMAML, Reptile, TR-MAML with its task weights),
+              iMAML's proximal inner solve, or TreeMAML's steps pooled within task clusters
 - ``imaml:i`` task i's regularised inner objective Lᵢˢ(φ) + λ/2‖φ − θ‖² around an anchor θ
 
 Every grid point and every task is evaluated at once (grid points × tasks × data in one
@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from maml_gui.core.algorithms.tree_maml import pooling_matrix, step_labels
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily, make_family
 
@@ -34,6 +35,17 @@ CHUNK_ELEMENTS = 1 << 16
 QUANTUM = 64
 # The fused family paths reuse three buffers of this many elements across the whole grid.
 FUSED_CHUNK_ELEMENTS = 1 << 16
+
+
+#: algorithms without a deterministic meta surface here, and why
+NO_META_SURFACE = {
+    "pretrain": "pretraining has no adaptation step, so it has no meta surface: "
+                "its objective is --surface mean",
+    "b_small": "B-SMALL's adaptation is stochastic (LRT noise) and adds a KL term: "
+               "its meta surface is not drawn; use mean or task:I",
+    "metanas": "MetaNAS adapts with DARTS steps under a falling temperature: "
+               "its meta surface is not drawn; use mean or task:I",
+}
 
 
 class LandscapeError(ValueError):
@@ -218,7 +230,7 @@ class LandscapeEvaluator:
     def __init__(self, config: Config, tasks: TaskBatch, *, weights: np.ndarray | None = None,
                  dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu"):
         self.config = config
-        self.family = make_family(config.task)
+        self.family = make_family(config)
         self.tasks = tasks.to(device, dtype)
         self.dtype = dtype
         self.device = torch.device(device)
@@ -230,9 +242,8 @@ class LandscapeEvaluator:
     # --- what a surface is ------------------------------------------------------------
     def check(self, name: str) -> tuple[str, int | None]:
         kind, index = parse_surface(name, self.tasks.n)
-        if kind == "meta" and self.config.algorithm == "pretrain":
-            raise LandscapeError("pretraining has no adaptation step, so it has no meta surface: "
-                                 "its objective is --surface mean")
+        if kind == "meta" and self.config.algorithm in NO_META_SURFACE:
+            raise LandscapeError(NO_META_SURFACE[self.config.algorithm])
         return kind, index
 
     def label(self, name: str) -> str:
@@ -245,9 +256,11 @@ class LandscapeEvaluator:
         if kind == "imaml":
             return f"task {index}'s regularised inner objective L{_sub(index)}ˢ(φ) + λ/2‖φ − θ‖², λ = {c.imaml_lambda:g}"
         algorithm = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
-                     "tr_maml": "TR-MAML"}[c.algorithm]
+                     "tr_maml": "TR-MAML", "tree_maml": "TreeMAML"}[c.algorithm]
         if c.algorithm == "imaml":
             inner = f"proximal solve, λ = {c.imaml_lambda:g}, α = {c.inner_lr:g}, k = {c.inner_steps}"
+        elif c.algorithm == "tree_maml":
+            inner = f"gradients pooled within clusters, α = {c.inner_lr:g}, k = {c.inner_steps}"
         else:
             inner = f"α = {c.inner_lr:g}, k = {c.inner_steps}"
         mean = "Σᵢ pᵢ" if c.algorithm == "tr_maml" else "meanᵢ"
@@ -322,6 +335,8 @@ class LandscapeEvaluator:
     def _fused_meta(self, points: torch.Tensor, chunk: int | None) -> np.ndarray | None:
         """The meta surface through the family's own fused inner loop, where it has one."""
         c = self.config
+        if c.algorithm == "tree_maml":  # the families' fused loops do not pool across tasks
+            return None
         proximal = c.imaml_lambda if c.algorithm == "imaml" else None
         with torch.no_grad():
             losses = self.family.adapted_query_losses(
@@ -339,10 +354,15 @@ class LandscapeEvaluator:
         proximal = c.algorithm == "imaml"
         anchor = theta
         phi = theta
-        for _ in range(c.inner_steps):
+        parent = np.zeros(theta.shape[:-1], dtype=np.int64)
+        for step in range(c.inner_steps):
             grad = self._support_grad(phi)
             if proximal:
                 grad = grad + c.imaml_lambda * (phi - anchor)
+            if c.algorithm == "tree_maml":
+                parent = step_labels(c, self.tasks.ids, step, parent, grad)
+                grad = torch.as_tensor(pooling_matrix(parent), dtype=grad.dtype,
+                                       device=grad.device) @ grad
             phi = phi - c.inner_lr * grad
         return phi
 
@@ -383,7 +403,7 @@ def landscape_tasks(config: Config) -> TaskBatch:
     """The tasks a landscape shows: the fixed pool, or a seeded batch of fresh tasks."""
     from maml_gui.core.training import seed_generators
 
-    family = make_family(config.task)
+    family = make_family(config)
     pool_gen, _, _, picture_gen = seed_generators(config.seed, 4)
     if family.pool_size() is not None:
         return family.make_pool(pool_gen)
@@ -408,7 +428,7 @@ def _sub(index: int | None) -> str:
 
 def surface_names(n_tasks: int, algorithm: str) -> list[str]:
     """Every surface the canvas can offer for ``n_tasks`` tasks and ``algorithm``."""
-    names = ([] if algorithm == "pretrain" else ["meta"]) + ["mean"]
+    names = ([] if algorithm in NO_META_SURFACE else ["meta"]) + ["mean"]
     names += [f"task:{i}" for i in range(n_tasks)]
     names += [f"imaml:{i}" for i in range(n_tasks)]
     return names

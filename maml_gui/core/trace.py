@@ -15,6 +15,9 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 
 from maml_gui.core.io import AtomicPath
+from maml_gui.core.safe_read import (
+    MAX_TRACE_JSON_BYTES, InputFileError, load_npz, parse_json, read_json, scalar_text,
+)
 
 TRACE_FORMAT = "maml-gui-trace"
 TRACE_VERSION = 1
@@ -259,7 +262,7 @@ def arrays_to_records(arrays: Mapping[str, np.ndarray]) -> list[StepRecord]:
             loss_after=arrays["loss_after"][s],
             inner_losses=arrays["inner_losses"][s][:, : k + 1].astype(dtype),
             inner_grad_norms=arrays["inner_grad_norms"][s][:, :k].astype(dtype),
-            hyper=json.loads(str(arrays["hyper"][s])),
+            hyper=parse_json(str(arrays["hyper"][s]), "hyper"),
             wall_time=float(arrays["wall_time"][s]),
             grad_evals=int(arrays["grad_evals"][s]),
             hvp_evals=int(arrays["hvp_evals"][s]),
@@ -372,22 +375,33 @@ def load_trace(path: str | Path) -> Trace:
     path = Path(path)
     try:
         if path.suffix.lower() == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-            if str(arrays.get("format", "")) != TRACE_FORMAT:
+            arrays = load_npz(path, what="trace")
+            if scalar_text(arrays, "format", str(path)) != TRACE_FORMAT:
                 raise TraceFormatError(f"{path} is not a maml-gui trace")
-            config = json.loads(str(arrays.pop("config")))
-            meta = json.loads(str(arrays.pop("meta", "{}")))
-            return Trace(config, arrays_to_records(arrays), meta)
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or data.get("format") != TRACE_FORMAT:
-            raise TraceFormatError(f"{path} is not a maml-gui trace")
-        return Trace(data["config"], [record_from_json(s) for s in data["steps"]],
-                     data.get("meta", {}))
+            config = parse_json(scalar_text(arrays, "config", str(path)) or "null", "its config")
+            meta = parse_json(scalar_text(arrays, "meta", str(path)) or "{}", "its meta")
+            arrays = {k: v for k, v in arrays.items() if k not in ("config", "meta")}
+            trace = Trace(config, arrays_to_records(arrays), meta)
+        else:
+            data = read_json(path, limit=MAX_TRACE_JSON_BYTES, what="trace")
+            if not isinstance(data, dict) or data.get("format") != TRACE_FORMAT:
+                raise TraceFormatError(f"{path} is not a maml-gui trace")
+            trace = Trace(data["config"], [record_from_json(s) for s in data["steps"]],
+                          data.get("meta", {}))
+        if not isinstance(trace.config, dict) or not isinstance(trace.meta, dict):
+            raise TraceFormatError(f"{path}: its config and meta must be JSON objects")
+        return trace
     except TraceFormatError:
         raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise TraceFormatError(f"cannot read trace {path}: {exc}") from None
+    except InputFileError as exc:
+        raise TraceFormatError(str(exc)) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise TraceFormatError(f"cannot read trace {path}: {_one_line(exc)}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
 
 
 def iter_points(records: Iterable[StepRecord]) -> Iterator[np.ndarray]:

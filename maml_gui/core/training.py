@@ -18,7 +18,7 @@ from typing import Any, Generator, Mapping
 import numpy as np
 import torch
 
-from maml_gui.core.algorithms import ALGORITHMS, make_algorithm
+from maml_gui.core.algorithms import ALGORITHMS, make_algorithm, make_model
 from maml_gui.core.config import HOT_FIELDS, Config, ConfigError
 from maml_gui.core.device import check_second_order, resolve_device
 from maml_gui.core.divergence import any_bad, diagnose
@@ -44,7 +44,7 @@ def initial_theta(config: Config) -> np.ndarray:
     if config.theta0 is not None:
         return np.asarray(config.theta0, dtype=np.float64)
     _, init_gen, _ = seed_generators(config.seed, 3)
-    return make_family(config.task).default_theta0(init_gen).double().numpy()
+    return make_model(config).default_theta0(init_gen).double().numpy()
 
 
 class MetaTrainer:
@@ -53,7 +53,7 @@ class MetaTrainer:
     def __init__(self, config: Config, *, theta0: torch.Tensor | np.ndarray | None = None,
                  compare_to_maml: bool = False):
         self.config = config
-        self.family = make_family(config.task)
+        self.family = make_model(config)  # the family, with the algorithm's parameter blocks
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config)
         if ALGORITHMS[config.algorithm].second_order or compare_to_maml:

@@ -84,7 +84,9 @@ def check_size(size: tuple[int, int], scale: float = 1.0) -> tuple[int, int]:
 def parse_size(text: str) -> tuple[int, int]:
     """``"900x700"`` → ``(900, 700)``; :class:`ExportError` for anything else."""
     parts = text.lower().replace("×", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses
+    if len(parts) != 2 or not all(p.strip() and set(p.strip()) <= set("0123456789")
+                                  and len(p.strip()) <= 9 for p in parts):
         raise ExportError(f"size {text!r}: write it as WIDTHxHEIGHT, e.g. 900x700")
     return check_size((int(parts[0]), int(parts[1])))
 

@@ -228,7 +228,7 @@ def export_animation(path: str | Path, config: Config, records: Sequence[StepRec
     fmt = export_format(path, ANIMATION_FORMATS)
     fps = check_fps(fps)
     plan = frame_plan(records, start, end, order)
-    history = RunHistory(make_family(config.task).param_dim)
+    history = RunHistory(make_family(config).param_dim)
     for record in records[:start]:
         history.append(record)
     atomic = AtomicPath(path)  # refuses an unwritable folder before any drawing
@@ -274,7 +274,7 @@ def _history_until(config: Config, records: Sequence[StepRecord], index: int):
     from maml_gui.core.history import RunHistory
     from maml_gui.core.tasks import make_family
 
-    history = RunHistory(make_family(config.task).param_dim)
+    history = RunHistory(make_family(config).param_dim)
     for record in records[: index + 1]:
         history.append(record)
     return history

@@ -42,17 +42,25 @@ maml-gui exports: PNG, SVG, PDF, GIF, MP4, CSV, JSON, NPZ) can reproduce it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import math
 import re
 import struct
+import warnings
+import zlib
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from maml_gui.core.io import AtomicPath
+from maml_gui.core.safe_read import (
+    MAX_CONFIG_BYTES, MAX_MEDIA_BYTES, MAX_TRACE_JSON_BYTES, InputFileError, load_npz, mapped,
+    open_regular, parse_json, parse_xml, read_bytes, read_json, scalar_text,
+)
 from maml_gui.core.trace import StepRecord, save_trace
 from maml_gui.export import CONFIG_KEY, ExportError, export_format
 
@@ -163,7 +171,7 @@ def read_trajectory_csv(path: str | Path) -> tuple[dict[str, Any], dict[str, np.
     meta_grad, task_meta_grads, loss_before, loss_after, inner_steps, inner_losses,
     inner_grad_norms, paths, diverged``."""
     path = Path(path)
-    with open(path, encoding="utf-8", newline="") as handle:
+    with _open_csv(path) as handle:
         first = handle.readline()
         config = _config_from_comment(first, path)
         lines = (line for line in handle if not line.startswith("#"))
@@ -278,7 +286,7 @@ def write_grid(path: str | Path, config: Any, surface, *, plane=None) -> Path:
 def read_grid_csv(path: str | Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
     """``(config, x, y, z)`` of a grid CSV (``z[r, c]`` at ``(x[c], y[r])``)."""
     path = Path(path)
-    with open(path, encoding="utf-8") as handle:
+    with _open_csv(path) as handle:
         config = _config_from_comment(handle.readline(), path)
         rows = [line for line in handle if line.strip() and not line.startswith("#")]
     values = np.array([[_parse(v) for v in line.strip().split(",")] for line in rows[1:]])
@@ -289,13 +297,20 @@ def read_grid_csv(path: str | Path) -> tuple[dict[str, Any], np.ndarray, np.ndar
 
 # --- the embedded config of any export ------------------------------------------------------
 
+@contextlib.contextmanager
+def _open_csv(path: Path):
+    """A CSV export opened through the guarded reader, as text."""
+    with open_regular(path, limit=MAX_MEDIA_BYTES, what="CSV file") as raw:
+        yield io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
 def _config_from_comment(line: str, path: Path) -> dict[str, Any]:
     if not line.startswith(CONFIG_PREFIX):
         raise ExportError(f"{path}: no '# config:' line at the top: not a maml-gui CSV export")
     try:
-        return json.loads(line[len(CONFIG_PREFIX):])
-    except json.JSONDecodeError as exc:
-        raise ExportError(f"{path}: the '# config:' line is not valid JSON ({exc.msg})") from None
+        return parse_json(line[len(CONFIG_PREFIX):], f"{path}: the '# config:' line")
+    except InputFileError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def read_embedded_config(path: str | Path) -> dict[str, Any]:
@@ -335,51 +350,72 @@ def _read_embedded(path: Path) -> dict[str, Any]:
         text = _embedded_text(path, fmt)
     except ExportError:
         raise
-    except (OSError, ValueError, KeyError, struct.error) as exc:
-        raise ExportError(f"cannot read the config embedded in {path}: {exc}") from None
+    except InputFileError as exc:
+        raise ExportError(str(exc)) from None
+    except (OSError, ValueError, KeyError, IndexError, struct.error, SyntaxError, EOFError,
+            zlib.error, RecursionError, _DecompressionBomb) as exc:  # PIL's and the MP4
+        # box parser's answers to junk
+        raise ExportError(f"cannot read the config embedded in {path}: "
+                          f"{(str(exc).strip() or type(exc).__name__).splitlines()[0]}") from None
     if text is None:
         raise ExportError(f"{path} has no maml-gui config embedded")
     try:
-        data = json.loads(text) if isinstance(text, str) else text
-    except json.JSONDecodeError as exc:
-        raise ExportError(f"{path}: the embedded config is not valid JSON ({exc.msg})") from None
+        data = parse_json(text, f"the config embedded in {path.name}") if isinstance(
+            text, str) else text
+    except InputFileError as exc:
+        raise ExportError(str(exc)) from None
     if not isinstance(data, dict):
         raise ExportError(f"{path}: the embedded config is not a JSON object")
     return data
 
 
+try:
+    from PIL.Image import DecompressionBombError as _DecompressionBomb
+except ImportError:  # pragma: no cover - pillow is a dependency
+    class _DecompressionBomb(Exception):
+        pass
+
+
 def _embedded_text(path: Path, fmt: str) -> str | dict | None:
+    """The embedded config's text, every file opened through :mod:`maml_gui.core.safe_read`."""
     if fmt == "json":
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path, limit=MAX_TRACE_JSON_BYTES, what="file")
     if fmt == "npz":
-        with np.load(path, allow_pickle=False) as data:
-            return str(data["config"]) if "config" in data.files else None
+        arrays = load_npz(path, names=("config",), budget=MAX_CONFIG_BYTES)
+        return scalar_text(arrays, "config", str(path))
     if fmt == "csv":
-        with open(path, encoding="utf-8") as handle:
-            return json.dumps(_config_from_comment(handle.readline(), path))
+        with open_regular(path, limit=MAX_MEDIA_BYTES, what="CSV file") as handle:
+            line = handle.readline(MAX_CONFIG_BYTES).decode("utf-8")
+        return json.dumps(_config_from_comment(line, path))
     if fmt in ("png", "gif"):
         from PIL import Image
 
-        with Image.open(path) as image:
-            if fmt == "png":
-                return image.text.get(CONFIG_KEY) if hasattr(image, "text") else None
-            comment = image.info.get("comment")
-            return comment.decode("utf-8") if isinstance(comment, bytes) else comment
+        with open_regular(path, limit=MAX_MEDIA_BYTES, what="image") as handle, \
+                warnings.catch_warnings():
+            # only the metadata is read, never the pixels: a big image is no bomb here, and
+            # PIL's warning would be a second line on stderr
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(handle) as image:
+                if fmt == "png":
+                    return image.text.get(CONFIG_KEY) if hasattr(image, "text") else None
+                comment = image.info.get("comment")
+                return comment.decode("utf-8") if isinstance(comment, bytes) else comment
     if fmt == "svg":
-        import xml.etree.ElementTree as ET
-
-        root = ET.parse(path).getroot()
+        root = parse_xml(read_bytes(path, limit=MAX_TRACE_JSON_BYTES, what="SVG file"),
+                         f"SVG file {path.name}")
         desc = root.find("{http://www.w3.org/2000/svg}desc")
         return desc.text if desc is not None and desc.text else None
     if fmt == "pdf":
         from xml.sax.saxutils import unescape
 
-        match = re.search(rb"<maml:config>(.*?)</maml:config>", path.read_bytes(), re.S)
-        if match is None:
-            return None
-        return unescape(match.group(1).decode("utf-8"), {"&quot;": '"', "&apos;": "'"})
+        with mapped(path, what="PDF file") as data:
+            match = re.search(rb"<maml:config>(.*?)</maml:config>", data, re.S)
+            if match is None:
+                return None
+            return unescape(match.group(1).decode("utf-8"), {"&quot;": '"', "&apos;": "'"})
     if fmt == "mp4":
-        return _mp4_comment(path.read_bytes())
+        with mapped(path, what="MP4 file") as data:
+            return _mp4_comment(data)
     raise ExportError(f"{path}: cannot read a config from a .{fmt} file")
 
 

@@ -333,7 +333,7 @@ def snapshot_at(config: Config, records: Sequence[StepRecord], step: int | None 
     from maml_gui.core.tasks import make_family
     from maml_gui.runtime.offline import snapshot_of
 
-    history = RunHistory(make_family(config.task).param_dim)
+    history = RunHistory(make_family(config).param_dim)
     if not records:
         return snapshot_of(config, history)
     index = len(records) - 1 if step is None else _step_index(records, step)

@@ -73,7 +73,7 @@ class ComparisonController(QObject):
     def _start(self) -> None:
         self._stop_worker()
         self._run_id += 1
-        dim = make_family(self.variants[0].config.task).param_dim
+        dim = make_family(self.variants[0].config).param_dim
         self._histories = tuple(RunHistory(dim) for _ in self.variants)
         worker = make_training_worker([v.config for v in self.variants], parent=self, compare_to_maml=True)
         worker.records_available.connect(self._on_records_available)

@@ -16,7 +16,7 @@ from maml_gui.runtime.run_controller import Snapshot
 def run_offline(config: Config, steps: int, *, theta0: np.ndarray | None = None,
                 keep: int = 64) -> RunHistory:
     """Train ``steps`` meta-steps in this thread; the history of the run (stops at divergence)."""
-    history = RunHistory(make_family(config.task).param_dim, keep=keep)
+    history = RunHistory(make_family(config).param_dim, keep=keep)
     for record in train(config, steps, theta0=theta0):
         history.append(record)
     return history
@@ -40,7 +40,7 @@ def run_comparison_offline(variants, steps: int):
 
     histories = []
     for variant in variants:
-        history = RunHistory(make_family(variant.config.task).param_dim)
+        history = RunHistory(make_family(variant.config).param_dim)
         for record in train(variant.config, steps, compare_to_maml=True):
             history.append(record)
         histories.append(history)

@@ -151,7 +151,7 @@ class RunController(QObject):
     def _start_run(self) -> None:
         self._retire_worker()
         self._run_id += 1
-        family = make_family(self._config.task)
+        family = make_family(self._config)
         self._history = RunHistory(family.param_dim)
         self._queue: deque[StepRecord] = deque()
         self._requested = 0
@@ -235,7 +235,7 @@ class RunController(QObject):
 
     def move_optimum(self, task_index: int, point: tuple[float, float]) -> None:
         """Move a task's optimum (softplus, quadratic): a cold change of the task set."""
-        family = make_family(self._config.task)
+        family = make_family(self._config)
         params = family.move_optimum(landscape_tasks(self._config), task_index, point)
         self.apply_changes({f"task.{key}": value for key, value in params.items()
                             if self._config.task.get(key) != value})
@@ -298,8 +298,13 @@ class RunController(QObject):
 
     def step_meta(self) -> None:
         """Pause and show exactly one more meta-step, complete."""
+        self.step_meta_many(1)
+
+    def step_meta_many(self, count: int) -> None:
+        """Pause and show exactly ``count`` more meta-steps, complete: one request to the
+        worker however large ``count`` is (``--screenshot --steps N``)."""
         self.pause()
-        self._pending_meta_steps += 1
+        self._pending_meta_steps += int(count)
         self._take_pending_meta_steps()
 
     def _take_pending_meta_steps(self) -> None:

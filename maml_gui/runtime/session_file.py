@@ -9,12 +9,14 @@ the file is parsed and validated completely before anything in the window change
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from maml_gui.core.config import SCHEMA_VERSION, Config, ConfigError, config_json, make_config
 from maml_gui.core.io import write_text_atomic
+from maml_gui.core.safe_read import InputFileError, read_json, shown_name
 
 SESSION_FORMAT = "maml-gui-session"
 VIEW_KEYS = {
@@ -45,7 +47,8 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
         raise SessionError(f"{where} must be an object")
     unknown = sorted(set(view) - set(VIEW_KEYS))
     if unknown:
-        raise SessionError(f"{where}.{unknown[0]}: unknown (known: {', '.join(VIEW_KEYS)})")
+        raise SessionError(f"{where}.{shown_name(unknown[0])}: unknown "
+                           f"(known: {', '.join(VIEW_KEYS)})")
     for key, kind in VIEW_KEYS.items():
         if key in view and view[key] is not None and (
                 not isinstance(view[key], kind) or isinstance(view[key], bool) and kind != bool):
@@ -55,6 +58,7 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
         if len(rect) != 4 or not all(isinstance(v, (int, float)) for v in rect) or not (
                 rect[0] < rect[1] and rect[2] < rect[3]):
             raise SessionError(f"{where}.range must be [xmin, xmax, ymin, ymax] with min < max")
+        check_view_range(rect, f"{where}.range")
     speed = view.get("speed")
     if speed is not None and speed != "full" and (isinstance(speed, str) or not speed > 0):
         raise SessionError(f"{where}.speed must be a positive number of frames per second or \"full\"")
@@ -67,7 +71,41 @@ def check_view(view: Any, where: str = "view") -> dict[str, Any]:
     for i, item in enumerate(view.get("compare") or []):
         if not (isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item)):
             raise SessionError(f"{where}.compare[{i}] must be [algorithm, settings text]")
+        check_variant(item, f"{where}.compare[{i}]")
     return dict(view)
+
+
+MAX_VIEW_COORD = 1e12  # beyond this the canvas's arithmetic (widths, ticks) overflows
+
+
+def check_view_range(rect, where: str = "view.range") -> None:
+    """A rectangle [xmin, xmax, ymin, ymax] the canvas and the landscape grid can use:
+    finite, at most ±1e12, and not thinner than float64 can resolve (pyqtgraph raises on
+    ±1e308 or infinite ranges, and a grid over them is all NaN)."""
+    if not all(math.isfinite(v) and abs(v) <= MAX_VIEW_COORD for v in rect):
+        raise SessionError(f"{where} must be finite numbers within ±{MAX_VIEW_COORD:g}")
+    for low, high in (rect[0:2], rect[2:4]):
+        if not low < high:
+            raise SessionError(f"{where} [xmin, xmax, ymin, ymax]: each minimum must be below "
+                               "its maximum")
+        if high - low <= 1e-9 * max(1.0, abs(low), abs(high)):
+            raise SessionError(f"{where} is too narrow to show ({low!r} … {high!r})")
+
+
+def check_variant(item: list, where: str) -> None:
+    """A comparison row the window can show: a known algorithm and settings text that parses
+    (whether the values suit the config is checked when the comparison starts, as for
+    typed text)."""
+    from maml_gui.core.comparison import parse_overrides
+    from maml_gui.core.config import ALGORITHMS
+
+    if item[0] not in ALGORITHMS:
+        raise SessionError(f"{where}: unknown algorithm {item[0][:40]!r} "
+                           f"(one of {', '.join(ALGORITHMS)})")
+    try:
+        parse_overrides(item[1])
+    except ConfigError as exc:
+        raise SessionError(f"{where}: {exc}") from None
 
 
 EXPORT_SUFFIXES = (".png", ".svg", ".pdf", ".gif", ".mp4", ".csv", ".npz")
@@ -80,14 +118,9 @@ def read_session(path: str | Path) -> Session:
     if path.suffix.lower() in EXPORT_SUFFIXES:
         return _embedded_session(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SessionError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SessionError(f"{path.name} is not valid JSON (line {exc.lineno}, column "
-                           f"{exc.colno}: {exc.msg})") from None
+        data = read_json(path, what="session")
+    except InputFileError as exc:
+        raise SessionError(str(exc)) from None
     if not isinstance(data, dict) or "config" not in data:
         raise SessionError(f"{path.name} is not a maml-gui session (no config in it)")
     version = data.get("schema_version", data["config"].get("schema_version", SCHEMA_VERSION)

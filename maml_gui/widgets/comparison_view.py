@@ -291,7 +291,7 @@ class ComparisonView(QWidget):
     # --- plots ------------------------------------------------------------------------
     def _build_plots(self, variants: list[Variant]) -> None:
         config = variants[0].config
-        self._family = make_family(config.task)
+        self._family = make_family(config)
         self._tasks = landscape_tasks(config)
         self._theta0 = initial_theta(config)
         self.overlay_plot.clear()

@@ -186,11 +186,12 @@ class ExportActions(QObject):
         from maml_gui.export.data import write_trajectory
 
         controller = self.window.controller
-        family = make_family(controller.config.task)
+        family = make_family(controller.config)
         try:
             records = controller.replay_records()
             write_trajectory(path, controller.config, records, meta={
                 "param_dim": family.param_dim, "axis_names": list(family.axis_names or ()),
+                "blocks": family.blocks(),
                 "live_changes": [[step, changes] for step, changes in controller.change_log],
             })
         except (ExportError, OSError) as exc:

@@ -587,6 +587,8 @@ class JsonEditor(FieldEditor):
         except json.JSONDecodeError as exc:
             raise ValueError(f"{self.key}: not valid JSON ({exc.msg} at character {exc.pos + 1}); "
                              f"expected e.g. {_PLACEHOLDERS.get(self.field.kind, 'a JSON value')}") from None
+        except RecursionError:  # a pasted value nested thousands deep
+            raise ValueError(f"{self.key}: nested too deeply") from None
 
     def _on_editing_finished(self) -> None:
         try:

@@ -69,7 +69,7 @@ class FunctionView(QWidget):
         super().__init__(parent)
         self.theme = theme
         self._config = config
-        self._family = make_family(config.task)
+        self._family = make_family(config)
         self._tasks: TaskBatch | None = None
         self._task_index = 0
         self._x_support = np.zeros(0)
@@ -296,7 +296,7 @@ class FunctionView(QWidget):
         """A new config: reload the tasks when they changed; refit the model's curves."""
         old = self._config
         self._config = config
-        self._family = make_family(config.task)
+        self._family = make_family(config)
         # a restart with the same tasks (Reset) keeps the chosen task and its edited points
         tasks_changed = self._tasks is None or old.task != config.task or old.seed != config.seed
         if not self._family.has_data:

@@ -17,12 +17,14 @@ from maml_gui.core.algorithms.imaml import curvature_warning
 from maml_gui.core.config import Config, ConfigError, config_json, make_config
 from maml_gui.core.device import resolve_device
 from maml_gui.core.landscape import LandscapeError
+from maml_gui.core.safe_read import parse_json
 from maml_gui.core.tasks import get_family
 from maml_gui.runtime.run_controller import FULL_SPEED, SPEEDS, RunController, Snapshot
 from maml_gui.widgets.comparison_view import ComparisonView
 from maml_gui.widgets.export_actions import ExportActions
 from maml_gui.widgets.function_view import FunctionView
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
+from maml_gui.widgets.method_view import MethodView
 from maml_gui.runtime.session_file import Session
 from maml_gui.widgets.parameter_panel import ParameterPanel
 from maml_gui.widgets.session_actions import SessionActions
@@ -111,6 +113,12 @@ class MainWindow(QMainWindow):
         self.function_dock.setWidget(self.function_view)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.function_dock)
         self.tabifyDockWidget(self.trace_dock, self.function_dock)
+        self.method_view = MethodView(config)
+        self.method_dock = QDockWidget("Method", self)
+        self.method_dock.setObjectName("method")
+        self.method_dock.setWidget(self.method_view)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.method_dock)
+        self.tabifyDockWidget(self.trace_dock, self.method_dock)
         self.trace_dock.raise_()
 
         self._build_toolbar()
@@ -209,6 +217,7 @@ class MainWindow(QMainWindow):
             lambda _i: self.controller.set_order(self.order_box.currentData()))
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.function_dock.visibilityChanged.connect(self._on_function_dock_shown)
+        self.method_dock.visibilityChanged.connect(self._on_method_dock_shown)
 
     # --- controller → views -----------------------------------------------------------
     @Slot(object)
@@ -217,6 +226,8 @@ class MainWindow(QMainWindow):
         self.trace.show_snapshot(snapshot)
         if not self.function_view.visibleRegion().isEmpty():  # refits cost ms: only if seen
             self.function_view.show_snapshot(snapshot)
+        if not self.method_view.visibleRegion().isEmpty():
+            self.method_view.show_snapshot(snapshot)
         record = snapshot.record
         if record is None:
             self.step_label.setText("step 0")
@@ -242,6 +253,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_config(config)
         self.trace.set_config(config)
         self.function_view.set_config(config)
+        self.method_view.set_config(config)
 
     @Slot(object)
     def _on_run_restarted(self, config: Config) -> None:
@@ -249,6 +261,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_config(config, restarted=True)
         self.trace.set_config(config)
         self.function_view.set_config(config, restarted=True)
+        self.method_view.set_config(config)
         self.banner.hide()
         self._curvature_warned = False
         self.canvas.set_interactive(not self.controller.playing)
@@ -383,6 +396,11 @@ class MainWindow(QMainWindow):
         if visible:
             self.function_view.show_snapshot(self.controller.snapshot())
 
+    @Slot(bool)
+    def _on_method_dock_shown(self, visible: bool) -> None:
+        if visible:
+            self.method_view.show_snapshot(self.controller.snapshot())
+
     @Slot(object)
     def _on_task_selected(self, index: int | None) -> None:
         """A task picked on the canvas or in the trace table: highlight it in both."""
@@ -446,8 +464,8 @@ def last_session_config(settings: QSettings) -> Config | None:
     if not text:
         return None
     try:
-        data = json.loads(str(text))
+        data = parse_json(str(text), "the last session")  # InputFileError is a ValueError
         data.pop("schema_version", None)
         return make_config(data)
-    except (ValueError, ConfigError):
+    except (ValueError, ConfigError, AttributeError):  # e.g. a list, not an object
         return None

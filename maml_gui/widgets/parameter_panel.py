@@ -37,6 +37,11 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Outer loop", ("outer_lr", "meta_batch")),
     ("iMAML", ("imaml_lambda", "cg_steps", "cg_damping", "cg_tol")),
     ("TR-MAML", ("tr_lr",)),
+    ("TreeMAML", ("tree_clusters", "tree_thresholds", "tree_first_order")),
+    ("B-SMALL", ("bsmall_lambda", "bsmall_log_sigma0", "bsmall_noise")),
+    ("MetaNAS", ("metanas_ops", "metanas_temperature", "metanas_inner_optimizer",
+                 "metanas_arch_outer_lr", "metanas_warmup", "metanas_prune",
+                 "metanas_prune_every")),
     ("Task", ()),
     ("Run", ("seed", "device", "dtype", "record_paths")),
 )

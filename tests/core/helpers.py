@@ -34,3 +34,13 @@ def family_and_pool(config):
     family = make_family(config.task)
     trainer = MetaTrainer(config)
     return family, trainer.pool
+
+
+# B-SMALL and MetaNAS are built on the sinusoid MLP; a small one keeps tests fast.
+SMALL_SINE = {"family": "sinusoid", "hidden": [5, 5], "n_tasks": 3}
+
+
+def algorithm_config(algorithm: str, **settings):
+    """A config of ``algorithm`` on the default task family, or a small sinusoid where needed."""
+    task = SMALL_SINE if algorithm in ("b_small", "metanas") else {}
+    return make_config({"algorithm": algorithm, "task": task, **settings})

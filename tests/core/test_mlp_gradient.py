@@ -11,9 +11,9 @@ from maml_gui.core.tasks import SUPPORT, make_family
 
 
 def _setup(hidden, n_tasks=4):
-    config = make_config({"algorithm": "maml", "inner_lr": 0.05, "inner_steps": 3, "dtype": "float64",
-                          "task": {"family": "sinusoid", "n_tasks": n_tasks, "k_shot": 6,
-                                   "k_query": 7, "hidden": hidden}})
+    task = {"family": "sinusoid", "n_tasks": n_tasks, "k_shot": 6, "k_query": 7, "hidden": hidden}
+    config = make_config({"algorithm": "maml", "inner_lr": 0.05, "inner_steps": 3,
+                          "dtype": "float64", "task": task})
     family = make_family(config.task)
     generator = torch.Generator().manual_seed(3)
     batch = family.sample_fresh(n_tasks, generator).to("cpu", torch.float64)
@@ -60,3 +60,15 @@ def test_maml_on_blocks_equals_maml_through_autograds_double_backward():
                                    rtol=1e-10, atol=1e-12, msg=name)
     assert fast.paths.shape == (4, 4, family.param_dim)
     assert float(fast.task_grads.norm()) > 0
+
+
+def test_subclasses_with_their_own_model_keep_autograds_gradient():
+    from maml_gui.core.tasks.mixed_op_sinusoid import MixedOpSinusoid
+    from maml_gui.core.tasks.svdo_sinusoid import SVDOSinusoid
+
+    _, family, batch, _ = _setup([5, 4])
+    models = (MixedOpSinusoid(family.params, ["relu", "tanh"]), SVDOSinusoid(family.params, -6.0))
+    for model in models:
+        assert not model.differentiable_grad
+        assert model.loss_and_grad(torch.zeros(batch.n, model.param_dim, dtype=torch.float64),
+                                   batch) is None

@@ -9,15 +9,15 @@ import pytest
 
 from maml_gui.core.algorithms import ALGORITHMS
 from maml_gui.core.animation import PHASES, build_frames
-from maml_gui.core.config import make_config
 from maml_gui.core.pseudocode import (
     PseudoCodeError, load_pseudocode, parse_pseudocode, pseudocode_dir, required_phases,
 )
 from maml_gui.core.training import train
+from tests.core.helpers import algorithm_config
 
 
 def one_record(algorithm: str, inner_steps: int = 2):
-    config = make_config({"algorithm": algorithm, "inner_steps": inner_steps, "device": "cpu"})
+    config = algorithm_config(algorithm, inner_steps=inner_steps, device="cpu")
     return next(train(config, 1))
 
 
@@ -70,6 +70,12 @@ def test_the_maths_is_what_the_engine_computes():
     assert "Proj_Δ(p + η_p" in line["tr_maml"]("weights")
     assert "∇Lᵢq(φᵢᵏ)" in line["fomaml"]("task_grad")
     assert "∇Lᵢq(θ)" in line["pretrain"]("task_grad")
+    for algorithm in ("tree_maml", "b_small", "metanas"):
+        assert "meanᵢ" in line[algorithm]("aggregate")
+    assert "Mⱼ · ∇Lˢ(φʲ⁻¹)" in line["tree_maml"]("inner")
+    assert "reconstruction" in load_pseudocode("tree_maml").description
+    assert "λ·KL" in load_pseudocode("b_small").text and "log ρ < 3" in load_pseudocode("b_small").text
+    assert "λ_a·meanᵢ(aᵢ − a)" in line["metanas"]("update")
 
 
 # --- the format and its errors ---------------------------------------------------------

@@ -17,16 +17,18 @@ from maml_gui.widgets.loss_curves import LossCurves
 from maml_gui.widgets.trace_view import (
     BAR_ROLE, VALUE_ROLE, TraceView, WeightBarDelegate, format_number,
 )
+from tests.core.helpers import algorithm_config
 
 K = 2
 
 
 @pytest.fixture(scope="module")
 def runs():
-    """Two meta-steps of every algorithm on the article's two softplus tasks."""
+    """Two meta-steps of every algorithm on the article's two softplus tasks (B-SMALL and
+    MetaNAS: a small sinusoid MLP)."""
     out = {}
     for algorithm in ALGORITHMS:
-        config = make_config({"algorithm": algorithm, "inner_steps": K, "device": "cpu"})
+        config = algorithm_config(algorithm, inner_steps=K, device="cpu")
         out[algorithm] = (config, run_offline(config, 2))
     return out
 

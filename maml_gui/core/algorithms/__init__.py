@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from maml_gui.core.algorithms.b_small import BSMALL
 from maml_gui.core.algorithms.base import Algorithm, MetaGradient
 from maml_gui.core.algorithms.fomaml import FOMAML
 from maml_gui.core.algorithms.imaml import IMAML
 from maml_gui.core.algorithms.maml import MAML
+from maml_gui.core.algorithms.metanas import MetaNAS
 from maml_gui.core.algorithms.pretrain import Pretrain
 from maml_gui.core.algorithms.reptile import Reptile
 from maml_gui.core.algorithms.tr_maml import TRMAML
+from maml_gui.core.algorithms.tree_maml import TreeMAML
 from maml_gui.core.config import ALGORITHMS as CONFIG_ALGORITHMS
-from maml_gui.core.tasks import TaskFamily
+from maml_gui.core.config import Config
+from maml_gui.core.tasks import TaskFamily, make_family
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
-    cls.name: cls for cls in (MAML, FOMAML, Reptile, IMAML, TRMAML, Pretrain)
+    cls.name: cls for cls in (MAML, FOMAML, Reptile, IMAML, TRMAML, Pretrain, TreeMAML, BSMALL,
+                              MetaNAS)
 }
 assert tuple(ALGORITHMS) == CONFIG_ALGORITHMS, "config.ALGORITHMS must list the registry's names"
 
@@ -22,4 +27,10 @@ def make_algorithm(name: str, family: TaskFamily, pool_size: int | None) -> Algo
     return ALGORITHMS[name](family, pool_size)
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "make_algorithm"]
+def make_model(config: Config) -> TaskFamily:
+    """The parameterised model ``config`` trains: its task family, with the parameter blocks
+    its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits)."""
+    return ALGORITHMS[config.algorithm].model(make_family(config.task), config)  # plain family
+
+
+__all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "make_algorithm", "make_model"]

@@ -1,8 +1,12 @@
 """What every meta-learning algorithm computes, and the batched pieces they share.
 
 Tasks are never looped over in Python: θ is copied into one row per task (a leaf of shape
-``(n, P)``), the inner loop runs on all rows at once, and since the tasks do not interact,
+``(n, P)``), the inner loop runs on all rows at once, and when the tasks do not interact,
 one backward pass of the summed loss yields every task's own meta-gradient in its row.
+Algorithms whose inner loops share information across tasks (TreeMAML pools gradients)
+set ``independent_rows = False``: the summed backward still gives the exact aggregate, but
+each task's own gᵢ = ∂Lᵢ/∂θ = Σ_r ∂Lᵢ/∂row_r then needs one backward pass per task
+(:func:`task_meta_gradients`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import torch
 
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
+
+#: a differentiable objective of every task's row: (φ (n, P), split) → losses (n,)
+Objective = Callable[[torch.Tensor, str], torch.Tensor]
 
 
 @dataclass
@@ -55,19 +62,31 @@ def run_inner_loop(
     *,
     create_graph: bool,
     proximal_lambda: float | None = None,
+    objective_fn: Objective | None = None,
 ) -> InnerPath:
     """``steps`` gradient steps on every task's support loss, all tasks at once.
 
     With ``proximal_lambda`` the objective is iMAML's Lˢ(φ) + λ/2‖φ − θ‖² around ``start``.
     With ``create_graph`` the steps stay differentiable (MAML's exact second-order path).
+    ``objective_fn`` replaces the family's loss (B-SMALL's data + λ·KL); the recorded losses
+    are then that objective's values.
     """
-    if family.differentiable_grad and start.dim() == 2 and proximal_lambda is None:
+    analytic = objective_fn is None and family.differentiable_grad
+    if analytic and start.dim() == 2 and proximal_lambda is None:
         return _inner_loop_on_blocks(family, batch, start, inner_lr, steps, create_graph)
+    if objective_fn is None:
+        def objective_fn(phi: torch.Tensor, split: str) -> torch.Tensor:
+            return family.loss(phi, batch, split)
     anchor = start.detach()
     phi = start if create_graph else start.detach().requires_grad_(True)
     points, losses, grad_norms = [phi.detach()], [], []
     for _ in range(steps):
-        loss, grad = support_loss_and_grad(family, batch, phi, create_graph)
+        if analytic:  # the family's own gradient, differentiable (see TaskFamily)
+            with torch.set_grad_enabled(create_graph):
+                loss, grad = family.loss_and_grad(phi, batch, SUPPORT)
+        else:
+            loss = objective_fn(phi, SUPPORT)
+            (grad,) = torch.autograd.grad(loss.sum(), phi, create_graph=create_graph)
         if proximal_lambda is not None:
             grad = grad + proximal_lambda * (phi - anchor)
         losses.append(loss.detach())
@@ -77,7 +96,7 @@ def run_inner_loop(
             phi = phi.detach().requires_grad_(True)
         points.append(phi.detach())
     with torch.no_grad():
-        losses.append(family.loss(phi.detach(), batch, SUPPORT))
+        losses.append(objective_fn(phi.detach(), SUPPORT))
     empty = torch.zeros(phi.shape[0], 0, dtype=phi.dtype, device=phi.device)
     return InnerPath(
         final=phi,
@@ -96,10 +115,10 @@ def _inner_loop_on_blocks(family: TaskFamily, batch: TaskBatch, start: torch.Ten
     MLP; the blocks are joined only for the recorded (detached) path and for φᵏ.
     """
     with torch.set_grad_enabled(create_graph):
-        blocks = family.blocks(start if create_graph else start.detach())
+        blocks = family.parameter_views(start if create_graph else start.detach())
         points, losses, grad_norms = [start.detach()], [], []
         for _ in range(steps):
-            loss, grads = family.blocks_loss_and_grad(blocks, batch, SUPPORT)
+            loss, grads = family.views_loss_and_grad(blocks, batch, SUPPORT)
             losses.append(loss)
             grad_norms.append(torch.stack([g.detach().flatten(1).norm(dim=-1) for g in grads],
                                           dim=-1).norm(dim=-1))
@@ -117,20 +136,36 @@ def _inner_loop_on_blocks(family: TaskFamily, batch: TaskBatch, start: torch.Ten
     )
 
 
-def support_loss_and_grad(
-    family: TaskFamily, batch: TaskBatch, phi: torch.Tensor, create_graph: bool
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every task's support loss at its row of ``phi`` and its gradient there.
+def task_meta_gradients(losses: torch.Tensor, rows: torch.Tensor, *, independent: bool,
+                        groups: np.ndarray | None = None) -> torch.Tensor:
+    """Every task's own meta-gradient gᵢ = ∂Lᵢ/∂θ, ``(n, P)``, from losses ``(n,)`` of ``rows``.
 
-    The family's analytic gradient where it is differentiable (so MAML's graph runs through
-    it), else autograd's, kept differentiable with ``create_graph``.
+    ``rows`` is the leaf of θ copied per task (:func:`task_rows`). When the rows are
+    ``independent`` (task i's loss depends on row i alone) one backward pass of Σᵢ Lᵢ puts gᵢ
+    in row i. Otherwise Lᵢ depends on other rows too and gᵢ = Σ_r ∂Lᵢ/∂row_r: rows of the
+    Jacobian ∂L/∂rows, by batched backward passes. ``groups`` (a label per task) says which
+    tasks may interact (none across groups): one pass then serves one task of every group,
+    so it takes as many passes as the largest group has tasks (n without ``groups``).
     """
-    if family.differentiable_grad:
-        with torch.set_grad_enabled(create_graph):
-            return family.loss_and_grad(phi, batch, SUPPORT)
-    loss = family.loss(phi, batch, SUPPORT)
-    (grad,) = torch.autograd.grad(loss.sum(), phi, create_graph=create_graph)
-    return loss, grad
+    if independent:
+        (grads,) = torch.autograd.grad(losses.sum(), rows)
+        return grads
+    n = losses.shape[0]
+    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
+    rank = np.array([int((groups[:i] == groups[i]).sum()) for i in range(n)])
+    basis = torch.zeros(int(rank.max()) + 1, n, dtype=losses.dtype, device=losses.device)
+    basis[torch.as_tensor(rank), torch.arange(n)] = 1.0
+    try:
+        (jacobian,) = torch.autograd.grad(losses, rows, grad_outputs=basis, is_grads_batched=True,
+                                          retain_graph=True)
+    except RuntimeError:  # an op without a batching rule: the same passes one by one
+        jacobian = torch.stack([
+            torch.autograd.grad(losses, rows, grad_outputs=b, retain_graph=True)[0] for b in basis
+        ])
+    same = torch.as_tensor(groups[:, None] == groups[None, :], dtype=losses.dtype,
+                           device=losses.device)
+    # pass rank[i] holds, in the rows of i's group, ∂Lᵢ/∂row_r: sum those rows
+    return torch.einsum("ir,irp->ip", same, jacobian[torch.as_tensor(rank)])
 
 
 def query_loss_and_grad(
@@ -158,10 +193,23 @@ class Algorithm:
     second_order: ClassVar[bool] = False
     #: which hot settings change what this algorithm computes (the panel greys out the rest)
     uses: ClassVar[tuple[str, ...]] = ("inner_lr", "inner_steps", "outer_lr")
+    #: task i's inner loop depends on task i alone, so a backward pass of Σᵢ Lᵢ leaves gᵢ in
+    #: row i; False when tasks share inner-loop information (see :func:`task_meta_gradients`)
+    independent_rows: ClassVar[bool] = True
 
     def __init__(self, family: TaskFamily, pool_size: int | None):
         self.family = family
         self.pool_size = pool_size
+
+    @classmethod
+    def check_config(cls, config: Config, family: TaskFamily) -> None:
+        """Refuse settings this algorithm cannot run with (raise :class:`ConfigError`)."""
+
+    @classmethod
+    def model(cls, family: TaskFamily, config: Config) -> TaskFamily:
+        """The parameterised model trained: the family itself, or one with more parameter
+        blocks (B-SMALL's log σ, MetaNAS's architecture logits). Built from cold settings only."""
+        return family
 
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         raise NotImplementedError

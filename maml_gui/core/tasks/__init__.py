@@ -38,9 +38,15 @@ def validate_task(raw: Any) -> dict[str, Any]:
 
 
 def make_family(task: Mapping[str, Any] | Config) -> TaskFamily:
-    """The family instance for a validated ``task`` mapping (or a whole config)."""
+    """The family instance for a validated ``task`` mapping.
+
+    Given a whole config, the model that config trains: the family with the parameter blocks
+    its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits).
+    """
     if isinstance(task, Config):
-        task = task.task
+        from maml_gui.core.algorithms import make_model  # algorithms import tasks
+
+        return make_model(task)
     params = {k: v for k, v in task.items() if k != "family"}
     return get_family(task["family"])(params)
 

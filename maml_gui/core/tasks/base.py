@@ -125,6 +125,15 @@ class TaskFamily:
         """Named blocks of the flat parameter vector (rows of a weight matrix are filters)."""
         return [("theta", (self.param_dim,))]
 
+    def blocks(self) -> list[dict[str, Any]]:
+        """The layout as ``{"name", "start", "size", "shape"}`` entries (for traces and views)."""
+        out, start = [], 0
+        for name, shape in self.layout():
+            size = int(np.prod(shape))
+            out.append({"name": name, "start": start, "size": size, "shape": list(shape)})
+            start += size
+        return out
+
     # --- sampling ---------------------------------------------------------------------
     def make_pool(self, generator: torch.Generator) -> TaskBatch:
         """The fixed training tasks (only when :meth:`pool_size` is not None)."""
@@ -142,16 +151,16 @@ class TaskFamily:
         """Loss of every task at ``theta`` (shape ``(..., n, P)``), shape ``(..., n)``."""
         raise NotImplementedError
 
-    #: ``blocks_loss_and_grad`` (and ``loss_and_grad``) are built from differentiable ops, so
+    #: ``views_loss_and_grad`` (and ``loss_and_grad``) are built from differentiable ops, so
     #: the engine's inner loop uses them, MAML's second-order graph included, not autograd's
     differentiable_grad: ClassVar[bool] = False
 
-    def blocks(self, theta: torch.Tensor) -> list[torch.Tensor]:
+    def parameter_views(self, theta: torch.Tensor) -> list[torch.Tensor]:
         """Rows ``(n, P)`` of θ as views, one per parameter block (families with
         ``differentiable_grad``)."""
         raise NotImplementedError
 
-    def blocks_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
+    def views_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
                              split: str = SUPPORT) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Every task's loss (detached) and its gradient block by block, differentiable
         (families with ``differentiable_grad``)."""

@@ -15,7 +15,7 @@ _SYMMETRY_TOL = 1e-9
 class QuadraticFamily(TaskFamily):
     name = "quadratic"
     label = "Quadratic bowls"
-    description = "Lᵢ(θ) = ½(θ − cᵢ)ᵀAᵢ(θ − cᵢ); support = query"
+    description = "Lᵢ(θ) = ½(θ − cᵢ)ᵀAᵢ(θ − cᵢ); the support loss may use its own centres"
     axis_names = ("θ₁", "θ₂")
     movable_optima = True
     fields = (
@@ -34,6 +34,11 @@ class QuadraticFamily(TaskFamily):
               nullable=True, group="task", null_means="sampled with the chosen condition number"),
         Field("c", "points", None, "Explicit centres cᵢ (d numbers each), one per task.",
               nullable=True, group="task", null_means="sampled from N(0, spread²)"),
+        Field("c_support", "points", None,
+              "Centres of the support losses (noisy or scarce support data): the inner loop "
+              "adapts to ½(φ − cˢᵢ)ᵀAᵢ(φ − cˢᵢ), the query loss keeps cᵢ.",
+              label="support centres", nullable=True, group="task",
+              null_means="the query centres c (support = query)"),
     )
 
     @classmethod
@@ -55,6 +60,14 @@ class QuadraticFamily(TaskFamily):
         if centres is not None:
             dims.update(len(point) for point in centres)
             counts.add(len(centres))
+        support = values["c_support"]
+        if support is not None:
+            if centres is None:
+                raise ConfigError("task.c_support", "...",
+                                  "support centres need the query centres c listed too")
+            if [len(point) for point in support] != [len(point) for point in centres]:
+                raise ConfigError("task.c_support", "...",
+                                  "must list one centre per task, with c's dimension")
         if len(dims) > 1:
             raise ConfigError("task.A" if matrices is not None else "task.c",
                               "...", f"matrices and centres disagree on the dimension ({sorted(dims)})")
@@ -102,17 +115,20 @@ class QuadraticFamily(TaskFamily):
             matrices = torch.tensor(p["A"], dtype=torch.float64)
         if p["c"] is not None:
             centres = torch.tensor(p["c"], dtype=torch.float64)
-        return TaskBatch({"A": matrices, "c": centres}, torch.arange(n).numpy())
+        support = centres if p["c_support"] is None else torch.tensor(p["c_support"],
+                                                                       dtype=torch.float64)
+        return TaskBatch({"A": matrices, "c": centres, "c_support": support},
+                         torch.arange(n).numpy())
 
     def default_theta0(self, generator: torch.Generator) -> torch.Tensor:
         return torch.full((self.param_dim,), 2.0, dtype=torch.float64)
 
     def loss(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT) -> torch.Tensor:
-        offset = theta - batch["c"]
+        offset = theta - _centres(batch, split)
         return 0.5 * (offset * _apply(batch["A"], offset)).sum(-1)
 
     def loss_and_grad(self, theta, batch, split=SUPPORT):
-        offset = theta - batch["c"]
+        offset = theta - _centres(batch, split)
         grad = _apply(batch["A"], offset)
         return 0.5 * (offset * grad).sum(-1), grad
 
@@ -121,8 +137,15 @@ class QuadraticFamily(TaskFamily):
 
     def move_optimum(self, pool: TaskBatch, task_index: int, point: tuple[float, ...]) -> dict[str, Any]:
         centres = pool["c"].tolist()
+        shift = [float(point[0]) - centres[task_index][0], float(point[1]) - centres[task_index][1]]
         centres[task_index][:2] = [float(point[0]), float(point[1])]
-        return {**self.params, "c": centres, "n_tasks": len(centres)}
+        moved = {**self.params, "c": centres, "n_tasks": len(centres)}
+        if self.params["c_support"] is not None:  # the support centre keeps its offset (noise)
+            support = pool["c_support"].tolist()
+            support[task_index][0] += shift[0]
+            support[task_index][1] += shift[1]
+            moved["c_support"] = support
+        return moved
 
     def default_view(self, batch: TaskBatch) -> tuple[float, float, float, float]:
         centres = batch["c"][:, :2]
@@ -131,6 +154,12 @@ class QuadraticFamily(TaskFamily):
         lo = torch.minimum(lo, torch.full_like(lo, -2.5))
         hi = torch.maximum(hi, torch.full_like(hi, 2.5))
         return (float(lo[0]), float(hi[0]), float(lo[-1]), float(hi[-1]))
+
+
+def _centres(batch: TaskBatch, split: str) -> torch.Tensor:
+    if split == SUPPORT and "c_support" in batch.tensors:
+        return batch["c_support"]
+    return batch["c"]
 
 
 def _apply(matrices: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,6 @@ class SinusoidFamily(TaskFamily):
     description = "y = A sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π]; MSE of an MLP 1-40-40-1 (ReLU)"
     default_dtype = torch.float32
     has_data = True
-    differentiable_grad = True
     suggested = {"inner_lr": 0.01, "outer_optimizer": "adam", "outer_lr": 0.001}  # Finn et al.
     fields = (
         n_tasks_field(25, 10_000, "Tasks per meta-step (or the size of the fixed task pool)."),
@@ -39,6 +38,13 @@ class SinusoidFamily(TaskFamily):
         Field("x_range", "range", (-5.0, 5.0), "Inputs x are drawn uniformly from this range.",
               label="x range", low=-1e3, high=1e3, group="task"),
     )
+
+    def __init__(self, params):
+        super().__init__(params)
+        # the hand-written gradient is this MLP's: a subclass with its own model or loss
+        # (mixed operations, SVD layers) keeps autograd's
+        self.differentiable_grad = all(getattr(type(self), name) is getattr(SinusoidFamily, name)
+                                       for name in ("predict", "loss", "layout"))
 
     @property
     def widths(self) -> list[int]:
@@ -105,29 +111,34 @@ class SinusoidFamily(TaskFamily):
         where slicing would allocate a zero tensor of size P per block, twice for MAML.
         """
         lead, rows, inputs = self._fold(theta, x)
-        return self._activations(self.blocks(rows), inputs)[-1].view(*lead, x.shape[-1])
+        output = self._activations(self.parameter_views(rows), inputs)[-1]
+        return output.view(*lead, x.shape[-1])
 
     def loss_and_grad(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+                      ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Every task's MSE (detached) at ``theta`` ``(..., n, P)`` and its gradient."""
+        if not self.differentiable_grad:
+            return None
         x, y = split_tensors(batch, split)
         lead, rows, inputs = self._fold(theta, x)
         targets = y.expand(*lead, x.shape[-1]).reshape(inputs.shape)
-        loss, grads = self._block_loss_and_grad(self.blocks(rows), inputs, targets)
+        loss, grads = self._block_loss_and_grad(self.parameter_views(rows), inputs, targets)
         grad = torch.cat([g.flatten(1) for g in grads], dim=-1)
         return loss.view(lead), grad.view(*lead, grad.shape[-1])
 
-    def blocks(self, theta: torch.Tensor) -> list[torch.Tensor]:
+    def parameter_views(self, theta: torch.Tensor) -> list[torch.Tensor]:
         """Rows ``(B, P)`` of θ as views in layout order: W ``(B, out, in)``, b ``(B, 1, out)``."""
         batch = theta.shape[0]
-        pieces = theta.split(self._block_sizes, dim=-1)
-        shapes = [(batch, *shape) if name[0] == "W" else (batch, 1, *shape)
-                  for name, shape in self.layout()]
+        mlp = SinusoidFamily.layout(self)  # a subclass's own blocks (B-SMALL's log σ) follow
+        sizes = [math.prod(shape) for _name, shape in mlp]
+        rest = theta.shape[-1] - sum(sizes)
+        pieces = theta.split(sizes + [rest] if rest else sizes, dim=-1)
+        shapes = [(batch, *shape) if name[0] == "W" else (batch, 1, *shape) for name, shape in mlp]
         return [piece.view(shape) for piece, shape in zip(pieces, shapes)]
 
-    def blocks_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
+    def views_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
                              split: str = SUPPORT) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Every task's MSE (detached) and its gradient, block by block (see :meth:`blocks`)."""
+        """Every task's MSE (detached) and its gradient, view by view (:meth:`parameter_views`)."""
         x, y = split_tensors(batch, split)
         return self._block_loss_and_grad(blocks, x.unsqueeze(-1), y.unsqueeze(-1))
 
@@ -181,10 +192,6 @@ class SinusoidFamily(TaskFamily):
                 delta = torch.ops.aten.threshold_backward(
                     torch.bmm(delta, blocks[2 * i]), layer_input, 0)
         return loss, grads
-
-    @property
-    def _block_sizes(self) -> list[int]:
-        return [int(torch.Size(shape).numel()) for _name, shape in self.layout()]
 
     def loss(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT) -> torch.Tensor:
         x, y = split_tensors(batch, split)

@@ -1,0 +1,89 @@
+"""The Method dock's views draw what the records of TreeMAML, B-SMALL and MetaNAS hold."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from maml_gui.core.animation import Frame
+from maml_gui.core.config import make_config
+from maml_gui.core.tasks import make_family
+from maml_gui.core.training import train
+from maml_gui.widgets.method_view import MethodView
+from maml_gui.widgets.tree_view import cluster_runs, task_order
+
+SINE = {"family": "sinusoid", "hidden": [6, 6], "n_tasks": 4}
+
+
+def _snapshot(config, steps, frame=None):
+    records = list(train(config, steps))
+    return SimpleNamespace(record=records[-1], frames=(frame,) if frame else (), frame_index=0,
+                           history=SimpleNamespace(records=records), full_speed=False), records
+
+
+def _view(qtbot, config):
+    view = MethodView(config)
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    view.show()
+    return view
+
+
+def test_tree_view_draws_one_block_per_cluster_and_the_step_distances(qtbot):
+    config = make_config({"algorithm": "tree_maml", "inner_steps": 3, "inner_lr": 0.3,
+                          "tree_clusters": [[0, 0, 1, 1, 1], [0, 0, 2, 2, 4], [0, 1, 2, 3, 4]],
+                          "task": {"family": "quadratic", "n_tasks": 5}})
+    view = _view(qtbot, config)
+    snapshot, _ = _snapshot(config, 1, Frame("inner", None, 2))
+    view.show_snapshot(snapshot)
+    assert view.currentWidget() is view.tree
+    labels = snapshot.record.diagnostics["cluster_labels"]
+    assert len(view.tree.bars) == 2 + 3 + 5
+    assert view.tree.step == 1  # the frame has reached inner step 2
+    order = task_order(labels)
+    assert [int(t) for t in order] == [0, 1, 2, 3, 4]
+    expected = snapshot.record.diagnostics["grad_cosine_distances"][..., 1][np.ix_(order, order)]
+    np.testing.assert_allclose(view.tree.heatmap.image, expected)
+    assert len(view.tree.outlines) == len(cluster_runs(labels[:, 1], order)) == 3
+    assert "reconstruction" in view.tree.note.text()
+
+
+def test_bsmall_view_shows_log_rho_of_theta_and_the_sparsity_history(qtbot):
+    config = make_config({"algorithm": "b_small", "task": SINE, "inner_lr": 0.01})
+    view = _view(qtbot, config)
+    snapshot, records = _snapshot(config, 3)
+    view.show_snapshot(snapshot)
+    assert view.currentWidget() is view.bsmall
+    model = make_family(config)
+    flat = model.flat_log_rho(torch.tensor(records[-1].theta, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(view.bsmall.images[1].image, flat[6:42].reshape(6, 6), rtol=1e-6)
+    x, y = view.bsmall.curves["all"].getData()
+    np.testing.assert_allclose(x, [0, 1, 2])
+    np.testing.assert_allclose(y, [float(r.diagnostics["sparsity"]) for r in records])
+    assert "sparsity" in view.bsmall.summary.text()
+
+
+def test_metanas_bars_follow_the_inner_loop_and_grey_pruned_operations(qtbot):
+    config = make_config({"algorithm": "metanas", "task": SINE, "inner_steps": 3,
+                          "metanas_prune": 0.26, "metanas_prune_every": 1, "inner_lr": 0.05})
+    view = _view(qtbot, config)
+    snapshot, records = _snapshot(config, 3, Frame("inner", None, 2))
+    view.show_snapshot(snapshot)
+    record = records[-1]
+    heights = view.metanas.bars[0].opts["height"]
+    np.testing.assert_allclose(heights, record.diagnostics["arch_path"][:, 0, :, 2].mean(0))
+    pruned = record.diagnostics["pruned"].astype(bool)
+    assert pruned.any()
+    brushes = view.metanas.bars[0].opts["brushes"]
+    assert all((b == "#5A5A5A") == p for b, p in zip(brushes, pruned[0]))
+    snapshot.frames = ()
+    view.show_snapshot(snapshot)
+    np.testing.assert_allclose(view.metanas.bars[1].opts["height"], record.diagnostics["arch_weights"][1])
+
+
+def test_other_algorithms_get_a_pointer(qtbot):
+    view = _view(qtbot, make_config({}))
+    assert view.currentWidget() is view.none
+    assert "TreeMAML" in view.none.text()
