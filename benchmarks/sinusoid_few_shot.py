@@ -9,6 +9,7 @@ averaged over the test tasks, beside the article's numbers for its published mod
 
     python benchmarks/sinusoid_few_shot.py [--steps 30000] [--seed 0] [--tasks 500]
                                            [--save models.npz | --load models.npz]
+    python benchmarks/sinusoid_few_shot.py --trace finn.npz   # θ of a `maml-gui run` trace
 
 One MAML step takes ~5.5 ms and one ERM step ~2 ms here (2-core CPU, one torch thread), so the
 default 30,000 steps of each take about 4 minutes in all. Finn et al. trained for 70,000 steps.
@@ -47,10 +48,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--save", help="write both trained θ (and the config) to this .npz")
     parser.add_argument("--load", help="evaluate the θ of a --save file instead of training")
+    parser.add_argument("--trace", help="take the meta-learned θ from the last step of a "
+                        "`maml-gui run` trace (its config and step count; ERM is trained here)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.load:
         return evaluate(*load_models(args.load), args)
+    if args.trace:
+        from maml_gui.core.trace import final_theta, read_trace_config
+
+        config = make_config({k: v for k, v in read_trace_config(args.trace).items()
+                              if k != "schema_version"})
+        step, theta = final_theta(args.trace)
+        print(f"{args.trace}: θ after {step} meta-steps; training ERM for as many steps here")
+        erm = train_model(config, step, algorithm="pretrain")
+        return evaluate(config, {"meta-learned": theta, "pretrained (ERM)": erm}, step, args)
 
     config = load_preset("sinusoid_few_shot").config.with_changes(
         {"seed": args.seed, "device": args.device})

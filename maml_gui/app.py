@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from maml_gui.cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
 SCREENSHOT_TIMEOUT_S = 120.0
 SCREENSHOT_SIZE = (1600, 1000)
 
@@ -18,7 +19,10 @@ def make_application():
     import torch
     from PySide6.QtWidgets import QApplication
 
+    from maml_gui.core.device import probe_devices
+
     torch.set_num_threads(1)
+    probe_devices()  # in the main thread, before any worker thread or event loop
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
@@ -68,7 +72,7 @@ def _run_app(args: argparse.Namespace) -> int:
     app = make_application()
     from PySide6.QtCore import QSettings
 
-    from maml_gui.cli import load_config_from_args
+    from maml_gui.cli_common import load_config_from_args
     from maml_gui.presets import load_preset
     from maml_gui.widgets.main_window import MainWindow, last_session_config
 
@@ -85,6 +89,7 @@ def _run_app(args: argparse.Namespace) -> int:
     elif args.preset:
         preset = load_preset(args.preset)
         window.apply_session(Session(config, preset.view))  # config carries any --set changes
+        window.show_intro(preset.title, preset.description)
         window.sessions.name = preset.name
         window.sessions.set_modified(False)
     if args.screenshot:
@@ -140,6 +145,7 @@ def _take_screenshot(app, window, path: str, steps: int, *, deadline: float) -> 
         except OSError as exc:
             print(f"maml-gui: cannot write {path}: {exc}", file=sys.stderr)
             result["code"] = EXIT_USAGE
+        window.setWindowModified(False)  # a screenshot asks nobody about saving
         window.close()
         app.quit()
 

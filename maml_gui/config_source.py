@@ -15,6 +15,7 @@ from maml_gui.core.config import Config, ConfigError, config_from_json
 from maml_gui.core.safe_read import (
     MAX_CONFIG_BYTES, InputFileError, open_regular, parse_json, read_json,
 )
+from maml_gui.view import WindowState
 
 EXPORT_SUFFIXES = (".png", ".svg", ".pdf", ".gif", ".mp4", ".csv", ".npz")
 TRACE_STEPS_MARK = b'\n "steps": ['  # where a streamed JSON trace's header ends
@@ -22,15 +23,15 @@ TRACE_STEPS_MARK = b'\n "steps": ['  # where a streamed JSON trace's header ends
 
 @dataclass(frozen=True)
 class ConfigSource:
-    """The config a file holds and the view it was drawn with (``{}`` if none)."""
+    """The config a file holds and the view it was drawn with (the default view if none)."""
 
     config: Config
-    view: dict[str, Any] = field(default_factory=dict)
+    view: WindowState = field(default_factory=WindowState)
 
 
 def load_config_source(path: str | Path) -> ConfigSource:
     """The config (and view) of ``path``; :class:`ConfigError` naming the file otherwise."""
-    from maml_gui.runtime.session_file import SESSION_FORMAT, SessionError, check_view
+    from maml_gui.runtime.session_file import SESSION_FORMAT, SessionError, read_view
 
     path = Path(path)
     if path.suffix.lower() in EXPORT_SUFFIXES:
@@ -43,10 +44,10 @@ def load_config_source(path: str | Path) -> ConfigSource:
             raise ConfigError("config", str(path), str(exc)) from None
         return ConfigSource(config_from_json(data, str(path)), view)
     data = _read_json_config(path)
-    view: dict[str, Any] = {}
+    view = WindowState()
     if isinstance(data, dict) and data.get("format") == SESSION_FORMAT:
         try:
-            view = check_view(data.get("view", {}))
+            view = read_view(data.get("view", {}))
         except SessionError as exc:
             raise ConfigError("config", str(path), str(exc)) from None
     return ConfigSource(config_from_json(data, str(path)), view)

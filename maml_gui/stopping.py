@@ -21,8 +21,23 @@ class Terminated(KeyboardInterrupt):
     """The process received SIGTERM."""
 
 
+_received: list[int] = []  # the signal, kept until the block ends
+
+
 def _raise_terminated(signum, _frame) -> None:
+    _received.append(signum)
     raise Terminated(f"received signal {signum}")
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` again if SIGTERM arrived within the block.
+
+    The handler's exception is lost when the signal lands inside a Qt slot (PySide prints
+    it and carries on: pyqtgraph's ``prepareForPaint`` runs during every scene render), so
+    code that paints calls this afterwards.
+    """
+    if _received:
+        raise Terminated(f"received signal {_received[-1]}")
 
 
 @contextlib.contextmanager
@@ -32,11 +47,13 @@ def sigterm_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _received.clear()
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _received.clear()
 
 
-__all__ = ["EXIT_TERMINATED", "Terminated", "sigterm_as_interrupt"]
+__all__ = ["EXIT_TERMINATED", "Terminated", "raise_if_terminated", "sigterm_as_interrupt"]

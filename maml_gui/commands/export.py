@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from maml_gui.cli import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
+from maml_gui.cli_common import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
 from maml_gui.export import (
     ALL_FORMATS, ANIMATION_FORMATS, DATA_FORMATS, IMAGE_FORMATS, MAX_SCALE, ExportError,
     check_size, export_format, parse_size,
@@ -173,8 +173,10 @@ class _View:
 def _load_config(args: argparse.Namespace):
     """The config and the view it came with (a preset's, a session file's, or the one embedded
     in an exported figure: ``--config`` takes any maml-gui export)."""
+    from maml_gui.view import WindowState
+
     config = load_config_from_args(args)
-    view: dict = {}
+    view = WindowState()
     source = None  # the config before --set/--steps: the view's range belongs to its tasks
     if args.preset:
         from maml_gui.presets import load_preset
@@ -189,29 +191,33 @@ def _load_config(args: argparse.Namespace):
     return config, view, source
 
 
-def _choose_view(args: argparse.Namespace, config, view: dict, source) -> _View:
+def _choose_view(args: argparse.Namespace, config, window_view, source) -> _View:
     """Command-line options first, then the source's view where it still fits the config."""
     from maml_gui.core.landscape import LandscapeError, LandscapeEvaluator, landscape_tasks
 
     evaluator = LandscapeEvaluator(config, landscape_tasks(config))
+    view, playback = window_view.landscape, window_view.playback
     chosen = _View()
     if args.surface is not None:
         evaluator.check(args.surface)  # LandscapeError → exit 2
         chosen.surface = args.surface
-    elif view.get("surface"):
+    elif view.surface:
         try:
-            evaluator.check(view["surface"])
-            chosen.surface = view["surface"]
+            evaluator.check(view.surface)
+            chosen.surface = view.surface
         except LandscapeError:
             pass  # e.g. --set changed the tasks: the canvas's default surface
     if args.range is not None:
         chosen.range = tuple(args.range)
-    elif view.get("range") and source is not None and source.task == config.task:
-        chosen.range = tuple(float(v) for v in view["range"])
-    chosen.log_scale = args.log if args.log is not None else bool(view.get("log_scale", False))
-    chosen.plane = args.plane or view.get("plane")
-    chosen.order = args.order or view.get("order") or "auto"
-    speed = view.get("speed")
+    elif view.range and source is not None and source.task == config.task:
+        chosen.range = tuple(view.range)
+    from maml_gui.core.tasks import make_family
+
+    chosen.log_scale = args.log if args.log is not None else view.log_scale_for(
+        make_family(config.task).param_dim)
+    chosen.plane = args.plane or view.plane
+    chosen.order = args.order or playback.order
+    speed = playback.speed
     if args.fps is not None:
         chosen.fps = args.fps
     elif isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed > 0:
@@ -310,7 +316,7 @@ def _export(args: argparse.Namespace, fmt: str, size: tuple[int, int]) -> int:
     return EXIT_FAILED if diverged else EXIT_OK
 
 
-def _export_comparison(args: argparse.Namespace, config, view: dict, size) -> int:
+def _export_comparison(args: argparse.Namespace, config, view, size) -> int:
     """Train the variants in lockstep headless and draw the comparison."""
     from maml_gui.core.comparison import build_variants, parse_overrides
     from maml_gui.export.views import export_comparison_image
@@ -321,8 +327,9 @@ def _export_comparison(args: argparse.Namespace, config, view: dict, size) -> in
         for text in args.variant:
             algorithm, _, settings = text.strip().partition(" ")
             specs.append((algorithm, parse_overrides(settings)))
-    elif view.get("compare"):
-        specs = [(algorithm, parse_overrides(settings)) for algorithm, settings in view["compare"]]
+    elif view.comparison.variants:
+        specs = [(algorithm, parse_overrides(settings))
+                 for algorithm, settings in view.comparison.variants]
     else:
         specs = [(name, {}) for name in ("maml", "fomaml", "reptile", "imaml")]
     from maml_gui.core.config import ALGORITHMS
@@ -494,7 +501,7 @@ def _write_grid(args, config, records, step_index, size, view: _View) -> None:
                          plane=view.plane, resolution=args.grid, caption=False,
                          grid_2d=GRID_DATA) as figure:
         figure.show(snapshot_at(config, records, step_index))
-        write_grid(args.out, config, figure.canvas.shown_surface, plane=figure.canvas.plane)
+        write_grid(args.out, config, figure.shown_surface, plane=figure.plane)
 
 
 def _write_animation(args, config, records, size, view: _View) -> bool:

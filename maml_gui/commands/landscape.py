@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import torch
 
-from maml_gui.cli import EXIT_OK, UsageError, load_config_from_args
+from maml_gui.cli_common import EXIT_OK, UsageError, load_config_from_args
 from maml_gui.core.budget import check_budget, landscape_term
 from maml_gui.core.config import config_json
 from maml_gui.core.io import AtomicPath
@@ -105,7 +105,8 @@ def _landscape(args: argparse.Namespace) -> int:
     evaluator.check(args.surface)
     path_uv = path_distance = None
     if path_points is not None:
-        thetas = np.stack([r.theta for r in trace.records] + [trace.records[-1].theta_next])
+        recorded = trace.full_records  # a thinned trace holds θ on its recorded steps only
+        thetas = np.stack([r.theta for r in recorded] + [recorded[-1].theta_next])
         if plane is None:
             path_uv, path_distance = thetas, np.zeros(len(thetas))
         else:

@@ -19,8 +19,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.fields import ConfigError
+
+if TYPE_CHECKING:  # config checks the budget: a plain import would be a circle
+    from maml_gui.core.config import Config
 
 GB = 1024**3
 DEFAULT_BUDGET = 8 * GB
@@ -72,7 +76,13 @@ def _points_per_task(params) -> int:
 
 
 def path_points(config: Config) -> int:
-    return {"full": config.inner_steps + 1, "endpoints": 2, "none": 0}[config.record_paths]
+    mode = config.record_paths
+    if mode == "auto":  # as maml_gui.core.recording resolves it: by the number of parameters
+        from maml_gui.core.recording import SMALL_MODEL
+        from maml_gui.core.tasks import make_family
+
+        mode = "full" if make_family(config.task).param_dim <= SMALL_MODEL else "none"
+    return {"full": config.inner_steps + 1, "endpoints": 2, "none": 0}[mode]
 
 
 def record_bytes(config: Config) -> int:

@@ -12,7 +12,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from maml_gui.core.config import Config, ConfigError, parse_assignment
+from maml_gui.core.algorithms import algorithm_label
+from maml_gui.core.config import FIELD_BY_NAME, Config, ConfigError, parse_assignment
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 6
 # Settings a variant may change; everything else must match so the task stream is shared.
@@ -23,12 +24,6 @@ VARIANT_KEYS = frozenset({
     "metanas_temperature", "metanas_inner_optimizer",
     "metanas_arch_outer_lr", "metanas_warmup", "metanas_prune", "metanas_prune_every",
 })
-ALGORITHM_LABELS = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
-                    "tr_maml": "TR-MAML", "pretrain": "Pretrain", "tree_maml": "TreeMAML",
-                    "b_small": "B-SMALL", "metanas": "MetaNAS"}
-SHORT_NAMES = {"inner_lr": "α", "inner_steps": "k", "outer_lr": "β", "imaml_lambda": "λ",
-               "cg_steps": "CG", "cg_damping": "δ", "cg_tol": "tol", "tr_lr": "η_p",
-               "outer_optimizer": "opt"}
 
 
 @dataclass(frozen=True)
@@ -106,10 +101,10 @@ def _check_same_model(variants: Sequence[Variant]) -> None:
 
 
 def variant_label(algorithm: str, overrides: Mapping[str, Any]) -> str:
-    label = ALGORITHM_LABELS.get(algorithm, algorithm)
+    label = algorithm_label(algorithm)
     if overrides:
-        settings = ", ".join(f"{SHORT_NAMES.get(k, k)}={v:g}" if isinstance(v, (int, float))
-                             else f"{SHORT_NAMES.get(k, k)}={v}" for k, v in overrides.items())
+        settings = ", ".join(f"{FIELD_BY_NAME[k].short}={v:g}" if isinstance(v, (int, float))
+                             else f"{FIELD_BY_NAME[k].short}={v}" for k, v in overrides.items())
         label += f" ({settings})"
     return label
 

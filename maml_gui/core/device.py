@@ -1,7 +1,15 @@
-"""Choosing the compute device, and refusing devices that cannot differentiate twice."""
+"""Choosing the compute device, and refusing devices that cannot differentiate twice.
+
+Which devices exist is asked once per process (:func:`probe_devices`) and cached. The first
+call initialises CUDA's driver where torch is the CUDA build, and that must happen in the
+main thread before any worker thread starts: ``torch.cuda.is_available()`` from a worker
+thread while Qt's event loop ran segfaulted about one run in three on a machine without a
+GPU. Entry points (the window, the worker transport, the tests) call it early.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,18 +29,50 @@ class DeviceInfo:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class DeviceProbe:
+    """The devices this process can use, as found once by :func:`probe_devices`."""
+
+    cuda_names: tuple[str, ...]  # one per CUDA device; empty: no CUDA here
+    mps: bool
+
+    @property
+    def cuda(self) -> bool:
+        return bool(self.cuda_names)
+
+
+_probe: DeviceProbe | None = None
+_probe_lock = threading.Lock()
+
+
+def probe_devices() -> DeviceProbe:
+    """Ask torch which devices exist, once per process; later calls return the cached answer.
+
+    Call it first from the main thread, before worker threads start (see the module's
+    docstring)."""
+    global _probe
+    with _probe_lock:
+        if _probe is None:
+            names: tuple[str, ...] = ()
+            if torch.cuda.is_available():
+                names = tuple(torch.cuda.get_device_name(i)
+                              for i in range(torch.cuda.device_count()))
+            backend = getattr(torch.backends, "mps", None)
+            _probe = DeviceProbe(names, bool(backend is not None and backend.is_available()))
+        return _probe
+
+
 def _mps_available() -> bool:
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend is not None and backend.is_available())
+    return probe_devices().mps
 
 
 def list_devices() -> list[DeviceInfo]:
     """``auto``, ``cpu``, every CUDA device and MPS, each marked usable or not, with the reason."""
     devices = [DeviceInfo("auto", True), DeviceInfo("cpu", True)]
-    if torch.cuda.is_available():
+    probe = probe_devices()
+    if probe.cuda:
         devices.append(DeviceInfo("cuda", True))
-        for index in range(torch.cuda.device_count()):
-            label = torch.cuda.get_device_name(index)
+        for index, label in enumerate(probe.cuda_names):
             devices.append(DeviceInfo(f"cuda:{index}", True, label))
     else:
         why = ("this PyTorch build has no CUDA support" if torch.version.cuda is None
@@ -47,19 +87,20 @@ def list_devices() -> list[DeviceInfo]:
 
 def resolve_device(name: str) -> torch.device:
     """Turn ``auto``/``cpu``/``cuda``/``cuda:N``/``mps`` into a device that exists, or raise."""
+    cuda_count = len(probe_devices().cuda_names)
     if name == "auto":
-        if torch.cuda.is_available():
+        if cuda_count:
             return torch.device("cuda")
         return torch.device("cpu")  # MPS only on request: its second-order support is patchy
     if name == "cpu":
         return torch.device("cpu")
     if name.startswith("cuda"):
-        if not torch.cuda.is_available():
+        if not cuda_count:
             raise DeviceError(f"device {name!r} requested but CUDA is not available here")
         index = int(name[5:]) if name.startswith("cuda:") else 0
-        if index >= torch.cuda.device_count():
+        if index >= cuda_count:
             raise DeviceError(f"device {name!r} requested but only "
-                              f"{torch.cuda.device_count()} CUDA device(s) exist")
+                              f"{cuda_count} CUDA device(s) exist")
         return torch.device(name)
     if name == "mps":
         if not _mps_available():

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.algorithms.tree_maml import pooling_matrix, step_labels
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily, make_family
@@ -255,8 +256,7 @@ class LandscapeEvaluator:
             return "mean task loss meanᵢ Lᵢ(θ) (pretraining's objective)"
         if kind == "imaml":
             return f"task {index}'s regularised inner objective L{_sub(index)}ˢ(φ) + λ/2‖φ − θ‖², λ = {c.imaml_lambda:g}"
-        algorithm = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
-                     "tr_maml": "TR-MAML", "tree_maml": "TreeMAML"}[c.algorithm]
+        algorithm = algorithm_label(c.algorithm)
         if c.algorithm == "imaml":
             inner = f"proximal solve, λ = {c.imaml_lambda:g}, α = {c.inner_lr:g}, k = {c.inner_steps}"
         elif c.algorithm == "tree_maml":

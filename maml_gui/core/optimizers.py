@@ -7,6 +7,7 @@ waited on it. These are the same update rules (PyTorch's defaults), in a few lin
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 ADAM_BETAS = (0.9, 0.999)
@@ -21,6 +22,12 @@ class SGD:
 
     def step(self, theta: torch.Tensor, grad: torch.Tensor) -> None:
         theta.sub_(grad, alpha=self.lr)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, np.ndarray], like: torch.Tensor) -> None:
+        pass
 
 
 class Adam:
@@ -46,6 +53,23 @@ class Adam:
         correction2 = 1 - beta2**self.count
         denominator = (self.second.sqrt() / correction2**0.5).add_(self.eps)
         theta.addcdiv_(self.first, denominator, value=-self.lr / correction1)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The moment estimates and the step count (exact copies, for checkpoints)."""
+        state = {"count": np.array(self.count, dtype=np.int64)}
+        if self.first is not None:
+            state["first"] = self.first.detach().cpu().numpy().copy()
+            state["second"] = self.second.detach().cpu().numpy().copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray], like: torch.Tensor) -> None:
+        """Restore :meth:`state_dict`'s values onto ``like``'s device and dtype."""
+        self.count = int(state["count"])
+        if "first" in state:
+            self.first = torch.tensor(state["first"]).to(like.device, like.dtype)
+            self.second = torch.tensor(state["second"]).to(like.device, like.dtype)
+        else:
+            self.first = self.second = None
 
 
 def make_outer_optimizer(name: str, lr: float) -> SGD | Adam:

@@ -76,6 +76,29 @@ class MetaTrainer:
     def _make_optimizer(self) -> SGD | Adam:
         return make_outer_optimizer(self.config.outer_optimizer, self.config.outer_lr)
 
+    # --- checkpoints ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Everything that changes during a run, as exact numpy copies: θ, the step index,
+        the outer optimizer's state, the algorithm's (TR-MAML's task weights) and the task
+        stream's random state. The task pool and θ₀ follow from the config's seed."""
+        state = {"theta": _numpy(self.theta).copy(),
+                 "step_index": np.array(self.step_index, dtype=np.int64),
+                 "stream": self._stream.get_state().numpy().copy()}
+        state.update({f"optimizer.{k}": v for k, v in self.optimizer.state_dict().items()})
+        state.update({f"algorithm.{k}": v for k, v in self.algorithm.state_dict().items()})
+        return state
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from :meth:`state_dict`: the next :meth:`step` is the one that followed."""
+        def part(prefix: str) -> dict[str, np.ndarray]:
+            return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+        self.theta = torch.tensor(np.array(state["theta"])).to(self.device, self.dtype)
+        self.step_index = int(state["step_index"])
+        self._stream.set_state(torch.from_numpy(np.array(state["stream"], dtype=np.uint8)))
+        self.optimizer.load_state_dict(part("optimizer."), self.theta)
+        self.algorithm.load_state_dict(part("algorithm."))
+
     # --- changes during a run ---------------------------------------------------------
     def apply_changes(self, changes: Mapping[str, Any]) -> None:
         """Apply hot settings from the next step on; a cold one raises :class:`ConfigError`."""

@@ -31,6 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 
 CONFIG_KEY = "maml-gui-config"
+SESSION_FORMAT = "maml-gui-session"  # the "format" of a session document (file or embedded)
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 ANIMATION_FORMATS = ("gif", "mp4")

@@ -148,6 +148,8 @@ class Mp4Writer:
     def write(self, frame: np.ndarray) -> None:
         import imageio_ffmpeg
 
+        from maml_gui.runtime.lifeline import native_children_die_with_parent
+
         height, width = frame.shape[:2]
         even = (width + width % 2, height + height % 2)
         if even != (width, height):  # yuv420p needs even sizes: repeat the last column/row
@@ -160,7 +162,8 @@ class Mp4Writer:
                 pix_fmt_out="yuv420p", quality=8, macro_block_size=2, ffmpeg_log_level="error",
                 output_params=["-metadata", f"comment={self.comment}",
                                "-movflags", "+faststart"])
-            self._writer.send(None)
+            with native_children_die_with_parent():  # no ffmpeg outlives a killed export
+                self._writer.send(None)  # starts ffmpeg
         try:
             self._writer.send(np.ascontiguousarray(frame).tobytes())
         except (BrokenPipeError, OSError) as exc:
@@ -195,7 +198,7 @@ def open_writer(fmt: str, path: Path, fps: float, comment: str, theme: Theme, n_
 def export_animation(path: str | Path, config: Config, records: Sequence[StepRecord], *,
                      start: int = 0, end: int | None = None, size: tuple[int, int] = DEFAULT_SIZE,
                      scale: float = 1.0, fps: float = DEFAULT_FPS, order: str = "auto",
-                     surface: str | None = None, log_scale: bool = False,
+                     surface: str | None = None, log_scale: bool | None = None,
                      view_range: Sequence[float] | None = None, resolution: int | None = None,
                      plane: str | None = None, theme: Theme = PUBLICATION,
                      progress: Progress | None = None) -> bool:
@@ -243,7 +246,8 @@ def export_animation(path: str | Path, config: Config, records: Sequence[StepRec
             figure.show(snapshot_of(config, _history_until(config, records, plan[-1][0]), last,
                                     order=order), total_steps=len(records))
             figure.lock_legend()
-            view = {**figure.view_state(), "order": order, "speed": fps}
+            view = figure.view_state()
+            view = view.replace(playback=view.playback.replace(order=order, speed=fps))
             comment = config_metadata(config, view)[CONFIG_KEY]
             writer = open_writer(fmt, atomic.temp, fps, comment, theme, n_tasks)
             shown = start - 1

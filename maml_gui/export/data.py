@@ -27,7 +27,10 @@ CSV is one tidy table with **one row per inner-loop point** ``(step, task, inner
 - Numbers are written with Python's shortest round-trip ``repr`` (``nan``/``inf`` as such),
   so :func:`read_trajectory_csv` gives back the exact float64 values. Paths that were not
   recorded (``record_paths = none``) leave ``phi_*`` empty; with ``endpoints`` only j = 0
-  and j = k have them.
+  and j = k have them. Steps a thinned trace did not record (see
+  :mod:`maml_gui.core.recording`) leave ``theta_*``, ``theta_next_*``, ``meta_grad_*`` and
+  ``task_meta_grad_*`` empty.
+- Every writer streams: records may come from a generator of any length.
 
 Landscape grids
 ---------------
@@ -45,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 import math
 import re
@@ -52,7 +56,7 @@ import struct
 import warnings
 import zlib
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -61,7 +65,7 @@ from maml_gui.core.safe_read import (
     MAX_CONFIG_BYTES, MAX_MEDIA_BYTES, MAX_TRACE_JSON_BYTES, InputFileError, load_npz, mapped,
     open_regular, parse_json, parse_xml, read_bytes, read_json, scalar_text,
 )
-from maml_gui.core.trace import StepRecord, save_trace
+from maml_gui.core.trace import StepRecord, TraceWriter
 from maml_gui.export import CONFIG_KEY, ExportError, export_format
 
 CSV_FORMAT_VERSION = 1
@@ -111,15 +115,20 @@ def _path_point(record: StepRecord, task: int, j: int) -> np.ndarray | None:
     return None
 
 
-def _trajectory_rows(record: StepRecord) -> Iterable[list[str]]:
-    dim = record.theta.shape[0]
+def _cells(vector: np.ndarray | None, dim: int) -> list[str]:
+    """A vector's cells, or empty ones where a thinned trace did not record it."""
+    return [""] * dim if vector is None else [_num(v) for v in vector]
+
+
+def _trajectory_rows(record: StepRecord, dim: int) -> Iterable[list[str]]:
     empty = [""] * dim
-    step_cells = ([_num(v) for v in record.theta] + [_num(v) for v in record.theta_next]
-                  + [_num(v) for v in record.meta_grad]
+    step_cells = (_cells(record.theta, dim) + _cells(record.theta_next, dim)
+                  + _cells(record.meta_grad, dim)
                   + [_num(record.meta_loss_before), _num(record.meta_loss_after),
                      "1" if record.diverged else "0"])
+    grads = record.task_meta_grads
     for i in range(record.n_tasks):
-        task_cells = ([_num(v) for v in record.task_meta_grads[i]]
+        task_cells = (_cells(None if grads is None else grads[i], dim)
                       + [_num(record.loss_before[i]), _num(record.loss_after[i])])
         for j in range(record.inner_steps + 1):
             point = _path_point(record, i, j)
@@ -130,11 +139,24 @@ def _trajectory_rows(record: StepRecord) -> Iterable[list[str]]:
                    *task_cells, *step_cells]
 
 
-def write_trajectory_csv(path: str | Path, config: Any, records: Sequence[StepRecord]) -> Path:
-    """The trajectory as one tidy CSV table (see the module docstring), written atomically."""
-    if not records:
+def _first_and_rest(records: Iterable[StepRecord]) -> tuple[StepRecord, Iterator[StepRecord]]:
+    """The first record and all of them, without holding an iterable in memory."""
+    iterator = iter(records)
+    first = next(iterator, None)
+    if first is None:
         raise ExportError("there are no meta-steps to export yet")
-    dim = records[0].theta.shape[0]
+    return first, itertools.chain([first], iterator)
+
+
+def write_trajectory_csv(path: str | Path, config: Any, records: Iterable[StepRecord], *,
+                         param_dim: int | None = None) -> Path:
+    """The trajectory as one tidy CSV table (see the module docstring), written atomically,
+    one step at a time (``records`` may be a generator of any length). Thinned records
+    (of a thinned trace) leave the vectors they lack empty."""
+    first, records = _first_and_rest(records)
+    if param_dim is None and first.theta is None:
+        raise ExportError("the first step has no θ recorded: give param_dim")
+    dim = param_dim or first.theta.shape[0]
     with AtomicPath(path) as temp:
         with open(temp, "w", encoding="utf-8", newline="") as handle:
             handle.write(CONFIG_PREFIX + json.dumps(_config_dict(config)) + "\n")
@@ -144,24 +166,42 @@ def write_trajectory_csv(path: str | Path, config: Any, records: Sequence[StepRe
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(trajectory_columns(dim))
             for record in records:
-                writer.writerows(_trajectory_rows(record))
+                writer.writerows(_trajectory_rows(record, dim))
     return Path(path)
 
 
-def write_trajectory(path: str | Path, config: Any, records: Sequence[StepRecord], *,
+def write_trajectory(path: str | Path, config: Any, records: Iterable[StepRecord], *,
                      meta: Mapping[str, Any] | None = None) -> Path:
-    """Write the run's trajectory as CSV, JSON or NPZ (from ``path``'s extension).
+    """Write the run's trajectory as CSV, JSON or NPZ (from ``path``'s extension), streamed:
+    ``records`` may be a generator, one step is held in memory at a time. What is stored
+    follows the config's ``record_*`` settings (all of it, every step, for small models).
 
     ``meta`` (JSON and NPZ only) is stored beside the steps, e.g. the family's ``param_dim``
     and ``axis_names``, as ``maml-gui run`` does.
     """
     fmt = export_format(path, TRAJECTORY_FORMATS)
-    if not records:
-        raise ExportError("there are no meta-steps to export yet")
+    first, records = _first_and_rest(records)
+    param_dim = (meta or {}).get("param_dim") or (first.theta is not None and first.theta.size)
+    if not param_dim:
+        raise ExportError("the first step has no θ recorded: give meta['param_dim']")
+    recording = _recording(config, param_dim)
     if fmt == "csv":
-        return write_trajectory_csv(path, config, records)
-    save_trace(path, _config_dict(config), records, paths="full", meta=meta)
+        return write_trajectory_csv(path, config, recording.apply(records), param_dim=param_dim)
+    with TraceWriter(path, _config_dict(config), recording=recording, meta=meta) as writer:
+        for record in records:
+            writer.append(record)
     return Path(path)
+
+
+def _recording(config: Any, param_dim: int):
+    """The config's ``record_*`` schedule: everything every step for small models, θ and
+    the meta-gradient every 100 steps for the sinusoid MLP (see :mod:`maml_gui.core.recording`)."""
+    from maml_gui.core.config import Config, make_config
+    from maml_gui.core.recording import Recording
+
+    if not isinstance(config, Config):
+        config = make_config({k: v for k, v in dict(config).items() if k != "schema_version"})
+    return Recording.from_config(config, param_dim)
 
 
 def read_trajectory_csv(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -323,10 +363,11 @@ def read_embedded_config(path: str | Path) -> dict[str, Any]:
     return read_embedded_session(path)[0]
 
 
-def read_embedded_session(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(config, view)`` embedded in an exported file. Figures and animations carry the view
-    they were drawn with (surface, range, log scale, plane, order, speed: the keys of a
-    session file's view); data files carry only the config (the view is then ``{}``)."""
+def read_embedded_session(path: str | Path):
+    """``(config, view)`` embedded in an exported file: the config dict and a
+    :class:`~maml_gui.view.WindowState`. Figures and animations carry the view they were drawn
+    with (surface, range, log scale, plane, order, speed); data files carry only the config
+    (the view is then the default one)."""
     path = Path(path)
     data = _read_embedded(path)
     view = data.get("view") if "config" in data and "algorithm" not in data else None
@@ -334,14 +375,12 @@ def read_embedded_session(path: str | Path) -> tuple[dict[str, Any], dict[str, A
         data = data["config"]
     if not isinstance(data, dict):
         raise ExportError(f"{path}: the embedded config is not a JSON object")
-    if view:
-        from maml_gui.runtime.session_file import SessionError, check_view
+    from maml_gui.view import ViewStateError, WindowState
 
-        try:
-            view = check_view(view, f"{path.name}: view")
-        except SessionError as exc:
-            raise ExportError(str(exc)) from None
-    return data, dict(view or {})
+    try:
+        return data, WindowState.from_json(view or {}, f"{path.name}: view")
+    except ViewStateError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _read_embedded(path: Path) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The landscape as a publication figure, built off screen whatever the screen's theme.
 
-A :class:`LandscapeFigure` is a :class:`~maml_gui.widgets.landscape_canvas.LandscapeCanvas`
-in the light :data:`~maml_gui.palette.PUBLICATION` theme, with its control bar hidden,
-laid out at the figure's size without appearing on screen. Its surface is computed in the
-calling thread (float64), so what is written is always the finished picture: heatmap,
+A :class:`LandscapeFigure` builds its own
+:class:`~maml_gui.plots.landscape.LandscapePlot` (the item the window's canvas shows)
+in the light :data:`~maml_gui.palette.PUBLICATION` theme from a view state, laid out at the
+figure's size without appearing on screen; the live window is never involved. Its surface
+is computed in the calling thread (float64), so what is written is always the finished
+picture: heatmap,
 contours, colour bar, θ's trail, every task's inner path, the meta-gradient arrows, the
 task optima, a legend, axis labels and a title naming the surface and the meta-step.
 
@@ -23,6 +25,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.animation import Frame
 from maml_gui.core.config import Config
 from maml_gui.core.trace import StepRecord
@@ -39,16 +42,12 @@ GRID_DATA = 200  # exported grids
 GRID_PLANE = 48  # planes through an MLP cost ~0.25 ms a point
 TITLE_SIZE = "9pt"  # as the canvas draws it
 TITLE_MARGIN = 16  # pixels left free beside the title
-LEGEND_OFFSET = 8  # pixels between the legend and the plot's edges
-LEGEND_MARGIN = 12  # pixels kept clear around the legend when counting hidden points
-ALGORITHM_NAMES = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
-                   "tr_maml": "TR-MAML", "pretrain": "pretraining"}
 
 
 def frame_caption(record: StepRecord | None, frame: Frame | None, total_steps: int | None = None,
                   algorithm: str = "") -> str:
     """What a frame shows, in words: ``MAML · meta-step 3 of 60 · task 1: inner step 2 of 5``."""
-    name = ALGORITHM_NAMES.get(algorithm, algorithm)
+    name = algorithm_label(algorithm)
     if record is None:
         return f"{name} · θ₀ (before training)"
     of = f" of {total_steps}" if total_steps else ""
@@ -86,15 +85,20 @@ def _wrap(text: str, width: float) -> str:
 
 
 class LandscapeFigure:
-    """An off-screen, publication-themed landscape canvas at a fixed size.
+    """An off-screen, publication-themed landscape figure at a fixed size.
+
+    It builds its own :class:`~maml_gui.plots.landscape.LandscapePlot` from the state
+    given here (no live window, no worker thread) and computes every surface in the calling
+    thread.
 
     Parameters
     ----------
     config : the run's config (tasks, algorithm, hyper-parameters).
     size : figure size in logical pixels ``(width, height)``.
-    surface : ``meta``, ``mean``, ``task:I`` or ``imaml:I`` (default: the canvas's choice,
-        the meta-objective when the algorithm has one).
-    log_scale : colour by log₁₀ of the loss.
+    surface : ``meta``, ``mean``, ``task:I`` or ``imaml:I`` (default: the meta-objective
+        when the algorithm has one, else the mean loss).
+    log_scale : colour by log₁₀ of the loss (default None: log for models with more than two
+        parameters, whose loss spans decades).
     view_range : ``(xmin, xmax, ymin, ymax)`` of the plot (default: the tasks' region).
     resolution : grid points per side of the landscape (default ``grid_2d`` for
         2-parameter families, 48 on MLP planes).
@@ -104,16 +108,24 @@ class LandscapeFigure:
     theme : :data:`~maml_gui.palette.PUBLICATION` unless you want the screen look.
     caption : add a line under the title naming the meta-step and the animation phase.
 
-    Close it (or use ``with``): the canvas owns a landscape thread.
+    Close it (or use ``with``) to free its off-screen widget.
     """
 
     def __init__(self, config: Config, *, size: tuple[int, int] = DEFAULT_SIZE,
-                 surface: str | None = None, log_scale: bool = False,
+                 surface: str | None = None, log_scale: bool | None = None,
                  view_range: Sequence[float] | None = None, resolution: int | None = None,
                  plane: str | None = None, theme: Theme = PUBLICATION, caption: bool = True,
                  grid_2d: int = GRID, dtype: torch.dtype = torch.float64):
-        from maml_gui.core.landscape import LandscapeError, check_grid
-        from maml_gui.widgets.landscape_canvas import LandscapeCanvas
+        import pyqtgraph as pg
+
+        from maml_gui.core.landscape import (
+            LandscapeError, LandscapeEvaluator, check_grid, landscape_tasks, surface_names,
+        )
+        from maml_gui.core.tasks import make_family
+        from maml_gui.core.training import initial_theta
+        from maml_gui.view import LandscapeState
+        from maml_gui.view.projection import Projection
+        from maml_gui.plots.landscape import LandscapePlot
 
         self.config = config
         self.size = check_size(size)
@@ -124,33 +136,44 @@ class LandscapeFigure:
             xmin, xmax, ymin, ymax = (float(v) for v in view_range)
             check_grid(2, (xmin, xmax), (ymin, ymax))  # finite, min below max
             view_range = (xmin, xmax, ymin, ymax)
-        self.canvas = LandscapeCanvas(config, theme=theme)
+        if plane is not None and plane not in ("pca", "random", "axes"):
+            raise ExportError(f"plane {plane!r}: use pca, random or axes")
+        self._family = make_family(config.task)
+        self._tasks = landscape_tasks(config)
+        names = surface_names(self._tasks.n, config.algorithm)
+        if surface is None:
+            surface = "meta" if "meta" in names else "mean"
+        elif surface not in names:
+            # the evaluator's message says why (index out of range, no meta surface)
+            LandscapeEvaluator(config, self._tasks).check(surface)
+            raise LandscapeError(f"no surface {surface!r} here")
+        self.state = LandscapeState(surface=surface, log_scale=log_scale, plane=plane or "pca",
+                                    range=list(view_range) if view_range else None)
+        self.projection = Projection(self._family, self.state.plane, config.seed)
+        self._theta0 = initial_theta(config)
+        self.projection.fit(np.atleast_2d(self._theta0))
+        self._plane_steps = 0
+        self.resolution = resolution or (grid_2d if self.projection.plane is None else GRID_PLANE)
+        check_grid(self.resolution, (0.0, 1.0), (0.0, 1.0))
+        self.widget = pg.PlotWidget(background=theme.background)
         try:
-            canvas = self.canvas
-            canvas.set_figure_mode(True)
-            canvas.set_interactive(False)
-            if surface is not None:
-                try:
-                    canvas.set_surface(surface)
-                except LandscapeError:
-                    from maml_gui.core.landscape import LandscapeEvaluator, landscape_tasks
-
-                    # the evaluator's message says why (index out of range, no meta surface)
-                    LandscapeEvaluator(config, landscape_tasks(config)).check(surface)
-                    raise
-            canvas.set_log_scale(log_scale)
-            if plane is not None:
-                if canvas.plane_box.findText(plane) < 0:
-                    raise ExportError(f"plane {plane!r}: use pca, random or axes")
-                canvas.plane_box.setCurrentText(plane)
-            self.resolution = resolution or (grid_2d if canvas.plane is None else GRID_PLANE)
-            check_grid(self.resolution, (0.0, 1.0), (0.0, 1.0))
-            prepare_widget(canvas, self.size)
-            self._view_range = view_range
-            self._apply_view()
+            self.drawing = LandscapePlot(theme, self.widget.getPlotItem())
+            n = self._family.tasks_per_step() if self._family.pool_size() is None else self._tasks.n
+            optima = self._family.optima(self._tasks)
+            self.drawing.set_tasks(n, None if optima is None else optima.numpy())
+            self.drawing.apply_state(self.state)
+            self.drawing.theta_handle.movable = False
+            prepare_widget(self.widget, self.size)
+            self._snapshot = None
+            self._anchor, self._weights = self._theta0, None
+            self._surface = None
+            self._surface_key: tuple | None = None
+            self._levels: tuple[tuple | None, tuple[float, float] | None] = (None, None)
             self._title = ""
             self._current_caption = ""
             self._legend_locked = False
+            self.drawing.show_theta0(self._theta0, self.projection)
+            self._apply_view()
             self.refresh()
         except BaseException:
             self.close()
@@ -158,14 +181,13 @@ class LandscapeFigure:
 
     # --- lifetime -------------------------------------------------------------------
     def close(self) -> None:
-        """Stop the canvas's landscape thread and delete it."""
-        canvas = getattr(self, "canvas", None)
-        if canvas is None:
+        """Delete the off-screen widget."""
+        widget = getattr(self, "widget", None)
+        if widget is None:
             return
-        self.canvas = None
-        canvas.shutdown()
-        canvas.close()
-        canvas.deleteLater()
+        self.widget = None
+        widget.close()
+        widget.deleteLater()
 
     def __enter__(self) -> "LandscapeFigure":
         return self
@@ -176,82 +198,121 @@ class LandscapeFigure:
     # --- what it shows ----------------------------------------------------------------
     @property
     def plot_widget(self):
-        return self.canvas.plot_widget
+        return self.widget
+
+    @property
+    def shown_surface(self):
+        """The surface drawn (a :class:`~maml_gui.core.landscape.Surface`)."""
+        return self._surface
+
+    @property
+    def plane(self):
+        """The plane shown for models with more than two parameters (None otherwise)."""
+        return self.projection.plane
 
     def _apply_view(self) -> None:
-        if self._view_range is None:
-            self.canvas.fit_view()
-        else:
-            xmin, xmax, ymin, ymax = self._view_range
-            self.canvas.view.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
+        from maml_gui.view.projection import fit_range
+
+        xmin, xmax, ymin, ymax = self.state.range or fit_range(
+            self.projection, self._tasks, self._theta0, self._snapshot)
+        self.drawing.view.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
 
     def show(self, snapshot, *, total_steps: int | None = None) -> None:
         """Draw ``snapshot`` (a :class:`~maml_gui.runtime.run_controller.Snapshot`) and bring
         the landscape up to date (θ-dependent surfaces are recomputed)."""
-        canvas = self.canvas
-        canvas.show_snapshot(snapshot)
-        self._current_caption = frame_caption(snapshot.record, snapshot.frame, total_steps,
+        from maml_gui.core.animation import visible
+
+        self._snapshot = snapshot
+        record = snapshot.record
+        if record is None:
+            self.drawing.show_theta0(self._theta0, self.projection)
+            self._anchor, self._weights = self._theta0, None
+        else:
+            self._maybe_refit_plane(snapshot)
+            self.drawing.show_snapshot(snapshot, self.projection)
+            updated = visible(record, snapshot.frame).updated
+            self._anchor = record.theta_next if updated else record.theta
+            self._weights = record.diagnostics.get("task_weights_next" if updated
+                                                   else "task_weights")
+        self._current_caption = frame_caption(record, snapshot.frame, total_steps,
                                               snapshot.config.algorithm) if self.caption else ""
         self.refresh()
+
+    def _maybe_refit_plane(self, snapshot) -> None:
+        """Fit the PCA plane to the path as it grows (by half since the last fit), as the
+        window's canvas does; a fixed range stays fixed."""
+        from maml_gui.view.projection import path_points
+
+        if self.projection.plane is None or self.state.plane != "pca":
+            return
+        steps = snapshot.history.total_steps
+        if steps < 3 or (self.projection.plane.method == "pca"
+                         and steps < max(1.5 * self._plane_steps, self._plane_steps + 10)):
+            return
+        self.projection.fit(*path_points(snapshot))
+        self._plane_steps = steps
+        self.drawing.place_optima(self.projection)
+        if self.state.range is None:
+            self._apply_view()
 
     def place_legend(self) -> None:
         """Move the legend to the plot corner that hides the fewest drawn points (θ's trail,
         the inner paths, the optima, θ). Call :meth:`lock_legend` to keep it there."""
-        if self._legend_locked:
-            return
-        canvas = self.canvas
-        points = []
-        for item in [canvas.trail, *canvas.paths]:
-            x, y = item.getData()
-            if x is not None and len(x):
-                points.append(np.column_stack([x, y]))
-        for marker in [*canvas.optima, canvas.theta_handle]:
-            points.append(np.array([[marker.pos().x(), marker.pos().y()]]))
-        uv = np.concatenate(points) if points else np.zeros((0, 2))
-        uv = uv[np.all(np.isfinite(uv), axis=1)]
-        (x0, x1), (y0, y1) = canvas.view.viewRange()
-        px, py = canvas.view.viewPixelSize()
-        rect = canvas.legend.boundingRect()
-        w, h = (rect.width() + LEGEND_MARGIN) * px, (rect.height() + LEGEND_MARGIN) * py
-        best, best_count = None, None
-        for sx, sy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):  # top-left first on ties
-            left = x0 if sx > 0 else x1 - w
-            top = y1 if sy > 0 else y0 + h  # y grows upwards in the view
-            inside = ((uv[:, 0] >= left) & (uv[:, 0] <= left + w)
-                      & (uv[:, 1] <= top) & (uv[:, 1] >= top - h))
-            count = int(np.count_nonzero(inside))
-            if best_count is None or count < best_count:
-                best, best_count = (sx * LEGEND_OFFSET, sy * LEGEND_OFFSET), count
-        canvas.legend.setOffset(best)
+        if not self._legend_locked:
+            self.drawing.place_legend()
 
     def lock_legend(self, locked: bool = True) -> None:
         """Keep the legend where it is (animations: it must not jump between frames)."""
         self._legend_locked = locked
 
+    def _compute_surface(self) -> None:
+        """The surface for what is shown now, unless it is already drawn."""
+        from maml_gui.core.landscape import LandscapeEvaluator
+
+        (x0, x1), (y0, y1) = self.drawing.view.viewRange()
+        kind = self.state.surface.split(":")[0]
+        anchor = self._anchor if kind == "imaml" else None
+        weights = self._weights if self.config.algorithm == "tr_maml" and kind == "meta" else None
+        key = (round(x0, 12), round(x1, 12), round(y0, 12), round(y1, 12), id(self.plane),
+               None if anchor is None else np.asarray(anchor).tobytes(),
+               None if weights is None else np.asarray(weights).tobytes())
+        if key == self._surface_key:
+            return
+        evaluator = LandscapeEvaluator(self.config, self._tasks, weights=weights, dtype=self.dtype)
+        self._surface = evaluator.grid(self.state.surface, (x0, x1), (y0, y1), self.resolution,
+                                       plane=self.plane, anchor=self._anchor)
+        self._surface_key = key
+        # colours stay fixed while only θ moves (an animated iMAML surface), as on screen
+        levels_key = key[:5]
+        levels = self._levels[1] if self._levels[0] == levels_key else None
+        used = self.drawing.show_surface(
+            self._surface, self.state.log_scale_for(self._family.param_dim), levels,
+            axis_names=self._family.axis_names,
+            plane_title=self.plane.title if self.plane is not None else "")
+        self._levels = (levels_key, used)
+        self._title = self.drawing.plot.titleLabel.text
+
     def refresh(self) -> None:
-        """Compute the surface now if what is shown is not the finished one; lay out."""
-        canvas = self.canvas
+        """Compute the surface if what is shown is not the finished one; lay out."""
         for _ in range(4):  # a relayout can move the view and ask for a new surface
-            if not canvas.landscape_complete():
-                # also stops the canvas's debounce timer: no worker result can replace this
-                canvas.compute_landscape_now(self.resolution, self.dtype)
-                self._title = canvas.plot.titleLabel.text
+            before = self._surface_key
+            self._compute_surface()
             self._set_title()
             flush_layout()
-            for arrows in [*canvas.task_arrows, canvas.aggregate_arrow]:
-                arrows.redraw()  # heads in pixels: at the final geometry
+            self.drawing.redraw_arrows()  # heads in pixels: at the final geometry
             self.place_legend()
             flush_layout()
-            if canvas.landscape_complete():
+            self._compute_surface()
+            if self._surface_key == before:
                 break
 
     def _set_title(self) -> None:
         lines = [part for part in self._title.split("<br>") if part]
         if self._current_caption:
             lines.append(self._current_caption)
-        plot = self.canvas.plot
+        plot = self.drawing.plot
         # the title spans the plot's column only: not the left axis, not the colour bar
-        width = (self.size[0] - plot.getAxis("left").width() - self.canvas.colour_bar.width()
+        width = (self.size[0] - plot.getAxis("left").width() - self.drawing.colour_bar.width()
                  - TITLE_MARGIN)
         title = "<br>".join(_wrap(line, max(width, 60.0)) for line in lines)
         if plot.titleLabel.text != title:
@@ -261,25 +322,28 @@ class LandscapeFigure:
             plot.titleLabel.setMaximumHeight(height)
             plot.layout.setRowFixedHeight(0, height)
 
-    def view_state(self) -> dict:
-        """What the figure shows, as a session file's ``view`` (embedded in every export)."""
-        canvas = self.canvas
-        (x0, x1), (y0, y1) = canvas.view.viewRange()
-        view = {"surface": canvas.surface_name, "log_scale": canvas.log_box.isChecked(),
-                "range": [float(x0), float(x1), float(y0), float(y1)]}
-        if canvas.plane is not None:
-            view["plane"] = canvas.plane_box.currentText()
-        return view
+    def view_state(self):
+        """What the figure shows, as a session's :class:`~maml_gui.view.WindowState`
+        (embedded in every export)."""
+        from maml_gui.view import WindowState
+
+        (x0, x1), (y0, y1) = self.drawing.view.viewRange()
+        return WindowState(landscape=self.state.replace(
+            log_scale=self.state.log_scale_for(self._family.param_dim),
+            range=[float(x0), float(x1), float(y0), float(y1)]))
 
     # --- output ---------------------------------------------------------------------
     def _painter(self, transparent: bool = False):
-        paint, scenes, _ = widget_painter(self.canvas.plot_widget, transparent)
+        paint, scenes, _ = widget_painter(self.widget, transparent)
         return paint, scenes
 
     def render(self, path: str | Path, *, scale: float = 1.0, transparent: bool = False,
                metadata: Mapping[str, str] | None = None) -> Path:
         """Write the figure to ``path`` (.png, .svg or .pdf) with the config and the view
         embedded (see :func:`~maml_gui.export.images.config_metadata`)."""
+        # pyqtgraph's axes size themselves while painting: paint once unseen, lay out again
+        self.frame()
+        self.refresh()
         paint, scenes = self._painter(transparent)
         if metadata is None:
             metadata = config_metadata(self.config, self.view_state())
@@ -299,7 +363,7 @@ def export_landscape_image(path: str | Path, config: Config, *, snapshot=None,
                            records: Sequence[StepRecord] | None = None, step: int | None = None,
                            size: tuple[int, int] = DEFAULT_SIZE, scale: float = 1.0,
                            transparent: bool = False, surface: str | None = None,
-                           log_scale: bool = False, view_range: Sequence[float] | None = None,
+                           log_scale: bool | None = None, view_range: Sequence[float] | None = None,
                            resolution: int | None = None, plane: str | None = None,
                            theme: Theme = PUBLICATION, caption: bool = True) -> Path:
     """Write a landscape figure to ``path`` (.png, .svg, .pdf).

@@ -27,14 +27,20 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 from PySide6.QtCore import (
-    QBuffer, QByteArray, QCoreApplication, QIODevice, QMarginsF, QPoint, QRect, QRectF, QSize,
-    QSizeF, Qt,
+    QBuffer, QByteArray, QCoreApplication, QIODevice, QLineF, QMarginsF, QPoint, QPointF, QRect,
+    QRectF, QSize, QSizeF, Qt,
 )
-from PySide6.QtGui import QColor, QImage, QPageSize, QPainter, QPdfWriter, QPen, QRegion
+from PySide6.QtGui import (
+    QBrush, QColor, QImage, QPageSize, QPainter, QPainterPath, QPdfWriter, QPen, QPolygonF,
+    QRegion,
+)
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
-from maml_gui.export import CONFIG_KEY, IMAGE_FORMATS, ExportError, check_size, export_format
+from maml_gui.export import (
+    CONFIG_KEY, IMAGE_FORMATS, SESSION_FORMAT, ExportError, check_size, export_format,
+)
+from maml_gui.stopping import raise_if_terminated
 
 PDF_DPI = 96  # one logical pixel = 1/96 inch = 0.75 pt
 CHUNK = 1 << 20  # bytes per write: a full disk shows up midway, not only at the end
@@ -44,10 +50,10 @@ Painter = Callable[[QPainter, QRectF], None]
 
 # --- metadata -------------------------------------------------------------------------------
 
-def config_metadata(config: Any, view: Mapping[str, Any] | None = None) -> dict[str, str]:
+def config_metadata(config: Any, view: Any = None) -> dict[str, str]:
     """``{CONFIG_KEY: json}`` for a :class:`~maml_gui.core.config.Config` (or a config dict).
 
-    With ``view`` (surface, range, log scale, … as in session files) the JSON is a whole
+    With ``view`` (a :class:`~maml_gui.view.WindowState`, or its JSON) the JSON is a whole
     session document, ``{"format": "maml-gui-session", "config": {...}, "view": {...}}``,
     which every config reader accepts (it takes the ``config`` inside) and which
     ``maml-gui --session`` / ``maml-gui export --config`` use to redraw the same figure.
@@ -56,10 +62,8 @@ def config_metadata(config: Any, view: Mapping[str, Any] | None = None) -> dict[
 
     data = config_json(config) if isinstance(config, Config) else dict(config)
     if view is not None:
-        from maml_gui.runtime.session_file import SESSION_FORMAT
-
         data = {"format": SESSION_FORMAT, "schema_version": SCHEMA_VERSION, "config": data,
-                "view": dict(view)}
+                "view": view.to_json() if hasattr(view, "to_json") else dict(view)}
     return {CONFIG_KEY: json.dumps(data, separators=(",", ":"))}
 
 
@@ -164,6 +168,87 @@ def scaled_cosmetic_pens(scale: float) -> Iterator[None]:
         QPainter.setPen = original
 
 
+@contextlib.contextmanager
+def baked_strokes() -> Iterator[None]:
+    """Stroke paths in device coordinates, with plain (non-cosmetic) pens, inside the block.
+
+    pyqtgraph draws curves in data units under the view's transform (a ×790 scale on a
+    900-pixel plot) with cosmetic pens. QSvgGenerator writes that as a group transform plus
+    ``vector-effect="non-scaling-stroke"``, which Chromium honours and librsvg/ImageMagick
+    do not (blank or garbled plots). Mapping each path through the painter's transform first
+    and drawing it untransformed gives ordinary SVG/PDF strokes that render the same
+    everywhere. Python paint() code only (all of pyqtgraph's items), and only in the block.
+    """
+    originals = {name: getattr(QPainter, name) for name in ("drawPath", "drawPolyline",
+                                                              "drawLines", "drawLine")}
+
+    def stroke(painter: QPainter, path: QPainterPath) -> None:
+        transform = painter.transform()
+        pen = painter.pen()
+        cosmetic = pen.isCosmetic()
+        if transform.isIdentity() or not cosmetic or pen.style() == Qt.PenStyle.NoPen:
+            originals["drawPath"](painter, path)
+            return
+        mapped = transform.map(path)
+        flat = QPen(pen)
+        flat.setCosmetic(False)
+        if flat.widthF() == 0:
+            flat.setWidthF(1.0)  # width 0 is a 1-pixel hairline
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(flat)
+        if painter.brush().style() != Qt.BrushStyle.NoBrush:
+            painter.setBrush(QBrush(painter.brush().color()))  # a gradient's transform is lost
+        originals["drawPath"](painter, mapped)
+        painter.restore()
+
+    def draw_path(painter, path, *args):
+        if args:  # drawPath(path, pen/brush overload): leave it to Qt
+            return originals["drawPath"](painter, path, *args)
+        stroke(painter, path)
+
+    def draw_polyline(painter, *args):
+        points = args[0] if len(args) == 1 else args
+        if isinstance(points, QPolygonF):
+            path = QPainterPath()
+            path.addPolygon(points)
+            return stroke(painter, path)
+        return originals["drawPolyline"](painter, *args)
+
+    def draw_lines(painter, *args):
+        lines = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+        if lines and all(isinstance(line, QLineF) for line in lines):
+            path = QPainterPath()
+            for line in lines:
+                path.moveTo(line.p1())
+                path.lineTo(line.p2())
+            return stroke(painter, path)
+        return originals["drawLines"](painter, *args)
+
+    def draw_line(painter, *args):
+        if len(args) == 1 and isinstance(args[0], QLineF):
+            line = args[0]
+        elif len(args) == 2 and all(isinstance(a, QPointF) for a in args):
+            line = QLineF(*args)
+        elif len(args) == 4 and all(isinstance(a, (int, float)) for a in args):
+            line = QLineF(*(float(a) for a in args))
+        else:
+            return originals["drawLine"](painter, *args)
+        path = QPainterPath(line.p1())
+        path.lineTo(line.p2())
+        stroke(painter, path)
+
+    replacements = {"drawPath": draw_path, "drawPolyline": draw_polyline,
+                    "drawLines": draw_lines, "drawLine": draw_line}
+    for name, function in replacements.items():
+        setattr(QPainter, name, function)
+    try:
+        yield
+    finally:
+        for name, function in originals.items():
+            setattr(QPainter, name, function)
+
+
 # --- painting onto the three kinds of device ------------------------------------------------
 
 def _begin(painter: QPainter) -> None:
@@ -180,10 +265,10 @@ def raster_image(paint: Painter, size: tuple[int, int], scale: float = 1.0, *,
     image = QImage(round(width * scale), round(height * scale),
                    QImage.Format.Format_ARGB32_Premultiplied)
     image.setDevicePixelRatio(scale)
-    # 96 dpi per logical pixel: a 2× PNG prints at the size of the 1× one, twice as sharp
-    dots_per_metre = round(PDF_DPI * scale / 0.0254)
-    image.setDotsPerMeterX(dots_per_metre)
-    image.setDotsPerMeterY(dots_per_metre)
+    # Painted at 96 dpi whatever the scale: the device pixel ratio alone does the scaling.
+    # A higher dpi here doubles point-sized fonts on top of the ratio, and QPicture (which
+    # pyqtgraph's axes replay) rescales by the dpi too, so ticks would leave their axis.
+    _set_dpi(image, PDF_DPI)
     image.fill(QColor(0, 0, 0, 0) if transparent else QColor(background))
     painter = QPainter(image)
     try:
@@ -192,7 +277,17 @@ def raster_image(paint: Painter, size: tuple[int, int], scale: float = 1.0, *,
             paint(painter, QRectF(0, 0, width, height))
     finally:
         painter.end()
+    raise_if_terminated()
+    # now that it is painted: 96 dpi per logical pixel, so a 2× PNG prints at the size of
+    # the 1× one, twice as sharp
+    _set_dpi(image, PDF_DPI * scale)
     return image
+
+
+def _set_dpi(image: QImage, dpi: float) -> None:
+    dots_per_metre = round(dpi / 0.0254)
+    image.setDotsPerMeterX(dots_per_metre)
+    image.setDotsPerMeterY(dots_per_metre)
 
 
 def image_to_rgb(image: QImage) -> np.ndarray:
@@ -265,10 +360,11 @@ def _paint_vector(device, paint: Painter, width: int, height: int, transparent: 
         _begin(painter)
         if not transparent:
             painter.fillRect(QRectF(0, 0, width, height), QColor(background))
-        with export_mode(list(scenes), painter, background):
+        with export_mode(list(scenes), painter, background), baked_strokes():
             paint(painter, QRectF(0, 0, width, height))
     finally:
         painter.end()
+    raise_if_terminated()
 
 
 def _encode(save: Callable[[QIODevice], bool], what: str) -> bytes:
@@ -344,6 +440,12 @@ def render_widget(widget: QWidget, path: str | Path, *, size: tuple[int, int] | 
                               "export a top-level (off-screen) widget, or pass size=None")
     prepare_widget(widget, size)
     size = (widget.width(), widget.height())
+    paint, scenes, _ = widget_painter(widget, transparent)
+    # pyqtgraph's axes measure their tick labels while painting and then ask for a new
+    # layout: paint once unseen so that the written picture has the final geometry at
+    # every scale (otherwise a colour bar's width depends on what was painted before)
+    raster_image(paint, size, 1.0, scenes=scenes)
+    flush_layout()
     paint, scenes, default_background = widget_painter(widget, transparent)
     return write_image(paint, path, size, scale, transparent, background or default_background,
                        title, metadata, scenes)

@@ -57,7 +57,9 @@ def export_trace_image(path: str | Path, config: Config, snapshot, *, size: tupl
     view = TraceView(config, theme=PUBLICATION)
     with _offscreen(view, size):
         view.show_snapshot(snapshot)
-        view.tabs.setCurrentIndex(1 if tab == "curves" and view.tabs.count() > 1 else 0)
+        curves = tab == "curves"
+        view.tabs.setCurrentWidget(view.loss_curves if curves else view.table)
+        view.set_figure_mode(fit_table=not curves)
         return render_widget(view, path, size=size, scale=scale, transparent=transparent,
                              title=f"maml-gui trace: {config.algorithm}",
                              metadata=config_metadata(config))
@@ -70,8 +72,8 @@ def export_comparison_image(path: str | Path, config: Config, snapshot, *,
     from maml_gui.widgets.comparison_view import ComparisonView
 
     view = ComparisonView(config, theme=PUBLICATION)
+    view.set_figure_mode(True)  # before the size check: the editor's width does not count
     with _offscreen(view, size):
-        view.set_figure_mode(True)
         view.surface_grid = FIGURE_GRID
         view.layout_box.setCurrentIndex(1 if layout == "small multiples" else 0)
         view.show_comparison(snapshot)

@@ -1,29 +1,23 @@
-"""The body of a landscape process (no Qt): requests in, surfaces out.
+"""The landscape serve loop (no Qt): requests in, surfaces out.
 
-Commands: ``("request", payload)`` replaces any request not yet started; ``("stop",)``.
-Results: ``("surface", generation, surface)`` per resolution (coarse first),
-``("failed", generation, message)``, ``("finished", generation)`` when a request is done or
-dropped for a newer one, and ``("done",)`` last.
+Run by a :class:`~maml_gui.runtime.channel.Channel` (a child process, or a thread where
+processes are not available). Commands: ``("request", payload)`` replaces any request not
+yet started; ``("stop",)``. Results: ``("surface", generation, surface)`` per resolution
+(coarse first), ``("failed", generation, message)``, ``("finished", generation)`` when a
+request is done or dropped for a newer one, and ``("done",)`` last.
 """
 
 from __future__ import annotations
 
-import queue
-import sys
-import traceback
 from typing import Any
-
-import torch
 
 from maml_gui.core.config import make_config
 from maml_gui.core.landscape import LandscapeError, LandscapeEvaluator
+from maml_gui.runtime.channel import drain_commands, failure_message
 
 
 def serve(commands, results) -> None:
-    from maml_gui.runtime.processes import lower_priority
-
-    lower_priority()
-    torch.set_num_threads(1)
+    """Compute requests until stopped, the newest request first (see the module docstring)."""
     pending: dict[str, Any] | None = None
     try:
         while True:
@@ -48,15 +42,10 @@ def serve(commands, results) -> None:
 
 def _newest(commands) -> dict[str, Any] | str | None:
     """The newest request waiting (``"stop"`` wins), without blocking."""
-    newest = None
-    while True:
-        try:
-            command = commands.get_nowait()
-        except queue.Empty:
-            return newest
-        if command[0] == "stop":
-            return "stop"
-        newest = command[1]
+    waiting = drain_commands(commands)
+    if any(command[0] == "stop" for command in waiting):
+        return "stop"
+    return waiting[-1][1] if waiting else None
 
 
 def _compute(request: dict[str, Any], commands, results):
@@ -73,10 +62,7 @@ def _compute(request: dict[str, Any], commands, results):
                 results.put(("finished", generation))
                 return newer
             results.put(("surface", generation, surface))
-    except LandscapeError as exc:
-        results.put(("failed", generation, str(exc)))
-    except Exception as exc:  # shown in the window; the process goes on serving
-        traceback.print_exc(file=sys.stderr)
-        results.put(("failed", generation, f"{type(exc).__name__}: {exc}".splitlines()[0]))
+    except Exception as exc:  # shown in the window; the loop goes on serving
+        results.put(("failed", generation, failure_message(exc, (LandscapeError,))))
     results.put(("finished", generation))
     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+# The pretraining loop is not preloaded: it is rare, and its first start may pay its imports.
 PRELOAD = ["maml_gui.runtime.training_process", "maml_gui.runtime.landscape_process"]
 
 

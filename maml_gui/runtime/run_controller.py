@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -31,12 +30,13 @@ from maml_gui.core.landscape import landscape_tasks
 from maml_gui.core.replay import hyper_changes, replay
 from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import StepRecord
+from maml_gui.runtime.playback import PlaybackController
 from maml_gui.runtime.throttle import Throttle
 from maml_gui.runtime.training_worker import make_training_worker
+from maml_gui.runtime.worker_slot import STOP_WAIT_MS
 
 FULL_SPEED = math.inf
-SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, FULL_SPEED)  # animation frames per second
-STOP_WAIT_MS = 1000
+SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, FULL_SPEED)  # animation frames per second
 
 
 @dataclass(frozen=True)
@@ -58,21 +58,15 @@ class Snapshot:
         return self.frames[self.frame_index] if self.frames else None
 
 
-class RunController(QObject):
+class RunController(PlaybackController):
     """Owns the training worker and the history of the current run."""
 
-    snapshot_published = Signal(object)
-    """A new :class:`Snapshot` to draw."""
     config_applied = Signal(object)
     """The config changed (hot or cold); carries the new :class:`Config`."""
     run_restarted = Signal(object)
     """A new run started from scratch (cold change or reset); carries its :class:`Config`."""
-    playing_changed = Signal(bool)
-    """Playback started (True) or paused (False)."""
     diverged = Signal(object)
     """The run produced non-finite values; carries the diverged :class:`StepRecord`."""
-    failed = Signal(str)
-    """The training worker raised; carries a readable message."""
 
     def __init__(self, config: Config, parent: QObject | None = None, *,
                  theta0: np.ndarray | None = None):
@@ -81,13 +75,6 @@ class RunController(QObject):
         self._theta0 = theta0
         self._speed = 4.0
         self._order = "auto"
-        self._playing = False
-        self._run_id = 0
-        self._worker: object | None = None
-        self._retired: list = []
-        self._all_workers: list = []
-        # Should this object be destroyed without shutdown(), its threads still end.
-        weakref.finalize(self, _stop_workers, self._all_workers)
         self._throttle = Throttle(self._drain, self)
         self._frame_timer = QTimer(self)
         self._frame_timer.timeout.connect(self._on_frame_tick)
@@ -102,10 +89,6 @@ class RunController(QObject):
     @property
     def history(self) -> RunHistory:
         return self._history
-
-    @property
-    def playing(self) -> bool:
-        return self._playing
 
     @property
     def speed(self) -> float:
@@ -149,8 +132,7 @@ class RunController(QObject):
 
     # --- runs -------------------------------------------------------------------------
     def _start_run(self) -> None:
-        self._retire_worker()
-        self._run_id += 1
+        self._next_run()
         family = make_family(self._config)
         self._history = RunHistory(family.param_dim)
         self._queue: deque[StepRecord] = deque()
@@ -165,31 +147,13 @@ class RunController(QObject):
         self._change_log: list[tuple[int, dict[str, Any]]] = []  # (step, hot settings)
         self._last_hyper: Mapping[str, Any] | None = None
         worker = make_training_worker([self._config], [self._theta0], parent=self)
-        worker.records_available.connect(self._on_records_available)
-        worker.failed.connect(self._on_worker_failed)
-        self._worker = worker
-        self._all_workers.append(worker)
+        self._slot.install(worker, (worker.records_available, self._on_records_available),
+                           (worker.failed, self._on_worker_failed))
         worker.start()
         if self._playing:
             self._start_playback()
         self.run_restarted.emit(self._config)
         self._publish()
-
-    def _retire_worker(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is None:
-            return
-        worker.records_available.disconnect(self._on_records_available)
-        worker.failed.disconnect(self._on_worker_failed)
-        worker.stop()
-        self._retired.append(worker)
-        self._forget_finished()
-
-    def _forget_finished(self) -> None:
-        for worker in [w for w in self._retired if not w.is_running()]:
-            self._retired.remove(worker)
-            self._all_workers.remove(worker)
-            worker.deleteLater()
 
     def reset(self) -> None:
         """Start the run again from θ₀ with the current settings (keeps playing or paused)."""
@@ -279,9 +243,6 @@ class RunController(QObject):
         self._requested = 0
         self.playing_changed.emit(False)
         self._publish()
-
-    def toggle_play(self) -> None:
-        self.pause() if self._playing else self.play()
 
     def _start_playback(self) -> None:
         if self.full_speed:
@@ -388,14 +349,6 @@ class RunController(QObject):
             self.pause()
             self.diverged.emit(diverged)
 
-    @Slot(str)
-    def _on_worker_failed(self, message: str) -> None:
-        self.pause()
-        self.failed.emit(message)
-
-    def _publish(self) -> None:
-        self.snapshot_published.emit(self.snapshot())
-
     def _steps_per_second(self) -> float:
         now = time.perf_counter()
         while len(self._rate_samples) > 2 and now - self._rate_samples[0][0] > 2.0:
@@ -411,14 +364,5 @@ class RunController(QObject):
         self._frame_timer.stop()
         self._throttle.stop()
         self._playing = False
-        self._retire_worker()
-        deadline = time.perf_counter() + STOP_WAIT_MS / 1000.0
-        for worker in list(self._retired):
-            remaining = max(1, int(1000 * (deadline - time.perf_counter())))
-            worker.wait(remaining)
-        self._forget_finished()
+        self._slot.shutdown(STOP_WAIT_MS)
 
-
-def _stop_workers(workers: list) -> None:
-    for worker in workers:
-        worker.stop()

@@ -12,19 +12,14 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from maml_gui.core.config import SCHEMA_VERSION, Config, ConfigError, config_json, make_config
 from maml_gui.core.io import write_text_atomic
 from maml_gui.core.safe_read import InputFileError, read_json, shown_name
-
-SESSION_FORMAT = "maml-gui-session"
-VIEW_KEYS = {
-    "surface": str, "log_scale": bool, "plane": str, "range": list, "speed": (int, float, str),
-    "order": str, "tab": str, "compare": list, "compare_layout": str,
-}
-ORDERS = ("auto", "together", "one_by_one")
-TABS = ("landscape", "compare")
+from maml_gui.export import SESSION_FORMAT, ExportError
+from maml_gui.export.data import read_embedded_session
+from maml_gui.view import ViewStateError, WindowState
 
 
 class SessionError(ValueError):
@@ -33,46 +28,29 @@ class SessionError(ValueError):
 
 @dataclass(frozen=True)
 class Session:
+    """A config and what the window shows (:class:`~maml_gui.view.WindowState`)."""
+
     config: Config
-    view: dict[str, Any] = field(default_factory=dict)
+    view: WindowState = field(default_factory=WindowState)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": SESSION_FORMAT, "schema_version": SCHEMA_VERSION,
-                "config": config_json(self.config), "view": self.view}
+                "config": config_json(self.config), "view": self.view.to_json()}
 
 
-def check_view(view: Any, where: str = "view") -> dict[str, Any]:
-    """Validate the window-state part of a session or preset."""
-    if not isinstance(view, Mapping):
-        raise SessionError(f"{where} must be an object")
-    unknown = sorted(set(view) - set(VIEW_KEYS))
-    if unknown:
-        raise SessionError(f"{where}.{shown_name(unknown[0])}: unknown "
-                           f"(known: {', '.join(VIEW_KEYS)})")
-    for key, kind in VIEW_KEYS.items():
-        if key in view and view[key] is not None and (
-                not isinstance(view[key], kind) or isinstance(view[key], bool) and kind != bool):
-            raise SessionError(f"{where}.{key} = {view[key]!r} has the wrong type")
-    if "range" in view and view["range"] is not None:
-        rect = view["range"]
-        if len(rect) != 4 or not all(isinstance(v, (int, float)) for v in rect) or not (
-                rect[0] < rect[1] and rect[2] < rect[3]):
-            raise SessionError(f"{where}.range must be [xmin, xmax, ymin, ymax] with min < max")
-        check_view_range(rect, f"{where}.range")
-    speed = view.get("speed")
-    if speed is not None and speed != "full" and (isinstance(speed, str) or not speed > 0):
-        raise SessionError(f"{where}.speed must be a positive number of frames per second or \"full\"")
-    if view.get("order", "auto") not in ORDERS:
-        raise SessionError(f"{where}.order must be one of {', '.join(ORDERS)}")
-    if view.get("tab", "landscape") not in TABS:
-        raise SessionError(f"{where}.tab must be one of {', '.join(TABS)}")
-    if view.get("plane", "pca") not in ("pca", "random", "axes"):
-        raise SessionError(f"{where}.plane must be pca, random or axes")
-    for i, item in enumerate(view.get("compare") or []):
-        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item)):
-            raise SessionError(f"{where}.compare[{i}] must be [algorithm, settings text]")
-        check_variant(item, f"{where}.compare[{i}]")
-    return dict(view)
+def read_view(data: Any, where: str = "view") -> WindowState:
+    """A session's or preset's view (older flat views are migrated), or :class:`SessionError`
+    naming the field. Everything the window would choke on is refused here, before anything
+    is applied: ranges beyond ±1e12, comparison rows that do not parse."""
+    try:
+        view = WindowState.from_json(data, where)
+    except ViewStateError as exc:
+        raise SessionError(str(exc)) from None
+    if view.landscape.range is not None:
+        check_view_range(view.landscape.range, f"{where}.landscape.range")
+    for i, item in enumerate(view.comparison.variants):
+        check_variant(item, f"{where}.comparison.variants[{i}]")
+    return view
 
 
 MAX_VIEW_COORD = 1e12  # beyond this the canvas's arithmetic (widths, ticks) overflows
@@ -133,17 +111,14 @@ def read_session(path: str | Path) -> Session:
                              if isinstance(data["config"], dict) else data["config"])
     except ConfigError as exc:
         raise SessionError(f"{path.name}: {exc}") from None
-    return Session(config, check_view(data.get("view", {})))
+    return Session(config, read_view(data.get("view", {}), f"{path.name}: view"))
 
 
 def _embedded_session(path: Path) -> Session:
-    from maml_gui.export import ExportError
-    from maml_gui.export.data import read_embedded_session
-
     try:
         config, view = read_embedded_session(path)
         return Session(make_config({k: v for k, v in config.items() if k != "schema_version"}),
-                       check_view(view))
+                       read_view(view.to_json(), f"{path.name}: view"))
     except (ExportError, ConfigError) as exc:
         raise SessionError(f"{path.name}: {exc}") from None
 

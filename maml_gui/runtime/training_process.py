@@ -1,7 +1,8 @@
-"""The body of a training process (no Qt): commands in, step records out.
+"""The training serve loop (no Qt): commands in, step records out.
 
-Run in a child process so that training never competes with the window for Python's GIL.
-Commands (tuples on ``commands``):
+Run by a :class:`~maml_gui.runtime.channel.Channel`: in a child process, so that training
+never competes with the window for Python's GIL, or in a thread where processes are not
+available. Commands (tuples on ``commands``):
 
 - ``("steps", n)``: allow n more meta-steps; ``("free", on)``: as fast as possible or not
 - ``("changes", run | None, {...})``: hot settings for the next step
@@ -15,18 +16,15 @@ and ``("done",)`` last.
 from __future__ import annotations
 
 import queue
-import sys
-import traceback
 from typing import Any
 
 import numpy as np
 
-# Imported here, not in serve(): the forkserver preloads this module, so every training
+# Imported at the top, not in serve(): the forkserver preloads this module, so every training
 # process starts with torch and the engine already imported (milliseconds, not seconds).
-import torch
-
 from maml_gui.core.config import ConfigError, make_config
 from maml_gui.core.device import DeviceError
+from maml_gui.runtime.channel import failure_message
 from maml_gui.runtime.lockstep import Lockstep
 
 # Unacknowledged steps the process may run ahead of the window.
@@ -35,11 +33,7 @@ MAX_AHEAD = 512
 
 def serve(config_dicts: list[dict[str, Any]], theta0s: list[np.ndarray | None],
           compare_to_maml: bool, commands, results) -> None:
-    """Entry point of the child process."""
-    from maml_gui.runtime.processes import lower_priority
-
-    lower_priority()
-    torch.set_num_threads(1)
+    """Train until stopped or every run diverged (see the module's docstring)."""
     try:
         runner = Lockstep([make_config(c) for c in config_dicts], theta0s, compare_to_maml)
         state = _State(len(config_dicts))
@@ -49,11 +43,8 @@ def serve(config_dicts: list[dict[str, Any]], theta0s: list[np.ndarray | None],
             changes, state.changes = state.changes, [{} for _ in config_dicts]
             results.put(("records", runner.step(changes)))
             state.ahead += 1
-    except (ConfigError, DeviceError) as exc:
-        results.put(("failed", str(exc)))
     except Exception as exc:  # relayed to the window, which stays usable
-        traceback.print_exc(file=sys.stderr)
-        results.put(("failed", f"{type(exc).__name__}: {exc}".splitlines()[0]))
+        results.put(("failed", failure_message(exc, (ConfigError, DeviceError))))
     finally:
         results.put(("done",))
 

@@ -19,24 +19,27 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.comparison import (
-    ALGORITHM_LABELS, MAX_VARIANTS, MIN_VARIANTS, Variant, build_variants, metrics_for,
+    MAX_VARIANTS, MIN_VARIANTS, Variant, build_variants, metrics_for,
     parse_overrides,
 )
 from maml_gui.core.config import ALGORITHMS, Config, ConfigError
+from maml_gui.core.contours import contour_levels, contour_segments
 from maml_gui.core.landscape import (
     LandscapeError, LandscapeEvaluator, Plane, landscape_tasks, pca_plane,
 )
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
 from maml_gui.palette import LANDSCAPE_COLORMAP, SCREEN, Theme, algorithm_colour
+from maml_gui.plots.items import ArrowSet, pen, place_legend
 from maml_gui.runtime.comparison_controller import (
     STEP_RATES, ComparisonController, ComparisonSnapshot,
 )
-from maml_gui.widgets.plot_items import ArrowSet, pen
+from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
 
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
-SURFACE_GRID = 96  # per panel; computed in the GUI thread when the variants start
+SURFACE_GRID = 144  # per panel; computed by a landscape worker when the variants start
 ARROW_FRACTION = 0.15
 METRIC_COLUMNS = ("variant", "meta-loss after", "worst task", "cos to MAML", "ms / step",
                   "grad evals / step", "steps to target")
@@ -49,7 +52,7 @@ class VariantRow(QWidget):
         super().__init__(parent)
         self.algorithm = QComboBox()
         for name in ALGORITHMS:
-            self.algorithm.addItem(ALGORITHM_LABELS[name], name)
+            self.algorithm.addItem(algorithm_label(name), name)
         self.algorithm.setCurrentIndex(self.algorithm.findData(algorithm))
         self.settings = QLineEdit(overrides)
         self.settings.setPlaceholderText("same settings (or e.g. inner_lr=0.05, inner_steps=3)")
@@ -80,6 +83,12 @@ class ComparisonView(QWidget):
         self._plane: Plane | None = None
         self._plane_steps = 0
         self._snapshot: ComparisonSnapshot | None = None
+        self._overlay_title = ""
+        self._colour_bar: pg.ColorBarItem | None = None
+        self._figure_mode = False
+        self._worker = None  # a landscape worker, made when the first surfaces are needed
+        self._jobs: list[tuple[int | None, Config, str]] = []
+        self._generation = 0
 
         self.rows: list[VariantRow] = []
         self.rows_box = QVBoxLayout()
@@ -103,6 +112,7 @@ class ComparisonView(QWidget):
         self.target_box.setDecimals(6)
         self.target_box.setRange(-1e12, 1e12)
         self._target_set = False  # set from the first step's loss, then by the user
+        self._target_fixed = False  # chosen by the user or a session: kept across restarts
         self.target_box.setSingleStep(0.01)
         self.target_box.setToolTip("Post-adaptation meta-loss a variant must reach for "
                                    "'steps to target'")
@@ -124,6 +134,13 @@ class ComparisonView(QWidget):
 
         self.overlay = pg.PlotWidget(background=theme.background)
         self.overlay_plot = self.overlay.getPlotItem()
+        # before the first start: say what to do rather than show an empty 0–1 plot
+        self.overlay_plot.hideAxis("left")
+        self.overlay_plot.hideAxis("bottom")
+        self._hint = pg.TextItem("Choose the variants above, then press “Start comparison”",
+                                 color=theme.foreground, anchor=(0.5, 0.5))
+        self.overlay_plot.addItem(self._hint)
+        self._hint.setPos(0.5, 0.5)
         self.multiples = pg.GraphicsLayoutWidget()
         self.multiples.setBackground(theme.background)
         self.stack = QStackedWidget()
@@ -136,14 +153,15 @@ class ComparisonView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
 
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.stack)
         splitter.addWidget(self.table)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
         # room for all six rows without scrolling
-        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height()
-                                    + MAX_VARIANTS * self.table.verticalHeader().defaultSectionSize() + 6)
+        self._table_minimum = (self.table.horizontalHeader().sizeHint().height()
+                               + MAX_VARIANTS * self.table.verticalHeader().defaultSectionSize() + 6)
+        self.table.setMinimumHeight(self._table_minimum)
         self.editor = QWidget()
         editor_layout = QVBoxLayout(self.editor)
         editor_layout.setContentsMargins(0, 0, 0, 0)
@@ -171,14 +189,33 @@ class ComparisonView(QWidget):
 
     # --- figures ----------------------------------------------------------------------
     def set_figure_mode(self, on: bool) -> None:
-        """Only the plots and the table (for exported figures)."""
+        """Only the plots and the table, the table exactly as tall as its rows, no splitter
+        handle and no scroll bars (for exported figures)."""
+        self._figure_mode = on
         self.editor.setVisible(not on)
+        self.splitter.setHandleWidth(0 if on else 5)
+        policy = Qt.ScrollBarPolicy.ScrollBarAlwaysOff if on else Qt.ScrollBarPolicy.ScrollBarAsNeeded
+        self.table.setHorizontalScrollBarPolicy(policy)
+        self.table.setVerticalScrollBarPolicy(policy)
+        self.table.setMinimumHeight(0 if on else self._table_minimum)
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """In figures: the table's height is its header and rows, nothing empty below."""
+        if not self._figure_mode:
+            return
+        height = (self.table.horizontalHeader().sizeHint().height()
+                  + sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+                  + 2 * self.table.frameWidth())
+        self.table.setFixedHeight(height)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
 
     def show_comparison(self, snapshot: ComparisonSnapshot) -> None:
         """Draw a comparison computed elsewhere (an export, a test), without a controller."""
         built = getattr(self, "_built_for", None)
         if built != snapshot.variants:
-            self._plane, self._plane_steps, self._target_set = None, 0, False
+            self._plane, self._plane_steps = None, 0
+            self._target_set = self._target_fixed
             self._build_plots(list(snapshot.variants))
             self._built_for = snapshot.variants
         self._on_snapshot(snapshot)
@@ -218,6 +255,21 @@ class ComparisonView(QWidget):
         for algorithm, overrides in specs:
             self._add_row(algorithm, overrides)
 
+    def target(self) -> float | None:
+        """The loss "steps to target" counts to (None until the first step sets it)."""
+        return self.target_box.value() if self._target_set else None
+
+    def set_target(self, value: float | None) -> None:
+        """Fix the target loss (None: half way from the first step's loss, set then)."""
+        if value is None:
+            self._target_set = self._target_fixed = False
+            return
+        self.target_box.blockSignals(True)
+        self.target_box.setValue(value)
+        self.target_box.blockSignals(False)
+        self._target_set = self._target_fixed = True
+        self._refresh_table()
+
     def variant_specs(self) -> list[tuple[str, str]]:
         return [(row.algorithm.currentData(), row.settings.text()) for row in self.rows]
 
@@ -245,13 +297,22 @@ class ComparisonView(QWidget):
         self.controller.set_rate(self.rate_box.currentData())
         self._plane = None
         self._plane_steps = 0
-        self._target_set = False
+        self._target_set = self._target_fixed
         self._build_plots(variants)
         self._built_for = tuple(variants)
         self._update_buttons()
         self.comparison_started.emit(len(variants))
         self._on_snapshot(self.controller.snapshot())
         return True
+
+    def shutdown(self) -> None:
+        """Stop the comparison and the landscape worker (bounded wait)."""
+        self.stop()
+        self._jobs = []
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker.wait(1000)
+            self._worker = None
 
     def stop(self) -> None:
         if self.controller is not None:
@@ -294,7 +355,9 @@ class ComparisonView(QWidget):
         self._family = make_family(config)
         self._tasks = landscape_tasks(config)
         self._theta0 = initial_theta(config)
-        self.overlay_plot.clear()
+        self.overlay_plot.clear()  # the start hint too
+        self.overlay_plot.showAxis("left")
+        self.overlay_plot.showAxis("bottom")
         if self.overlay_plot.legend is not None:
             self.overlay_plot.legend.scene().removeItem(self.overlay_plot.legend)
             self.overlay_plot.legend = None
@@ -303,6 +366,20 @@ class ComparisonView(QWidget):
                                     brush=pg.mkBrush(0, 0, 0, 120) if not self.theme.print_theme
                                     else pg.mkBrush(255, 255, 255, 210))
         self._overlay_image = self._add_image(self.overlay_plot)
+        self._overlay_contours = pg.PlotCurveItem(connect="pairs",
+                                                  pen=pen(self.theme.contour, 1.0, 0.45))
+        self._overlay_contours.setZValue(-5)
+        self.overlay_plot.addItem(self._overlay_contours)
+        if self._colour_bar is None:
+            self._colour_bar = pg.ColorBarItem(colorMap=pg.colormap.get(LANDSCAPE_COLORMAP),
+                                               interactive=False, width=14)
+            self._colour_bar.setImageItem(self._overlay_image, insert_in=self.overlay_plot)
+            self._colour_bar.axis.enableAutoSIPrefix(False)
+            self._colour_bar.axis.setPen(self.theme.foreground)
+            self._colour_bar.axis.setTextPen(self.theme.foreground)
+            self._colour_bar.axis.setLabel("mean loss", color=self.theme.foreground)
+        else:
+            self._colour_bar.setImageItem(self._overlay_image)
         self._trails, self._arrows, self._markers = [], [], []
         self._panels, self._panel_images, self._panel_trails, self._panel_arrows = [], [], [], []
         columns = 3 if len(variants) > 4 else 2
@@ -365,32 +442,92 @@ class ComparisonView(QWidget):
         self._range = (xmin, xmax, ymin, ymax)
 
     def _compute_surfaces(self, variants: list[Variant]) -> None:
-        """Backgrounds: the shared mean loss (overlay) and each variant's own meta-objective."""
+        """Backgrounds: the shared mean loss (overlay) and each variant's own meta-objective.
+
+        In the window they come one after another from a landscape worker, never from the
+        GUI thread (seven 96² grids of an iMAML surface take seconds); a figure computes
+        them here, since it is written only once everything is drawn.
+        """
         if self._family.param_dim != 2:
-            self.overlay_plot.setTitle("trails on the PCA plane of all variants' paths",
-                                       size="9pt")
+            self._overlay_title = "trails on the PCA plane of all variants' paths"
+            self.overlay_plot.setTitle(self._overlay_title, size="9pt")
+            return
+        self._overlay_title = "mean task loss (what every method starts from)"
+        self.overlay_plot.setTitle(self._overlay_title, size="9pt")
+        jobs = [(None, variants[0].config, "mean")] + [
+            (index, variant.config, "mean" if variant.config.algorithm == "pretrain" else "meta")
+            for index, variant in enumerate(variants)]
+        if not self._figure_mode:
+            self._jobs = jobs
+            self._next_surface()
             return
         xmin, xmax, ymin, ymax = self._range
-        base = LandscapeEvaluator(variants[0].config, self._tasks, dtype=torch.float32)
-        mean = base.grid("mean", (xmin, xmax), (ymin, ymax), self.surface_grid)
-        self._show_image(self._overlay_image, mean)
-        self.overlay_plot.setTitle("mean task loss (what every method starts from)", size="9pt")
-        for variant, image, panel in zip(variants, self._panel_images, self._panels):
-            evaluator = LandscapeEvaluator(variant.config, self._tasks, dtype=torch.float32)
-            name = "mean" if variant.config.algorithm == "pretrain" else "meta"
+        for index, config, name in jobs:
+            evaluator = LandscapeEvaluator(config, self._tasks, dtype=torch.float32)
             try:
                 surface = evaluator.grid(name, (xmin, xmax), (ymin, ymax), self.surface_grid)
             except LandscapeError:
                 continue
-            self._show_image(image, surface)
+            self._show_surface(index, surface)
+
+    def _show_surface(self, index: int | None, surface) -> None:
+        """Draw a surface on the overlay (``index`` None) or on variant ``index``'s panel."""
+        if index is None:
+            self._show_image(self._overlay_image, surface, self._overlay_contours,
+                             self._colour_bar)
+        elif index < len(self._panel_images):
+            self._show_image(self._panel_images[index], surface)
+
+    def _next_surface(self) -> None:
+        """Ask the landscape worker for the next surface still to draw (newest wins there, so
+        one at a time)."""
+        if not self._jobs:
+            return
+        if self._worker is None:
+            self._worker = make_landscape_worker(self)
+            self._worker.surface_ready.connect(self._on_surface_ready)
+            self._worker.failed.connect(self._on_surface_failed)
+        index, config, name = self._jobs[0]
+        xmin, xmax, ymin, ymax = self._range
+        self._generation += 1
+        self._worker.request(LandscapeRequest(
+            generation=self._generation, config=config, tasks=self._tasks, surface=name,
+            xrange=(xmin, xmax), yrange=(ymin, ymax), resolutions=(self.surface_grid,)))
+
+    @Slot(int, object)
+    def _on_surface_ready(self, generation: int, surface) -> None:
+        if generation != self._generation or not self._jobs:
+            return  # a surface of variants that were replaced since
+        index, _, _ = self._jobs.pop(0)
+        self._show_surface(index, surface)
+        self._next_surface()
+
+    @Slot(int, str)
+    def _on_surface_failed(self, generation: int, _message: str) -> None:
+        if generation == self._generation and self._jobs:
+            self._jobs.pop(0)  # e.g. a variant without a meta surface: its panel stays plain
+            self._next_surface()
+
+    def surfaces_pending(self) -> bool:
+        """Backgrounds are still being computed (tests, scripts)."""
+        return bool(self._jobs)
 
     @staticmethod
-    def _show_image(image: pg.ImageItem, surface) -> None:
+    def _show_image(image: pg.ImageItem, surface, contours: pg.PlotCurveItem | None = None,
+                    colour_bar: pg.ColorBarItem | None = None) -> None:
         z = surface.z
         finite = z[np.isfinite(z)]
         if finite.size == 0:
             return
         low, high = np.percentile(finite, [0.5, 97.0])
+        high = max(high, low + 1e-12)
+        if contours is not None:
+            levels = contour_levels(np.clip(z, low, high), 12)
+            segments, _ = contour_segments(surface.x, surface.y, z, levels)
+            contours.setData(segments[:, 0], segments[:, 1]) if len(segments) else \
+                contours.setData([], [])
+        if colour_bar is not None:
+            colour_bar.setLevels((low, high))
         dx = (surface.x[-1] - surface.x[0]) / (len(surface.x) - 1)
         dy = (surface.y[-1] - surface.y[0]) / (len(surface.y) - 1)
         image.setImage(np.where(np.isfinite(z), z, high), autoLevels=False,
@@ -448,18 +585,37 @@ class ComparisonView(QWidget):
             else:
                 self._arrows[index].clear()
                 self._panel_arrows[index].clear()
-        first = snapshot.records[0]
-        if not self._target_set and first is not None and np.isfinite(first.meta_loss_after):
-            loss = first.meta_loss_after  # default: halfway (in |loss|) from the first loss
+        first = snapshot.histories[0].loss_after if snapshot.histories else np.zeros(0)
+        # the first step's loss, not the latest: a comparison drawn after the run (an
+        # export) gets the same target as the window that watched it from the start
+        if not self._target_set and len(first) and np.isfinite(first[0]):
+            loss = float(first[0])  # default: halfway (in |loss|) from the first loss
             self.target_box.blockSignals(True)
             self.target_box.setValue(loss - 0.5 * abs(loss))
             self.target_box.blockSignals(False)
             self._target_set = True
         self._refresh_table()
+        self._show_step(snapshot.steps)
+        if self._figure_mode or snapshot.steps <= 1:
+            # where the trails are not (they all start at θ₀, often in a corner)
+            points = [item.getData() for item in self._trails]
+            points = [np.column_stack(xy) for xy in points if xy[0] is not None and len(xy[0])]
+            place_legend(self.overlay_plot.legend, self.overlay_plot.getViewBox(),
+                         np.concatenate(points) if points else np.zeros((0, 2)))
+
+    def _show_step(self, steps: int) -> None:
+        """The meta-step count in the plots' titles (the window and figures alike)."""
+        title = self._overlay_title + f"  ·  meta-step {steps}"
+        if self.overlay_plot.titleLabel.text != title:
+            self.overlay_plot.setTitle(title, size="9pt", color=self.theme.foreground)
+        for panel, variant in zip(self._panels, self._snapshot.variants):
+            text = f"{variant.label} · meta-step {steps}"
+            if panel.titleLabel.text != text:
+                panel.setTitle(text, size="9pt", color=self.theme.foreground)
 
     @Slot(float)
     def _on_target_changed(self, _value: float) -> None:
-        self._target_set = True
+        self._target_set = self._target_fixed = True
         self._refresh_table()
 
     def metrics(self) -> list:
@@ -472,6 +628,15 @@ class ComparisonView(QWidget):
     @Slot()
     def _refresh_table(self) -> None:
         rows = self.metrics()
+        # the target in the header: "—" below then reads as "not reached yet", not "unknown"
+        target = f" ≤ {self.target_box.value():.3g}" if self._target_set else ""
+        headers = [*METRIC_COLUMNS[:-1], METRIC_COLUMNS[-1] + target]
+        if self._figure_mode:  # a figure's columns share its width: headers on two lines
+            headers = [text.replace(" ", "\n", 1) if " " in text else text for text in headers]
+            headers[-1] = headers[-1].replace(" target ", " target\n")
+        for column, text in enumerate(headers):
+            if self.table.horizontalHeaderItem(column).text() != text:
+                self.table.setHorizontalHeaderItem(column, QTableWidgetItem(text))
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             cells = (row.label + ("  (diverged)" if row.diverged else ""), _fmt(row.meta_loss),
@@ -487,9 +652,10 @@ class ComparisonView(QWidget):
             colour = algorithm_colour(self._snapshot.variants[r].config.algorithm,
                                       self._variant_shade(list(self._snapshot.variants), r))
             self.table.item(r, 0).setForeground(pg.mkColor(colour))
+        self._fit_table()
 
     def closeEvent(self, event) -> None:
-        self.stop()
+        self.shutdown()
         super().closeEvent(event)
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from maml_gui.core.tasks import make_family
 from maml_gui.export import ExportError
+from maml_gui.widgets.folders import last_folder, remember_folder
 
 if TYPE_CHECKING:
     from maml_gui.widgets.main_window import MainWindow
@@ -122,12 +123,10 @@ class ExportActions(QObject):
             if view == "landscape":
                 from maml_gui.export.figure import export_landscape_image
 
-                canvas = window.canvas
-                (x0, x1), (y0, y1) = canvas.view.viewRange()
+                state = window.canvas.state  # the figure is built from it, not from the canvas
                 export_landscape_image(
-                    path, config, snapshot=snapshot, surface=canvas.surface_name,
-                    log_scale=canvas.log_box.isChecked(), view_range=[x0, x1, y0, y1],
-                    plane=canvas.plane_box.currentText() if canvas.plane is not None else None,
+                    path, config, snapshot=snapshot, surface=state.surface,
+                    log_scale=state.log_scale, view_range=state.range, plane=state.plane,
                     size=size, scale=scale, transparent=transparent)
             elif view == "trace":
                 from maml_gui.export.views import export_trace_image
@@ -168,12 +167,11 @@ class ExportActions(QObject):
                 raise ExportError("there are no meta-steps to animate yet")
             if not 1 <= first <= last <= len(records):
                 raise ExportError(f"meta-steps {first} … {last}: choose within 1 … {len(records)}")
-            (x0, x1), (y0, y1) = canvas.view.viewRange()
+            state = canvas.state
             finished = run_with_progress_dialog(window, lambda progress: export_animation(
                 path, window.controller.config, records, start=first - 1, end=last, size=size,
-                fps=fps, order=window.order_box.currentData(), surface=canvas.surface_name,
-                log_scale=canvas.log_box.isChecked(), view_range=[x0, x1, y0, y1],
-                plane=canvas.plane_box.currentText() if canvas.plane is not None else None,
+                fps=fps, order=window.order_box.currentData(), surface=state.surface,
+                log_scale=state.log_scale, view_range=state.range, plane=state.plane,
                 progress=progress))
         except (ExportError, OSError) as exc:
             return self._failed("animation", path, exc)
@@ -223,14 +221,14 @@ class ExportActions(QObject):
 
     # --- menu actions -------------------------------------------------------------------
     def _ask_path(self, title: str, filters: str, default: str) -> str:
-        start = str(Path.home() / default)
+        start = str(last_folder(self.window.settings) / default)
         path, _ = QFileDialog.getSaveFileName(self.window, title, start, filters)
+        remember_folder(self.window.settings, path)
         return path
 
     @Slot()
     def _on_figure(self) -> None:
-        current = "comparison" if self.window.tabs.currentWidget() is self.window.comparison \
-            else "landscape"
+        current = "comparison" if self.window.comparison_visible() else "landscape"
         options = FigureOptions(self.window, list(FIGURE_VIEWS), current)
         if options.exec() != QDialog.DialogCode.Accepted:
             return

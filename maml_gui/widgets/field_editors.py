@@ -353,28 +353,35 @@ class FloatEditor(FieldEditor):
 
 
 class LogFloatEditor(FieldEditor):
-    """A learning rate or similar: a log10 slider over the field's range plus a spin box.
+    """A learning rate or similar: a log10 slider plus a spin box.
 
-    The slider spans ``[max(low, LOG_FLOOR), high]`` in log10 with :attr:`STEPS_PER_DECADE`
-    positions a decade and rounds to 3 significant digits; the spin box reaches the whole
-    range (0 included where allowed). A mouse drag commits once, on release; keyboard and
-    spin-box changes commit at once.
+    The slider spans :attr:`DECADES` decades of the field's range (at most), with
+    :attr:`STEPS_PER_DECADE` positions a decade, and rounds to 3 significant digits: over the
+    whole range (1e-5 … 100, seven decades) a 150 px slider moved α from 0.1 to 7.9 in 40 px.
+    The span starts at :attr:`WINDOW_LOW` and moves by whole decades when a value outside it is
+    shown (typed in the spin box, loaded from a preset), so the slider always covers the
+    value; the spin box reaches the whole range (0 included where allowed). A mouse drag
+    commits once, on release; keyboard and spin-box changes commit at once.
     """
 
     STEPS_PER_DECADE = 50
+    DECADES = 3
+    WINDOW_LOW = 1e-2  # 0.01 … 10: where the learning rates of these tasks live
 
     def __init__(self, field: Field, key: str, parent: QWidget | None = None):
         super().__init__(field, key, parent)
         low = field.low if field.low is not None and field.low > 0 else LOG_FLOOR
         high = field.high if field.high is not None else 1e6
-        self._log_low = math.log10(max(low, LOG_FLOOR))
-        self._log_high = math.log10(high)
+        self._range_low = math.log10(max(low, LOG_FLOOR))
+        self._range_high = math.log10(high)
         self.slider = _Slider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, round((self._log_high - self._log_low) * self.STEPS_PER_DECADE))
         self.slider.setSingleStep(self.STEPS_PER_DECADE // 10)
         self.slider.setPageStep(self.STEPS_PER_DECADE)
+        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.slider.setTickInterval(self.STEPS_PER_DECADE)  # a tick per decade
         self.slider.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.spin = ScientificSpinBox(field, zero_step=10 ** self._log_low)
+        self._set_window(math.log10(self.WINDOW_LOW))
+        self.spin = ScientificSpinBox(field, zero_step=10 ** self._range_low)
         self.spin.setMinimumWidth(80)
         self.slider.valueChanged.connect(self._on_slider_changed)
         self.slider.sliderReleased.connect(self._on_slider_released)
@@ -384,6 +391,26 @@ class LogFloatEditor(FieldEditor):
 
     def inputs(self) -> list[QWidget]:
         return [self.slider, self.spin]
+
+    def _set_window(self, log_low: float) -> None:
+        """Let the slider span DECADES decades from ``log_low`` (kept inside the field's range)."""
+        span = min(self.DECADES, self._range_high - self._range_low)
+        self._log_low = min(max(log_low, self._range_low), self._range_high - span)
+        self._log_high = self._log_low + span
+        self.slider.setRange(0, round(span * self.STEPS_PER_DECADE))
+        low, high = 10 ** self._log_low, 10 ** self._log_high
+        self.slider.setToolTip(f"{_significant(low):g} … {_significant(high):g} (log scale); "
+                               "type any other value in the box")
+
+    def _cover(self, value: float) -> None:
+        """Move the slider's span by whole decades until it covers ``value``."""
+        if value <= 0:
+            return
+        log_value = math.log10(value)
+        if log_value < self._log_low - 1e-9:
+            self._set_window(math.floor(log_value))
+        elif log_value > self._log_high + 1e-9:
+            self._set_window(math.ceil(log_value) - (self._log_high - self._log_low))
 
     def position_of(self, value: float) -> int:
         """Slider position showing ``value`` (values at or below the floor sit at the left end)."""
@@ -399,6 +426,7 @@ class LogFloatEditor(FieldEditor):
 
     def _display(self, value: Any, hint: Any) -> None:
         self.spin.setValue(float(value))
+        self._cover(float(value))
         self.slider.setValue(self.position_of(float(value)))
 
     def _on_slider_changed(self, position: int) -> None:
@@ -413,6 +441,7 @@ class LogFloatEditor(FieldEditor):
 
     def _on_spin_changed(self, value: float) -> None:
         self.slider.blockSignals(True)
+        self._cover(value)
         self.slider.setValue(self.position_of(value))
         self.slider.blockSignals(False)
         self._commit(value)

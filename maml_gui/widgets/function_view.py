@@ -9,13 +9,13 @@ article's sinusoid demo, with a small table of query MSE after 1, 5 and 10 steps
 Support points are editable: left-click adds one on the true function, right-click near one
 removes it, "Draw K random points" samples K anew. Fine-tuning reruns at once on every edit
 (1-D inputs on a 200-point grid: a few milliseconds, even for the 1,761-parameter MLP).
-The ERM model trains in its own daemon thread, owned by this widget and stopped on close.
+The ERM model trains in its own worker (a child process where the platform allows), owned
+by this widget and stopped on close.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.animation import visible
 from maml_gui.core.config import Config
 from maml_gui.core.function_space import (
@@ -36,11 +37,10 @@ from maml_gui.core.tasks import TaskBatch, make_family
 from maml_gui.core.training import initial_theta
 from maml_gui.palette import SCREEN, Theme, algorithm_colour
 from maml_gui.runtime.pretrain_worker import PretrainWorker
+from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.runtime.run_controller import Snapshot
-from maml_gui.widgets.plot_items import SafeLegend, pen
+from maml_gui.plots.items import SafeLegend, pen
 
-ALGORITHM_NAMES = {"maml": "MAML", "fomaml": "FOMAML", "reptile": "Reptile", "imaml": "iMAML",
-                   "tr_maml": "TR-MAML", "pretrain": "pretraining"}
 META_LABEL, ERM_LABEL = "meta-learned", "pretrained (ERM)"
 TABLE_STEPS = DEFAULT_STEPS  # the article's 1, 5, 10 steps
 REMOVE_RADIUS_PX = 14.0  # a right-click this close to a support point removes it
@@ -87,9 +87,7 @@ class FunctionView(QWidget):
         self._erm_result: FineTuneResult | None = None
         self._erm_result_key: tuple | None = None
         self._erm_generation = 0
-        self._worker: PretrainWorker | None = None
-        self._workers: list[PretrainWorker] = []
-        weakref.finalize(self, _stop_workers, self._workers)
+        self._workers = WorkerSlot(self)
         self._steps_follow_config = True
         self._draw_count = 0
         self._dirty = True
@@ -175,6 +173,7 @@ class FunctionView(QWidget):
                                     else pg.mkBrush(255, 255, 255, 210),
                                     verSpacing=-8, horSpacing=14, colCount=2)
         self.legend.setParentItem(self.view)
+        self.view.sigResized.connect(self._fit_legend)
 
         # --- comparison ---------------------------------------------------------------
         self.erm_box = QCheckBox("Compare with pretrained (ERM)")
@@ -438,14 +437,12 @@ class FunctionView(QWidget):
 
     def pretraining(self) -> bool:
         """The ERM model is being trained now."""
-        return self._worker is not None and self._worker.is_running()
+        return self._workers.busy()
 
     def shutdown(self) -> None:
         """Stop the ERM thread (bounded wait)."""
         self._cancel_pretraining()
-        for worker in list(self._workers):
-            worker.wait(STOP_WAIT_MS)
-        self._forget_finished()
+        self._workers.shutdown(STOP_WAIT_MS)
 
     def closeEvent(self, event) -> None:
         self.shutdown()
@@ -619,7 +616,7 @@ class FunctionView(QWidget):
         self.legend.clear()
         self._after_sample = pg.PlotDataItem(pen=pen(self._model_colour(), 2.6))
         self._erm_sample = pg.PlotDataItem(pen=pen(self._erm_colour(), 2.4, dashed=True))
-        name = ALGORITHM_NAMES.get(self._config.algorithm, self._config.algorithm)
+        name = algorithm_label(self._config.algorithm)
         self.legend.addItem(self.truth_curve, f"true function (task {self._task_index})")
         self.legend.addItem(self.support_points, "support points")
         if self._x_query.size:
@@ -631,12 +628,22 @@ class FunctionView(QWidget):
             self.legend.addItem(self._erm_sample, "ERM, after")
         self._legend_shape = (self._task_index, self._x_query.size > 0,
                               self._erm_result is not None, self._config.algorithm)
+        self._fit_legend()
+
+    def _fit_legend(self, *_args) -> None:
+        """Two columns where they fit inside the plot, else one: in a narrow dock the two
+        columns ran past the plot's edge and lost their ends ("α = 7.9" lost its digit)."""
+        room = self.view.boundingRect().width() - 12
+        self.legend.setColumnCount(2)
+        if self.legend.boundingRect().width() > room:
+            self.legend.setColumnCount(1)
 
     def _set_legend_text(self, item, text: str) -> None:
         for sample, label in self.legend.items:
             if sample.item is item:
                 if label.text != text:
                     label.setText(text)
+                    self._fit_legend()
                 return
 
     def _draw(self) -> None:
@@ -710,32 +717,19 @@ class FunctionView(QWidget):
         self._erm_generation += 1
         steps = int(self.erm_steps.value())
         worker = PretrainWorker(pretrain_config(self._config), steps, self._erm_generation, self)
-        worker.progressed.connect(self._on_pretrain_progressed)
-        worker.finished.connect(self._on_pretrain_finished)
-        worker.failed.connect(self._on_pretrain_failed)
-        self._worker = worker
-        self._workers.append(worker)
+        self._workers.install(worker, (worker.progressed, self._on_pretrain_progressed),
+                              (worker.finished, self._on_pretrain_finished),
+                              (worker.failed, self._on_pretrain_failed))
         self.erm_status.setText(f"ERM 0/{steps}…")
         worker.start()
         self._invalidate()
 
     def _cancel_pretraining(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.progressed.disconnect(self._on_pretrain_progressed)
-            worker.finished.disconnect(self._on_pretrain_finished)
-            worker.failed.disconnect(self._on_pretrain_failed)
-            worker.stop()
+        if self._workers.current is not None:
             self._erm_generation += 1
             if self._erm_theta is None:
                 self._erm_key = None
-        self._forget_finished()
-
-    def _forget_finished(self) -> None:
-        for worker in [w for w in self._workers if not w.is_running()]:
-            self._workers.remove(worker)
-            if worker is not self._worker:
-                worker.deleteLater()
+        self._workers.retire()
 
     @Slot(int, int, int)
     def _on_pretrain_progressed(self, generation: int, done: int, total: int) -> None:
@@ -746,10 +740,7 @@ class FunctionView(QWidget):
     def _on_pretrain_finished(self, generation: int, theta: np.ndarray) -> None:
         if generation != self._erm_generation:
             return
-        if self._worker is not None:
-            self._worker.wait(STOP_WAIT_MS)  # it emits last: the thread is ending
-        self._worker = None
-        self._forget_finished()
+        self._workers.release(STOP_WAIT_MS)  # it emits last: the worker is ending
         self._erm_theta = np.asarray(theta, dtype=np.float64)
         self._erm_result_key = None
         self.erm_status.setText("ERM ready")
@@ -759,8 +750,7 @@ class FunctionView(QWidget):
     def _on_pretrain_failed(self, generation: int, message: str) -> None:
         if generation != self._erm_generation:
             return
-        self._worker = None
-        self._forget_finished()
+        self._workers.release(STOP_WAIT_MS)
         self._erm_key = None
         self.erm_status.setText("ERM failed")
         self.erm_status.setToolTip(message)
@@ -835,7 +825,3 @@ def _finite(values: np.ndarray) -> np.ndarray:
     """NaN where a diverged fine-tuning overflowed, so the curve breaks instead of failing."""
     return np.where(np.isfinite(values), values, np.nan)
 
-
-def _stop_workers(workers: list[PretrainWorker]) -> None:
-    for worker in list(workers):
-        worker.stop()

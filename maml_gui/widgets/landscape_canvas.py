@@ -1,6 +1,7 @@
-"""The live loss-landscape canvas: heatmap + contours, θ, tasks' inner paths, arrows, trail.
+"""The live loss-landscape canvas: a thin shell (controls, landscape worker, readouts) around
+a :class:`~maml_gui.plots.landscape.LandscapePlot`, which draws everything.
 
-Everything is a pyqtgraph item created once and updated in place (``setData``/``setImage``).
+Every item is created once and updated in place (``setData``/``setImage``).
 Surfaces come from a landscape worker (debounced, stale results dropped); levels of
 the colour map stay fixed while only θ or the resolution changes, so colours never jump.
 For models with more than two parameters the canvas shows a plane (PCA of the trajectory,
@@ -9,32 +10,32 @@ seeded random directions, or two parameter axes) and says which in its title.
 
 from __future__ import annotations
 
-import math
 import time
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
 )
 
 from maml_gui.core.animation import visible
 from maml_gui.core.config import Config
-from maml_gui.core.contours import contour_levels, contour_segments
 from maml_gui.core.landscape import (
-    LandscapeError, LandscapeEvaluator, Plane, Surface, axes_plane, landscape_tasks, pca_plane, random_plane,
-    surface_names,
+    LandscapeError, LandscapeEvaluator, Plane, Surface, landscape_tasks, surface_names,
 )
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
-from maml_gui.palette import LANDSCAPE_COLORMAP, SCREEN, Theme
+from maml_gui.palette import SCREEN, Theme
+from maml_gui.plots.landscape import LandscapePlot, surface_title
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
+from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.runtime.run_controller import Snapshot
-from maml_gui.widgets.plot_items import ArrowSet, SafeLegend, pen
+from maml_gui.runtime.view_model import ViewModel
+from maml_gui.view import LandscapeState
+from maml_gui.view.projection import Projection, fit_range, path_points
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -42,16 +43,6 @@ COARSE, FINE = 48, 176  # grid sizes for 2-parameter surfaces: a quick first loo
 COARSE_PLANE, FINE_PLANE = 20, 40  # an MLP surface costs ~0.25 ms per point
 DEBOUNCE_MS = 30
 REFIT_SECONDS = 4.0  # the PCA plane's shortest refit interval at full speed
-PCA_POINTS = 160  # points the live PCA plane is fitted to (evenly spaced along the path)
-ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's length as a share of the view's diagonal
-MAX_LEGEND_TASKS = 8
-MAX_SYMBOL_TASKS = 8
-
-
-def surface_title(name: str) -> str:
-    kind, _, index = name.partition(":")
-    return {"meta": "meta-objective (after adaptation)", "mean": "mean task loss",
-            "task": f"task {index} loss", "imaml": f"task {index}: iMAML regularised"}[kind]
 
 
 @dataclass
@@ -81,16 +72,14 @@ class LandscapeCanvas(QWidget):
         self._config = config
         self._generation = 0
         self._shown = _Shown()
-        self._plane: Plane | None = None
         self._plane_steps = 0
         self._snapshot: Snapshot | None = None
         self._interactive = True
-        self._highlight: int | None = None
+        self._started = False
         self._anchor: np.ndarray | None = None
         self._weights: np.ndarray | None = None
         self._last_request_key: tuple | None = None
         self._finest = 0  # the finest resolution of the latest request
-        self._trail_cache: tuple[tuple | None, np.ndarray] = (None, np.zeros((0, 2)))
         self._drawn: tuple | None = None  # what show_snapshot last drew
         self._plane_time = 0.0
         self._figure_mode = False  # exports: only the plot, no controls or readouts
@@ -116,48 +105,10 @@ class LandscapeCanvas(QWidget):
         bar.addWidget(self.fit_button)
 
         self.plot_widget = pg.PlotWidget(background=theme.background)
-        self.plot = self.plot_widget.getPlotItem()
-        self.plot.showGrid(x=False, y=False)
-        self.plot.setMenuEnabled(False)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTextPen(theme.foreground)
-            self.plot.getAxis(axis).setPen(theme.foreground)
-        self.view = self.plot.getViewBox()
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get(LANDSCAPE_COLORMAP))
-        self.image.setZValue(-10)
-        self.plot.addItem(self.image)
-        self.colour_bar = pg.ColorBarItem(colorMap=pg.colormap.get(LANDSCAPE_COLORMAP),
-                                          interactive=False, width=14)
-        self.colour_bar.setImageItem(self.image, insert_in=self.plot)
-        self.colour_bar.axis.enableAutoSIPrefix(False)
-        self.colour_bar.axis.setPen(theme.foreground)
-        self.colour_bar.axis.setTextPen(theme.foreground)
-        self.contours = pg.PlotCurveItem(connect="pairs", pen=pen(theme.contour, 1.0, 0.45))
-        self.contours.setZValue(-5)
-        self.plot.addItem(self.contours)
-        self.trail = pg.PlotDataItem(pen=pen(theme.trail, 2.0), shadowPen=pen(theme.outline, 4.0, 0.5),
-                                     connect="finite")
-        self.trail.setZValue(5)
-        self.plot.addItem(self.trail)
-        self.paths: list[pg.PlotDataItem] = []
-        self.optima: list[pg.TargetItem] = []
-        self.task_arrows: list[ArrowSet] = []
-        self.aggregate_arrow = ArrowSet(self.plot, theme.aggregate, width=3.5, z=30)
-        self.theta_handle = pg.TargetItem(pos=(0, 0), size=16, movable=True, symbol="o",
-                                          pen=pen(theme.outline, 2.0), brush=theme.theta,
-                                          label="θ", labelOpts={"color": theme.foreground,
-                                                                "offset": (8, -14),
-                                                                # readable on dark heatmap colours
-                                                                **({"fill": pg.mkBrush(255, 255, 255, 210)}
-                                                                   if theme.print_theme else {})})
-        self.theta_handle.setZValue(40)
-        self.plot.addItem(self.theta_handle)
-        self.legend = SafeLegend(offset=(8, 8), labelTextColor=theme.foreground,
-                                    brush=pg.mkBrush(0, 0, 0, 110) if not theme.print_theme
-                                    else pg.mkBrush(255, 255, 255, 200))
-        self.legend.setParentItem(self.plot.getViewBox())
-
+        self.drawing = LandscapePlot(theme, self.plot_widget.getPlotItem())
+        # the controls write the view state here; observers subscribe to model.changed
+        self.model = ViewModel(LandscapeState(surface="mean", log_scale=False), self)
+        self.projection = Projection(make_family(config.task), "pca", config.seed)
         self.readout = QLabel(" ")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = QLabel(" ")
@@ -172,10 +123,10 @@ class LandscapeCanvas(QWidget):
         layout.addLayout(footer)
         self._control_bar, self._footer = bar, footer
 
-        self.worker = make_landscape_worker(self)
-        weakref.finalize(self, self.worker.stop)  # ends the thread even without closeEvent
-        self.worker.surface_ready.connect(self._on_surface_ready)
-        self.worker.failed.connect(self._on_surface_failed)
+        self._workers = WorkerSlot(self)  # ends the worker even without closeEvent
+        self.worker = worker = make_landscape_worker(self)
+        self._workers.install(worker, (worker.surface_ready, self._on_surface_ready),
+                              (worker.failed, self._on_surface_failed))
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -190,10 +141,33 @@ class LandscapeCanvas(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.set_config(config, restarted=True)
 
+    # --- the drawing's items (tests and scripts reach them here) ----------------------
+    plot = property(lambda self: self.drawing.plot)
+    view = property(lambda self: self.drawing.view)
+    image = property(lambda self: self.drawing.image)
+    colour_bar = property(lambda self: self.drawing.colour_bar)
+    contours = property(lambda self: self.drawing.contours)
+    trail = property(lambda self: self.drawing.trail)
+    paths = property(lambda self: self.drawing.paths)
+    optima = property(lambda self: self.drawing.optima)
+    task_arrows = property(lambda self: self.drawing.task_arrows)
+    aggregate_arrow = property(lambda self: self.drawing.aggregate_arrow)
+    theta_handle = property(lambda self: self.drawing.theta_handle)
+    legend = property(lambda self: self.drawing.legend)
+
+    @property
+    def _plane(self) -> Plane | None:
+        return self.projection.plane
+
     # --- public ---------------------------------------------------------------------
     @property
     def surface_name(self) -> str:
         return self.surface_box.currentData() or "mean"
+
+    @property
+    def param_dim(self) -> int:
+        """Parameters of the model whose landscape is shown."""
+        return self._family.param_dim
 
     @property
     def shown_surface(self) -> Surface | None:
@@ -201,7 +175,7 @@ class LandscapeCanvas(QWidget):
 
     @property
     def highlighted_task(self) -> int | None:
-        return self._highlight
+        return self.drawing.highlighted
 
     @property
     def plane(self) -> Plane | None:
@@ -222,6 +196,28 @@ class LandscapeCanvas(QWidget):
     def set_log_scale(self, on: bool) -> None:
         self.log_box.setChecked(on)
 
+    @property
+    def state(self) -> LandscapeState:
+        """What the canvas shows, as a view state (the plotted range included)."""
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        return self.model.state.replace(range=[x0, x1, y0, y1])
+
+    def apply_state(self, state: LandscapeState) -> None:
+        """Show ``state``: its plane, surface (:class:`LandscapeError` if this config has no
+        such surface, after the rest is applied), colour scale, range, selected task and
+        drawn items."""
+        self.plane_box.setCurrentText(state.plane)
+        self.set_log_scale(state.log_scale_for(self.param_dim))
+        if state.range:
+            x0, x1, y0, y1 = state.range
+            self.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        self.drawing.apply_state(state)
+        self.model.update(selected_task=self.drawing.highlighted, trail=state.trail,
+                          paths=state.paths, arrows=state.arrows, optima=state.optima,
+                          legend=state.legend)
+        if state.surface:
+            self.set_surface(state.surface)
+
     def set_interactive(self, interactive: bool) -> None:
         """Handles can be dragged only while paused (dragging restarts the run)."""
         self._interactive = interactive
@@ -232,26 +228,28 @@ class LandscapeCanvas(QWidget):
 
     def highlight_task(self, index: int | None) -> None:
         """Draw task ``index``'s path thicker and the others faded (None: all equal)."""
-        self._highlight = index
-        for i, item in enumerate(self.paths):
-            colour = self.theme.task(i)
-            faded = index is not None and i != index
-            item.setPen(pen(colour, 4.0 if i == index else 2.0, 0.35 if faded else 1.0))
-            if item.opts.get("symbol") is not None:
-                item.setSymbolBrush(pg.mkBrush(colour) if not faded else pg.mkBrush(colour + "55"))
+        self.drawing.highlight_task(index)
+        self.model.update(selected_task=index)
 
     def set_config(self, config: Config, *, restarted: bool = False) -> None:
         """A new config: rebuild per-task items if the tasks changed, and recompute."""
         old = self._config
         self._config = config
+        family_changed = make_family(old.task).param_dim != make_family(config.task).param_dim
         self._family = make_family(config.task)
+        self.projection.family = self._family
+        self.projection.seed = config.seed
         tasks_changed = restarted or old.task != config.task or old.seed != config.seed
         if tasks_changed:
             self._tasks = landscape_tasks(config)
             self._rebuild_task_items()
+        if family_changed or (restarted and not self._started):
+            # the MLP's loss spans decades: a linear scale shows one flat colour around θ
+            self.log_box.setChecked(self._family.param_dim > 2)
+        self._started = True
         self._refresh_surface_choices()
         if restarted:
-            self._plane = None
+            self.projection.plane = None
             self._plane_steps = 0
             self._snapshot = None
             self._theta0 = initial_theta(config)
@@ -274,50 +272,27 @@ class LandscapeCanvas(QWidget):
         if drawn == self._drawn:
             return  # e.g. a paused run republishing the same state
         self._drawn = drawn
-        state = visible(record, snapshot.frame)
-        theta = record.theta_next if state.updated else record.theta
-        trail_uv = self._trail_uv(snapshot)
-        if not state.updated:
-            trail_uv = trail_uv[:-1]
-        self.trail.setData(trail_uv[:, 0], trail_uv[:, 1]) if len(trail_uv) else self.trail.setData([], [])
-        theta_uv = self._to_plane(theta[None])[0]
-        self.theta_handle.blockSignals(True)
-        self.theta_handle.setPos(*_finite_or(theta_uv, (0.0, 0.0)))
-        self.theta_handle.blockSignals(False)
-        paths = record.paths
-        base_uv = self._to_plane(record.theta[None])[0]
-        # one projection for every task's path: per-task calls cost more than the drawing
-        paths_uv = self._to_plane(paths.reshape(-1, paths.shape[-1])).reshape(*paths.shape[:2], 2)
-        for i, item in enumerate(self.paths):
-            if i >= record.n_tasks:
-                item.setData([], [])
-                continue
-            uv = paths_uv[i, : int(state.path_points[i])]
-            item.setData(uv[:, 0], uv[:, 1])
-        self._draw_arrows(record, state, base_uv)
-        anchor = record.theta_next if state.updated else record.theta
-        weights = record.diagnostics.get("task_weights_next" if state.updated else "task_weights")
+        self.drawing.show_snapshot(snapshot, self.projection)
+        updated = visible(record, snapshot.frame).updated
+        anchor = record.theta_next if updated else record.theta
+        weights = record.diagnostics.get("task_weights_next" if updated else "task_weights")
         self._set_dependencies(anchor, weights)
+        self._keep_theta_clear()
         self.status.setText("diverged" if record.diverged else "")
+
+    def _keep_theta_clear(self) -> None:
+        """Move the legend (to another corner) only when it hides θ: it must not jump about
+        while the run animates, nor cover the point being watched."""
+        theta = self.theta_handle.pos()
+        if self.drawing.legend_covers(np.array([[theta.x(), theta.y()]])):
+            self.drawing.place_legend()
 
     def fit_view(self) -> None:
         """Zoom to where the tasks are (2 parameters) or to θ's projected path (planes)."""
-        if self._plane is None:
-            xmin, xmax, ymin, ymax = self._family.default_view(self._tasks)
-        else:
-            points = [self._to_plane(np.atleast_2d(self._theta0))]
-            if self._snapshot is not None and len(self._snapshot.history.thetas):
-                points.append(self._trail_uv(self._snapshot))
-                if self._snapshot.record is not None:
-                    p = self._snapshot.record.paths
-                    points.append(self._to_plane(p.reshape(-1, p.shape[-1])))
-            uv = np.concatenate(points)
-            uv = uv[np.all(np.isfinite(uv), axis=1)]
-            low, high = uv.min(axis=0), uv.max(axis=0)
-            span = np.maximum(high - low, 1.0)
-            xmin, ymin = low - 0.35 * span
-            xmax, ymax = high + 0.35 * span
+        xmin, xmax, ymin, ymax = fit_range(self.projection, self._tasks, self._theta0,
+                                           self._snapshot)
         self.view.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
+        self.drawing.place_legend()
         self._schedule()
 
     def set_figure_mode(self, on: bool) -> None:
@@ -338,8 +313,7 @@ class LandscapeCanvas(QWidget):
     def shutdown(self) -> None:
         """Stop the debounce timer and the landscape thread (bounded wait)."""
         self._debounce.stop()
-        self.worker.stop()
-        self.worker.wait(1000)
+        self._workers.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()
@@ -347,134 +321,30 @@ class LandscapeCanvas(QWidget):
 
     # --- items per task ---------------------------------------------------------------
     def _rebuild_task_items(self) -> None:
-        for item in [*self.paths, *self.optima]:
-            self.plot.removeItem(item)
-        for arrows in self.task_arrows:
-            self.plot.removeItem(arrows.curve)
-        self.legend.clear()
         n = self._family.tasks_per_step() if self._family.pool_size() is None else self._tasks.n
-        self.paths, self.optima, self.task_arrows = [], [], []
-        self._drawn = None
-        # with many tasks, points on every path cost more to draw than they tell: lines only
-        for i in range(n):
-            colour = self.theme.task(i)
-            symbols = {"symbol": "o", "symbolSize": 6, "symbolBrush": colour,
-                       "symbolPen": pen(self.theme.outline, 1.0)}
-            if n > MAX_SYMBOL_TASKS:
-                # plain curves without outlines: a quarter of the cost for 25 paths 30 times a second
-                item = pg.PlotCurveItem(pen=pen(colour, 1.5), connect="finite", clickable=True)
-            else:
-                item = pg.PlotDataItem(pen=pen(colour, 2.0), connect="finite", **symbols,
-                                       shadowPen=pen(self.theme.outline, 4.0, 0.5))
-                item.setCurveClickable(True, width=8)
-            item.setZValue(10)
-            item.sigClicked.connect(self._on_path_clicked)
-            item.task_index = i
-            self.plot.addItem(item)
-            self.paths.append(item)
-            if n <= MAX_SYMBOL_TASKS:
-                self.task_arrows.append(ArrowSet(self.plot, colour, width=2.0, z=25))
-            if i < MAX_LEGEND_TASKS:
-                self.legend.addItem(item, f"task {i}")
-        if n > MAX_SYMBOL_TASKS:  # many tasks: their arrows in one neutral colour, one item
-            self.task_arrows.append(ArrowSet(self.plot, "#BBBBBB" if not self.theme.print_theme
-                                             else "#555555", width=1.5, z=25))
-        if n > MAX_LEGEND_TASKS:
-            self.legend.addItem(pg.PlotDataItem(pen=pen("#888888")), f"… {n} tasks")
-        self.legend.addItem(self.trail, "θ trail")
-        self.legend.addItem(self.aggregate_arrow.curve, "meta-gradient")
         optima = self._family.optima(self._tasks)
-        if optima is not None:
-            for i, point in enumerate(optima.numpy()):
-                marker = pg.TargetItem(pos=(0, 0), size=13, symbol="star", movable=False,
-                                       pen=pen(self.theme.outline, 1.5), brush=self.theme.task(i))
-                marker.setZValue(35)
-                marker.task_index = i
-                marker.optimum = point
-                marker.setToolTip(f"task {i}'s optimum (drag while paused to move the task)")
-                marker.sigPositionChangeFinished.connect(self._on_optimum_dropped)
-                self.plot.addItem(marker)
-                self.optima.append(marker)
-        self.highlight_task(self._highlight if self._highlight is not None and
-                            self._highlight < n else None)
+        self._drawn = None
+        self.drawing.set_tasks(n, None if optima is None else
+                               optima.detach().cpu().numpy().astype(np.float64, copy=True),
+                               on_path_clicked=self._on_path_clicked,
+                               on_optimum_dropped=self._on_optimum_dropped)
 
     def _place_optima(self) -> None:
-        for marker in self.optima:
-            uv = self._to_plane(np.asarray(marker.optimum, dtype=np.float64)[None])[0]
-            marker.blockSignals(True)
-            marker.setPos(*uv)
-            marker.blockSignals(False)
+        self.drawing.place_optima(self.projection)
 
     def _show_theta0(self) -> None:
-        theta_uv = self._to_plane(np.atleast_2d(self._theta0))[0]
-        self.theta_handle.blockSignals(True)
-        self.theta_handle.setPos(*_finite_or(theta_uv, (0.0, 0.0)))
-        self.theta_handle.blockSignals(False)
-        self.trail.setData([], [])
-        for item in self.paths:
-            item.setData([], [])
-        for arrows in self.task_arrows:
-            arrows.clear()
-        self.aggregate_arrow.clear()
-        self._place_optima()
+        self.drawing.show_theta0(self._theta0, self.projection)
         self._set_dependencies(self._theta0, None)
         self.status.setText("")
 
-    def _draw_arrows(self, record, state, base_uv: np.ndarray) -> None:
-        """Arrows −s·gᵢ from θ, one scale s for all: the longest arrow gets a fixed share of the
-        view. Directions and relative sizes are what matter; the step itself is the trail."""
-        aggregate_tip = self._to_plane((record.theta - record.meta_grad)[None])[0]
-        task_tips = self._to_plane(record.theta - record.task_meta_grads)
-        lengths = np.hypot(*(np.vstack([task_tips, aggregate_tip[None]]) - base_uv).T)
-        longest = float(np.nanmax(lengths)) if np.any(np.isfinite(lengths)) else 0.0
-        (x0, x1), (y0, y1) = self.view.viewRange()
-        scale = ARROW_FRACTION * math.hypot(x1 - x0, y1 - y0) / longest if longest > 0 else 0.0
-        if not math.isfinite(scale):
-            scale = 0.0
-        shown = np.flatnonzero(state.task_grads[: record.n_tasks]) if scale > 0 else []
-        tips = base_uv + scale * (task_tips - base_uv)
-        if len(self.task_arrows) == 1 and len(self.paths) > MAX_SYMBOL_TASKS:
-            self.task_arrows[0].set_arrows(np.repeat(base_uv[None], len(shown), 0), tips[shown])
-        else:
-            for i, arrows in enumerate(self.task_arrows):
-                if i in shown:
-                    arrows.set_arrows(base_uv[None], tips[i][None])
-                else:
-                    arrows.clear()
-        if state.aggregate and scale > 0:
-            self.aggregate_arrow.set_arrows(base_uv[None],
-                                            (base_uv + scale * (aggregate_tip - base_uv))[None])
-        else:
-            self.aggregate_arrow.clear()
-        self._arrow_scale = scale
-
     # --- planes ---------------------------------------------------------------------
-    @staticmethod
-    def _path_points(snapshot: Snapshot) -> tuple[np.ndarray, np.ndarray]:
-        """θ's trail with the latest inner-loop points (what PCA fits), and the current θ."""
-        record = snapshot.record
-        thetas = snapshot.history.thetas
-        # an evenly spaced subset first: the MLP's whole trail is ~30 MB to copy
-        keep = np.unique(np.linspace(0, len(thetas) - 1, min(len(thetas), PCA_POINTS)).astype(int))
-        points = np.concatenate([thetas[keep], record.paths.reshape(-1, record.paths.shape[-1])])
-        return points[np.all(np.isfinite(points), axis=1)], thetas[-1]
-
     def _ensure_plane(self, points: np.ndarray, centre: np.ndarray | None = None) -> None:
         """Choose the plane for >2 parameters, through ``centre`` (default: the last point)."""
         dim = self._family.param_dim
         self.plane_box.setVisible(dim > 2 and not self._figure_mode)
         self.plane_label.setVisible(dim > 2 and not self._figure_mode)
-        if dim == 2:
-            self._plane = None
-            return
-        centre = points[-1] if centre is None else centre
-        method = self.plane_box.currentText()
-        if method == "axes":
-            self._plane = axes_plane(centre)
-        elif method == "pca" and len(points) >= 3 and np.ptp(points, axis=0).max() > 0:
-            self._plane = pca_plane(points, centre, max_points=PCA_POINTS)
-        else:  # PCA needs a path: until there is one, a seeded random plane
-            self._plane = random_plane(self._family, centre, seed=self._config.seed)
+        self.projection.method = self.plane_box.currentText()
+        self.projection.fit(points, centre)
 
     def _maybe_refit_plane(self, snapshot: Snapshot) -> None:
         """Refit the PCA plane as the trajectory grows (by half since the last fit), at most
@@ -490,39 +360,19 @@ class LandscapeCanvas(QWidget):
         if snapshot.playing and snapshot.full_speed and now - self._plane_time < REFIT_SECONDS:
             return
         self._plane_time = now
-        self._ensure_plane(*self._path_points(snapshot))
+        self._ensure_plane(*path_points(snapshot))
         self._plane_steps = steps
         self._place_optima()
         self.fit_view()
 
-    def _trail_uv(self, snapshot: Snapshot) -> np.ndarray:
-        """θ's trail in plane coordinates, projecting only the rows added since last time."""
-        thetas = snapshot.history.thetas
-        if self._plane is None:
-            return thetas[:, :2]
-        key = (snapshot.run_id, id(snapshot.history), snapshot.history.decimations, id(self._plane))
-        cached_key, cached = self._trail_cache
-        # the last row is θ after the newest step: it is rewritten by the next step, so redo it
-        start = max(len(cached) - 1, 0) if cached_key == key and len(cached) <= len(thetas) else 0
-        uv = np.concatenate([cached[:start], self._to_plane(thetas[start:])]) if start else \
-            self._to_plane(thetas)
-        self._trail_cache = (key, uv)
-        return uv
-
     def _to_plane(self, points: np.ndarray) -> np.ndarray:
-        points = np.atleast_2d(np.asarray(points, dtype=np.float64))
-        if self._plane is None:
-            return points[:, :2]
-        if len(points) == 0:
-            return np.zeros((0, 2))
-        uv = self._plane.coordinates(np.nan_to_num(points, nan=0.0, posinf=0.0, neginf=0.0))
-        uv[~np.all(np.isfinite(points), axis=1)] = np.nan
-        return uv
+        return self.projection.to_plane(points)
 
     @Slot(str)
-    def _on_plane_method_changed(self, _method: str) -> None:
+    def _on_plane_method_changed(self, method: str) -> None:
+        self.model.update(plane=method)
         if self._snapshot is not None and self._snapshot.record is not None:
-            self._ensure_plane(*self._path_points(self._snapshot))
+            self._ensure_plane(*path_points(self._snapshot))
         else:
             self._ensure_plane(np.atleast_2d(self._theta0))
         self._plane_steps = self._snapshot.history.total_steps if self._snapshot else 0
@@ -544,6 +394,7 @@ class LandscapeCanvas(QWidget):
             index = self.surface_box.findData("meta" if "meta" in names else "mean")
         self.surface_box.setCurrentIndex(index)
         self.surface_box.blockSignals(False)
+        self.model.update(surface=self.surface_name)
 
     def _set_dependencies(self, anchor: np.ndarray, weights: np.ndarray | None) -> None:
         """θ (iMAML's anchor) and TR-MAML's weights change the surface: recompute if they do."""
@@ -626,74 +477,39 @@ class LandscapeCanvas(QWidget):
             self.status.setText("surface unavailable")
             self.landscape_failed.emit(message)
 
-    def _display_values(self, z: np.ndarray) -> tuple[np.ndarray, str]:
-        """Values to colour by, and the colour bar's label."""
-        if not self.log_box.isChecked():
-            return z, "loss"
-        finite = z[np.isfinite(z)]
-        low = float(finite.min()) if finite.size else 0.0
-        if low > 0:
-            return np.log10(z), "log₁₀ loss"
-        span = float(finite.max() - low) if finite.size else 1.0
-        shift = 1e-3 * span if span > 0 else 1e-12
-        return np.log10(z - low + shift), "log₁₀(loss − min + δ)"
-
     def _render_surface(self) -> None:
         surface = self._shown.surface
         if surface is None:
             return
-        values, bar_label = self._display_values(surface.z)
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            self.image.clear()
-            self.contours.setData([], [])
-            return
+        log_scale = self.log_box.isChecked()
         levels_key = (surface.name, self._config.task, self._config.algorithm,
-                      self._config.hot_values(), self.log_box.isChecked(), id(self._plane),
+                      self._config.hot_values(), log_scale, id(self._plane),
                       round(surface.x[0], 9), round(surface.x[-1], 9),
                       round(surface.y[0], 9), round(surface.y[-1], 9))
-        if levels_key != self._shown.levels_key or self._shown.levels is None:
-            # Losses far from the tasks can be orders of magnitude larger than near them:
-            # saturate the top 3% rather than let them flatten everything else into one colour.
-            low, high = np.percentile(finite, [0.5, 97.0])
-            if not high > low:
-                high = low + 1e-12
-            self._shown.levels = (float(low), float(high))
-            self._shown.levels_key = levels_key
-        low, high = self._shown.levels
-        display = np.where(np.isfinite(values), values, high)
-        dx = (surface.x[-1] - surface.x[0]) / (len(surface.x) - 1)
-        dy = (surface.y[-1] - surface.y[0]) / (len(surface.y) - 1)
-        self.image.setImage(display, autoLevels=False, levels=(low, high))
-        self.image.setRect(QRectF(surface.x[0] - dx / 2, surface.y[0] - dy / 2,
-                                  surface.x[-1] - surface.x[0] + dx,
-                                  surface.y[-1] - surface.y[0] + dy))
-        self.colour_bar.setLevels((low, high))
-        self.colour_bar.axis.setLabel(bar_label, color=self.theme.foreground)
-        levels = contour_levels(np.clip(values, low, high), 12)
-        segments, _ = contour_segments(surface.x, surface.y, values, levels)
-        self.contours.setData(segments[:, 0], segments[:, 1]) if len(segments) else self.contours.setData([], [])
-        title = surface.label
-        if self._plane is not None:
-            title += f"<br>{self._plane.title}"
-        self.plot.setTitle(title, color=self.theme.foreground, size="9pt")
-        names = self._family.axis_names or ("u (plane direction 1)", "v (plane direction 2)")
-        self.plot.setLabel("bottom", names[0], color=self.theme.foreground)
-        self.plot.setLabel("left", names[1], color=self.theme.foreground)
+        levels = self._shown.levels if levels_key == self._shown.levels_key else None
+        # levels stay fixed while only θ or the resolution changes, so colours never jump
+        used = self.drawing.show_surface(
+            surface, log_scale, levels, axis_names=self._family.axis_names,
+            plane_title=self._plane.title if self._plane is not None else "")
+        if used is None:
+            return
+        self._shown.levels, self._shown.levels_key = used, levels_key
         self.status.setText(f"{len(surface.x)}² grid")
 
     # --- interaction ----------------------------------------------------------------
     @Slot(int)
     def _on_surface_chosen(self, _index: int) -> None:
+        self.model.update(surface=self.surface_name)
         self._schedule()
 
     @Slot(bool)
-    def _on_log_toggled(self, _on: bool) -> None:
+    def _on_log_toggled(self, on: bool) -> None:
+        self.model.update(log_scale=on)
         self._render_surface()
 
     def _on_range_changed(self, *_args) -> None:
-        for arrows in [*self.task_arrows, self.aggregate_arrow]:
-            arrows.redraw()
+        self.drawing.redraw_arrows()
+        self.drawing.place_legend()  # a zoom or a resize moves what the legend may hide
         self._schedule()
 
     def _on_theta_dropped(self, *_args) -> None:
@@ -710,7 +526,7 @@ class LandscapeCanvas(QWidget):
 
     def _on_path_clicked(self, item, *_args) -> None:
         index = getattr(item, "task_index", None)
-        self.task_selected.emit(None if index == self._highlight else index)
+        self.task_selected.emit(None if index == self.drawing.highlighted else index)
 
     def _on_mouse_moved(self, scene_pos) -> None:
         surface = self._shown.surface
@@ -740,7 +556,3 @@ def _bilinear(surface: Surface, x: float, y: float) -> float | None:
     bottom = z[r + 1, c] * (1 - tx) + z[r + 1, c + 1] * tx
     value = top * (1 - ty) + bottom * ty
     return float(value) if np.isfinite(value) else None
-
-
-def _finite_or(point: np.ndarray, fallback: tuple[float, float]) -> tuple[float, float]:
-    return (float(point[0]), float(point[1])) if np.all(np.isfinite(point)) else fallback

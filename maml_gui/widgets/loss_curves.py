@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from maml_gui.core.history import RunHistory
 from maml_gui.palette import SCREEN, Theme
-from maml_gui.widgets.plot_items import pen
+from maml_gui.plots.items import pen
 
 # name -> (legend label, RunHistory column)
 CURVES = {

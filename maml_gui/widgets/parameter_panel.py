@@ -43,7 +43,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                  "metanas_arch_outer_lr", "metanas_warmup", "metanas_prune",
                  "metanas_prune_every")),
     ("Task", ()),
-    ("Run", ("seed", "device", "dtype", "record_paths")),
+    ("Run", ("seed", "device", "dtype", "record_paths", "record_every", "record_task_grads")),
 )
 #: Fields with no editor: the length of a headless run means nothing in the window.
 NOT_SHOWN = frozenset({"steps"})

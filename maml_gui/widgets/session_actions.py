@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 from maml_gui.core.config import ConfigError
 from maml_gui.presets import load_preset, preset_names
 from maml_gui.runtime.session_file import Session, SessionError, read_session, write_session
+from maml_gui.widgets.folders import last_folder, remember_folder
 
 if TYPE_CHECKING:
     from maml_gui.widgets.main_window import MainWindow
@@ -110,7 +111,7 @@ class SessionActions(QObject):
         self.window.apply_session(Session(preset.config, preset.view))
         self.path, self.name = None, preset.name
         self.set_modified(False)
-        self.window.statusBar().showMessage(preset.description, 8000)
+        self.window.show_intro(preset.title, preset.description)
         return True
 
     @Slot()
@@ -118,6 +119,7 @@ class SessionActions(QObject):
         path, _ = QFileDialog.getOpenFileName(self.window, "Open session", self._folder(),
                                               SESSION_FILTER)
         if path:
+            remember_folder(self.settings, path)
             self.open_session(path)
 
     @Slot()
@@ -129,10 +131,12 @@ class SessionActions(QObject):
         path, _ = QFileDialog.getSaveFileName(self.window, "Save session as",
                                               str(Path(self._folder()) / f"{self.name}.json"),
                                               SESSION_FILTER)
+        if path:
+            remember_folder(self.settings, path)
         return self.save(path) if path else False
 
     def _folder(self) -> str:
-        return str(self.path.parent) if self.path is not None else str(Path.home())
+        return str(self.path.parent) if self.path is not None else str(last_folder(self.settings))
 
     # --- recent -------------------------------------------------------------------------
     def recent(self) -> list[str]:

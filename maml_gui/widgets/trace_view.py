@@ -12,6 +12,7 @@ the number of tasks changes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,13 +32,13 @@ from PySide6.QtWidgets import (
 from maml_gui.core.algorithms import ALGORITHMS
 from maml_gui.core.algorithms.imaml import curvature_warning
 from maml_gui.core.animation import Frame, visible
-from maml_gui.core.config import Config
+from maml_gui.core.config import FIELD_BY_NAME, Config
 from maml_gui.core.pseudocode import PseudoCode, PseudoCodeError, load_pseudocode
 from maml_gui.core.trace import StepRecord
 from maml_gui.palette import SCREEN, Theme
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.widgets.loss_curves import LossCurves
-from maml_gui.widgets.plot_items import pen
+from maml_gui.plots.items import pen
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole  # the cell's number (float) or None
 BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # a weight cell's bar length in [0, 1]
@@ -45,9 +46,9 @@ BAR_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2
 LINE_HIGHLIGHT = QColor(240, 190, 50, 110)  # amber, readable over light and dark bases
 DIMMED = QColor(128, 128, 128)  # numbers the animation has not reached yet
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-# settings shown above the code: (field, symbol); Reptile's outer step is ε
-_SYMBOLS = (("inner_lr", "α"), ("inner_steps", "k"), ("outer_lr", "β"), ("imaml_lambda", "λ"),
-            ("cg_damping", "δ"), ("cg_steps", "m"), ("cg_tol", "tol"), ("tr_lr", "η_p"))
+# settings shown above the code, by their fields' symbols; Reptile's outer step is ε
+_SHOWN_SETTINGS = ("inner_lr", "inner_steps", "outer_lr", "imaml_lambda", "cg_damping", "cg_steps",
+                   "cg_tol", "tr_lr")
 
 
 def format_number(value: float) -> str:
@@ -379,6 +380,9 @@ class CgResidualPlot(QWidget):
             self.marker.setVisible(False)
             return
         iterations = np.arange(residuals.shape[1], dtype=np.float64)
+        # iterations are whole numbers: ticks at integers, about six of them at most
+        major = max(1, math.ceil((residuals.shape[1] - 1) / 6))
+        self.plot.getAxis("bottom").setTickSpacing(major, major)
         for curve, values in zip(self.curves, residuals):
             # a residual of exactly 0 has no logarithm: leave a gap instead of -inf
             curve.setData(iterations, np.where(values > 0, values, np.nan))
@@ -508,6 +512,29 @@ class TraceView(QWidget):
             self.set_config(config)
 
     # --- public -----------------------------------------------------------------------
+    def set_figure_mode(self, fit_table: bool = True) -> None:
+        """For exported figures: no scroll bars or splitter handle, the code exactly as tall
+        as its lines and (``fit_table``) the tasks table as tall as its rows, so a figure
+        shows no scroll bar and no empty rows (the page below stays blank)."""
+        off = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        for view in (self.code, self.table):
+            view.setHorizontalScrollBarPolicy(off)
+            view.setVerticalScrollBarPolicy(off)
+        self.splitter.setHandleWidth(0)
+        lines = max(self.code.document().blockCount(), 1)
+        margin = 2 * (self.code.frameWidth() + self.code.document().documentMargin()) + 2
+        self.code.setFixedHeight(round(lines * self.code.fontMetrics().lineSpacing() + margin))
+        if fit_table:
+            header = self.table.horizontalHeader()
+            height = (header.sizeHint().height() + 2 * self.table.frameWidth()
+                      + sum(self.table.rowHeight(r) for r in range(self.model.rowCount())))
+            self.table.setFixedHeight(height)
+            self.tabs.setFixedHeight(height + self.tabs.tabBar().sizeHint().height() + 4)
+            top = self.code.parentWidget()
+            top.setFixedHeight(top.sizeHint().height())
+            self.splitter.setFixedHeight(top.height() + self.tabs.height())
+            self.layout().addStretch(1)
+
     @property
     def pseudocode(self) -> PseudoCode | None:
         return self._code
@@ -606,9 +633,10 @@ class TraceView(QWidget):
             return
         values = dict(self._record.hyper) if self._record is not None else self._config.hot_values()
         parts = []
-        for name, symbol in _SYMBOLS:
+        for name in _SHOWN_SETTINGS:
             if name in cls.uses and name in values:
-                symbol = "ε" if (algorithm == "reptile" and name == "outer_lr") else symbol
+                symbol = "ε" if (algorithm == "reptile" and name == "outer_lr") else \
+                    FIELD_BY_NAME[name].symbol
                 parts.append(f"{symbol} = {values[name]:.4g}")
         optimizer = self._config.outer_optimizer
         parts.append({"sgd": "SGD", "adam": "Adam"}.get(optimizer, optimizer))

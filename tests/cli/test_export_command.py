@@ -46,7 +46,9 @@ def test_png_at_size_and_scale_with_the_config(tmp_path, qtbot, expected):
         pixels = np.asarray(image.convert("RGB"))
     assert make_config(session["config"]) == config
     # the preset's view, as a session file would hold it
-    assert session["view"] == {"surface": "meta", "log_scale": False, "range": [0, 1, 0, 1]}
+    landscape = session["view"]["landscape"]
+    assert (landscape["surface"], landscape["log_scale"], landscape["range"]) == (
+        "meta", False, [0, 1, 0, 1])
     assert pixels.std() > 10 and (pixels[0, 0] == 255).all()
     assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
 
@@ -59,7 +61,8 @@ def test_an_exported_figure_redraws_the_same_figure(tmp_path, qtbot):
     assert main(["export", "--config", str(first), "--out", str(again), *SMALL, "--quiet"]) == 0
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(first)))
     _, view = read_embedded_session(again)
-    assert view == {"surface": "task:1", "log_scale": True, "range": [0.1, 0.9, 0.2, 0.8]}
+    assert (view.landscape.surface, view.landscape.log_scale, view.landscape.range) == (
+        "task:1", True, [0.1, 0.9, 0.2, 0.8])
 
 
 def test_svg_and_pdf_are_vectors_with_the_config(tmp_path, qtbot, expected):
@@ -254,20 +257,23 @@ def test_ffmpeg_failing_midway_leaves_no_partial_video(tmp_path, qtbot, capsys, 
 
 def test_a_session_file_gives_its_view(tmp_path, qtbot, expected):
     from maml_gui.runtime.session_file import Session, write_session
+    from maml_gui.view import LandscapeState, PlaybackState, WindowState
 
     config, _ = expected
     session = tmp_path / "s.json"
-    write_session(session, Session(config, {"surface": "task:0", "log_scale": True,
-                                            "range": [0.2, 0.8, 0.1, 0.9], "speed": 3}))
+    write_session(session, Session(config, WindowState(
+        landscape=LandscapeState(surface="task:0", log_scale=True, range=[0.2, 0.8, 0.1, 0.9]),
+        playback=PlaybackState(speed=3))))
     out = tmp_path / "f.svg"
     assert main(["export", "--config", str(session), "--out", str(out), *SMALL, "--quiet"]) == 0
     config_back, view = read_embedded_session(out)
     assert make_config(config_back) == config
-    assert view == {"surface": "task:0", "log_scale": True, "range": [0.2, 0.8, 0.1, 0.9]}
+    assert (view.landscape.surface, view.landscape.log_scale, view.landscape.range) == (
+        "task:0", True, [0.2, 0.8, 0.1, 0.9])
     # a changed task set keeps the surface choice but not a rectangle drawn for other tasks
     out = tmp_path / "g.svg"
     assert main(["export", "--config", str(session), "--set", "task.optima=[[0.5,0.5],[0.1,0.2]]",
                  "--no-log", "--out", str(out), *SMALL, "--quiet"]) == 0
     _, view = read_embedded_session(out)
-    assert view["surface"] == "task:0" and view["log_scale"] is False
-    assert view["range"] != [0.2, 0.8, 0.1, 0.9]
+    assert view.landscape.surface == "task:0" and view.landscape.log_scale is False
+    assert view.landscape.range != [0.2, 0.8, 0.1, 0.9]

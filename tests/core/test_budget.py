@@ -38,7 +38,8 @@ def test_configs_that_cannot_fit_are_refused_when_made(settings, setting, words)
 
 
 def test_the_trace_of_a_big_mlp_is_counted():
-    config = make_config({"task": {**MLP_16x1024, "n_tasks": 1}, "steps": 100})
+    config = make_config({"task": {**MLP_16x1024, "n_tasks": 1}, "steps": 100,
+                          "record_paths": "full"})  # the default (auto) stores none for it
     numbers = 1 * config_dim(config) * 3  # paths θ, φ¹ and the meta-gradient
     assert record_bytes(config) == numbers * 8
     with pytest.raises(ConfigError, match="record_paths.*NPZ trace assembled in memory"):

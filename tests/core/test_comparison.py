@@ -68,3 +68,15 @@ def test_cosine_to_maml_is_one_for_maml_and_matches_the_closed_form_for_fomaml()
 def test_steps_to_target():
     assert steps_to_target([3.0, 2.0, 0.5, 0.4], [0, 1, 2, 3], 0.6) == 3
     assert steps_to_target([3.0, float("nan")], [0, 1], 1.0) is None
+
+
+def test_labels_take_names_and_symbols_from_the_field_table_and_the_registry():
+    from maml_gui.core.algorithms import ALGORITHMS, algorithm_label
+    from maml_gui.core.comparison import VARIANT_KEYS, variant_label
+    from maml_gui.core.config import FIELD_BY_NAME
+
+    assert variant_label("imaml", {"cg_steps": 3, "inner_lr": 0.05}) == "iMAML (m=3, α=0.05)"
+    assert variant_label("pretrain", {}) == "Pretraining" == ALGORITHMS["pretrain"].short_label
+    assert algorithm_label("tr_maml") == ALGORITHMS["tr_maml"].label == "TR-MAML"
+    assert FIELD_BY_NAME["cg_steps"].short == "m" and FIELD_BY_NAME["tr_lr"].short == "η_p"
+    assert all(FIELD_BY_NAME[key].short for key in VARIANT_KEYS - {"algorithm"})  # name if no symbol

@@ -74,7 +74,8 @@ def test_json_and_npz_are_traces_that_round_trip(tmp_path, run, suffix):
     config, records = run
     out = write_trajectory(tmp_path / f"t{suffix}", config, records, meta={"param_dim": 2})
     trace = load_trace(out)
-    assert trace.config == config_json(config) and trace.meta == {"param_dim": 2}
+    assert trace.config == config_json(config) and trace.meta["param_dim"] == 2
+    assert trace.meta["recording"]["every"] == 1  # an export keeps every array every step
     expected, got = records_to_arrays(records), records_to_arrays(trace.records)
     assert expected.keys() == got.keys()
     for key in expected:
@@ -186,3 +187,31 @@ def test_data_exports_never_import_qt():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_writers_stream_from_a_generator_and_keep_thinned_steps_empty(tmp_path, run):
+    from maml_gui.core.recording import Recording
+
+    config, records = run
+    thinned = Recording(every=2, task_grads=False, paths="none")
+    handed_out = []
+
+    def generate():  # the writer must take one record at a time, never a list
+        for i, record in enumerate(records):
+            handed_out.append(i)
+            yield thinned.thin(record, last=i == len(records) - 1)
+
+    out = write_trajectory(tmp_path / "t.csv", config, generate())
+    assert handed_out == [0, 1, 2]
+    _, arrays = read_trajectory_csv(out)
+    expected = records_to_arrays(records)
+    np.testing.assert_array_equal(arrays["theta"][[0, 2]], expected["theta"][[0, 2]])
+    assert np.isnan(arrays["theta"][1]).all() and np.isnan(arrays["meta_grad"][1]).all()
+    assert np.isnan(arrays["task_meta_grads"]).all() and np.isnan(arrays["paths"]).all()
+    np.testing.assert_array_equal(arrays["loss_after"], expected["loss_after"])
+    np.testing.assert_array_equal(arrays["inner_losses"], expected["inner_losses"])
+    for suffix in (".json", ".npz"):
+        trace = load_trace(write_trajectory(tmp_path / f"t{suffix}", config, iter(records)))
+        assert len(trace.records) == 3
+    with pytest.raises(ExportError, match="no meta-steps"):
+        write_trajectory(tmp_path / "e.csv", config, iter(()))

@@ -41,7 +41,9 @@ def make_controller(qtbot):
         controller.shutdown()
 
 
-def wait_steps(qtbot, controller, count, timeout=10_000):
+# The first worker process waits for the forkserver to import torch: over 10 s was measured
+# on a loaded 2-core machine.
+def wait_steps(qtbot, controller, count, timeout=30_000):
     qtbot.waitUntil(lambda: controller.history.total_steps >= count, timeout=timeout)
 
 

@@ -56,3 +56,24 @@ def test_variants_with_settings_and_small_multiples(qtbot, view):
     qtbot.waitUntil(lambda: view.controller.histories[1].total_steps >= 20, timeout=10_000)
     view.controller.pause()
     assert view.metrics()[1].steps_to_target is None or view.metrics()[1].steps_to_target >= 1
+
+
+def test_surfaces_come_from_the_landscape_worker_not_the_gui_thread(qtbot, view, monkeypatch):
+    from maml_gui.core.landscape import LandscapeEvaluator
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a landscape grid was computed in the GUI thread")
+
+    # the worker computes in a child process (or its own thread): patching here catches
+    # only a computation in this thread
+    monkeypatch.setattr(LandscapeEvaluator, "grid", refuse)
+    assert "Start comparison" in view._hint.textItem.toPlainText()  # not an empty 0–1 plot
+    assert view.start()
+    assert view.overlay_plot.titleLabel.text.endswith("meta-step 0")
+    qtbot.waitUntil(lambda: not view.surfaces_pending(), timeout=30_000)
+    image = view._overlay_image.image
+    assert image is not None and image.shape == (view.surface_grid, view.surface_grid)
+    assert len(view._overlay_contours.getData()[0]) > 0  # contours like the main canvas
+    assert all(panel.image is not None for panel in view._panel_images)
+    low, high = view._colour_bar.levels()
+    assert high > low

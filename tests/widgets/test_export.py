@@ -20,7 +20,7 @@ from maml_gui.export.animation import export_animation, frame_plan, run_with_pro
 from maml_gui.export.data import read_embedded_session
 from maml_gui.export.figure import LandscapeFigure, export_landscape_image, snapshot_at
 from maml_gui.export.images import prepare_widget, render_scene, render_widget
-from maml_gui.widgets.plot_items import pen
+from maml_gui.plots.items import pen
 from tests.full_disk import fill_disk
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -55,7 +55,8 @@ def test_png_has_the_size_times_the_scale_and_the_config(tmp_path, figure, run):
             pixels = np.asarray(image.convert("RGB"))
         assert session["format"] == "maml-gui-session"
         assert session["config"] == config_json(config)
-        assert session["view"]["surface"] == "meta" and len(session["view"]["range"]) == 4
+        landscape = session["view"]["landscape"]
+        assert landscape["surface"] == "meta" and len(landscape["range"]) == 4
         assert _colours(pixels) > 50  # not uniform: a real plot
         assert (pixels[0, 0] == 255).all()  # the publication theme's white background
 
@@ -121,15 +122,16 @@ def test_the_figure_shows_what_was_asked(qtbot, run):
     with LandscapeFigure(config, size=SIZE, surface="task:1", resolution=GRID,
                          view_range=(0.0, 1.0, 0.0, 1.0)) as fig:
         fig.show(snapshot_at(config, records, 1), total_steps=len(records))
-        surface = fig.canvas.shown_surface
+        surface = fig.shown_surface
         assert surface.name == "task:1" and len(surface.x) == GRID
         assert surface.x[0] == 0.0 and surface.x[-1] == 1.0
-        title = fig.canvas.plot.titleLabel.text.replace("<br>", " ")
+        title = fig.drawing.plot.titleLabel.text.replace("<br>", " ")
         assert title.startswith("task 1: L₁(θ)")
         assert title.endswith("meta-step 2 of 4 · meta-update θ → θ′")
-        trail_x, _ = fig.canvas.trail.getData()
+        trail_x, _ = fig.drawing.trail.getData()
         assert len(trail_x) == 3  # θ before steps 0, 1 and after step 1
-        assert not fig.canvas.surface_box.isVisible()  # no control bar in figures
+        # built from the state alone: a plot widget, no canvas, controls or worker
+        assert type(fig.widget).__name__ == "PlotWidget"
 
 
 def test_export_landscape_image_from_records(tmp_path, qtbot, run):
@@ -207,7 +209,8 @@ def test_mp4_is_readable_with_the_config(tmp_path, qtbot, run):
     assert frames[0].std() > 10
     config_back, view = read_embedded_session(out)
     assert config_back == config_json(config)
-    assert view["speed"] == 10 and view["order"] == "auto" and view["surface"] == "meta"
+    assert view.playback.speed == 10 and view.playback.order == "auto"
+    assert view.landscape.surface == "meta"
 
 
 def test_cancelling_leaves_nothing(tmp_path, qtbot, run):

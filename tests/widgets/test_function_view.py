@@ -210,3 +210,24 @@ def test_full_speed_snapshots_refit_at_a_bounded_rate(qtbot):
     view.show_snapshot(paused)  # pausing publishes a snapshot: drawn at once
     assert len(fits) == 2
     np.testing.assert_array_equal(fits[-1].paths[0], third.theta_next)
+
+
+def test_legend_stays_inside_a_narrow_plot(qtbot):
+    """In a narrow dock the two-column legend ran past the plot ("α = 7.9" lost its digit)."""
+    config = softplus_config(inner_lr=7.9)
+    history = run_offline(config, 1)
+    view = make_view(qtbot, config)
+    view.show_snapshot(snapshot_of(config, history))
+    texts = [label.text for _sample, label in view.legend.items]
+    assert any("α = 7.9" in text for text in texts)
+
+    def legend_inside() -> bool:
+        legend = view.legend.mapRectToItem(view.view, view.legend.boundingRect())
+        return view.view.boundingRect().contains(legend)
+
+    assert view.legend.columnCount == 2 and legend_inside()  # 700 px: two columns fit
+    view.resize(340, 450)
+    qtbot.waitUntil(lambda: view.legend.columnCount == 1)
+    assert legend_inside()
+    view.resize(700, 450)
+    qtbot.waitUntil(lambda: view.legend.columnCount == 2)

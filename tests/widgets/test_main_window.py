@@ -24,6 +24,9 @@ def window(qtbot, settings):
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
+    # the worker processes are up: a cold forkserver takes seconds on a loaded machine, longer
+    # than the tests' 5 s waits for a first step
+    qtbot.waitUntil(lambda: win.canvas.shown_surface is not None, timeout=60_000)
     return win
 
 

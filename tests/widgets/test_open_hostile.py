@@ -58,9 +58,9 @@ def test_hostile_files_through_file_open(qtbot, window, tmp_path, kind):
     ('{"range": [0, 1, NaN, 1]}', "range"),
     ('{"range": [0, 1e-300, 0, 1]}', "range"),
     ('{"speed": NaN}', "speed"),
-    ('{"compare": [["maml", "seed=' + "[" * 60 + "]" * 60 + '"]]}', "compare"),
-    ('{"compare": [["maml", "seed=' + "9" * 5000 + '"]]}', "compare"),
-    ('{"compare": [["nonsense", ""]]}', "compare"),
+    ('{"compare": [["maml", "seed=' + "[" * 60 + "]" * 60 + '"]]}', "comparison"),
+    ('{"compare": [["maml", "seed=' + "9" * 5000 + '"]]}', "comparison"),
+    ('{"compare": [["nonsense", ""]]}', "comparison"),
     ('{"surface": "task:99999"}', None),
 ])
 def test_a_view_the_window_cannot_show_changes_nothing(qtbot, window, tmp_path, view, words):

@@ -89,7 +89,8 @@ def test_ranges_come_from_the_field_table(qtbot, make_panel):
     lr = panel.editor("inner_lr")
     assert isinstance(lr, LogFloatEditor)
     assert lr.spin.field_range() == (0.0, 100.0)
-    assert lr.value_at(0) == pytest.approx(LOG_FLOOR) and lr.value_at(lr.slider.maximum()) == 100.0
+    # the slider spans three decades (0.01 … 10 to start); the spin box the whole range
+    assert lr.value_at(0) == pytest.approx(0.01) and lr.value_at(lr.slider.maximum()) == 10.0
     assert panel.editor("dtype").values() == ["auto", "float32", "float64"]
     assert panel.editor("algorithm").values() == list(ALGORITHMS)
 
@@ -99,6 +100,22 @@ def test_ranges_come_from_the_field_table(qtbot, make_panel):
     with qtbot.assertNotEmitted(panel.changes_requested):
         steps.stepUp()
     assert steps.value() == 1000
+
+
+def test_log_slider_is_fine_enough_and_follows_the_value(qtbot, make_panel):
+    """0.1 → 7.94 took 40 px of a slider spanning 1e-5 … 100; now it spans three decades."""
+    lr = make_panel().editor("inner_lr")
+    travel = (lr.position_of(7.94) - lr.position_of(0.1)) / lr.slider.maximum()
+    assert travel > 0.6  # of the groove: 90 px of a 150 px slider
+    # a value typed outside the span moves the span by whole decades to cover it
+    for value in (0.0004, 50.0, LOG_FLOOR, 0.3):
+        lr.spin.setValue(value)
+        low, high = lr.value_at(0), lr.value_at(lr.slider.maximum())
+        assert low <= value * 1.0001 and value <= high * 1.0001, (value, low, high)
+        assert lr.value_at(lr.slider.value()) == pytest.approx(value, rel=0.03)
+        assert high / low == pytest.approx(1e3, rel=1e-6)
+    lr.spin.setValue(80.0)
+    assert lr.value_at(lr.slider.maximum()) == 100.0  # never past the field's range
 
 
 @pytest.mark.parametrize("key, text, words", [

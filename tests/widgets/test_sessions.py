@@ -28,6 +28,11 @@ def test_save_and_open_restore_config_and_view(qtbot, window, tmp_path):
     window.canvas.set_log_scale(True)
     window.order_box.setCurrentIndex(window.order_box.findData("one_by_one"))
     window.comparison.set_variants([("maml", ""), ("fomaml", "inner_lr=0.05")])
+    window.comparison.set_target(0.0125)
+    changes = []
+    window.canvas.model.changed.connect(lambda state, names: changes.append(names))
+    window.canvas.highlight_task(1)
+    assert changes == [["selected_task"]]  # the canvas's controls write its view state
     path = tmp_path / "s.json"
     assert window.sessions.save(path)
     assert "s[*]" in window.windowTitle() and not window.isWindowModified()
@@ -41,6 +46,9 @@ def test_save_and_open_restore_config_and_view(qtbot, window, tmp_path):
     assert (config.algorithm, config.inner_steps, config.seed) == ("reptile", 4, 9)
     assert other.canvas.surface_name == "task:1" and other.canvas.log_box.isChecked()
     assert other.order_box.currentData() == "one_by_one"
+    assert other.canvas.highlighted_task == 1
+    assert other.comparison.target() == pytest.approx(0.0125)
+    assert other.canvas.state.replace(range=None) == window.canvas.state.replace(range=None)
     assert other.comparison.variant_specs() == [("maml", ""), ("fomaml", "inner_lr=0.05")]
     data = json.loads(path.read_text())
     assert data["format"] == "maml-gui-session" and data["schema_version"] == 1
@@ -50,7 +58,7 @@ def test_save_and_open_restore_config_and_view(qtbot, window, tmp_path):
     ("{not json", "not valid JSON"),
     (json.dumps({"format": "maml-gui-session", "schema_version": 99, "config": {}}), "newer"),
     (json.dumps({"config": {"inner_lr": -3}}), "inner_lr = -3"),
-    (json.dumps({"config": {}, "view": {"order": "sideways"}}), "view.order"),
+    (json.dumps({"config": {}, "view": {"order": "sideways"}}), "view.playback.order"),
     (json.dumps({"something": 1}), "not a maml-gui session"),
 ])
 def test_bad_session_files_leave_the_current_session_untouched(qtbot, window, tmp_path,
@@ -86,9 +94,9 @@ def test_every_preset_opens_in_the_window(qtbot, window, name):
     assert window.sessions.apply_preset(name)
     assert window.controller.config == preset.config
     assert name in window.windowTitle()
-    if preset.view.get("surface"):
-        assert window.canvas.surface_name == preset.view["surface"]
-    if preset.view.get("tab") == "compare":
+    if preset.view.landscape.surface:
+        assert window.canvas.surface_name == preset.view.landscape.surface
+    if preset.view.tab == "compare":
         assert window.comparison.controller is not None
     window.controller.step_meta()
     qtbot.waitUntil(lambda: window.controller.history.total_steps == 1, timeout=10_000)

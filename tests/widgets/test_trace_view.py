@@ -15,7 +15,7 @@ from maml_gui.runtime.offline import run_offline, snapshot_of
 from maml_gui.widgets import trace_view
 from maml_gui.widgets.loss_curves import LossCurves
 from maml_gui.widgets.trace_view import (
-    BAR_ROLE, VALUE_ROLE, TraceView, WeightBarDelegate, format_number,
+    BAR_ROLE, VALUE_ROLE, CgResidualPlot, TraceView, WeightBarDelegate, format_number,
 )
 from tests.core.helpers import algorithm_config
 
@@ -199,6 +199,7 @@ def test_config_sets_the_algorithm_before_any_step(qtbot, view):
     assert view.pseudocode.algorithm == "imaml"
     assert view.code.toPlainText() == load_pseudocode("imaml").text
     assert "λ = 1" in view.settings_label.text()
+    assert "m = 5" in view.settings_label.text()  # cg_steps, by its Field.symbol
     assert view.highlighted_line() == -1
 
 
@@ -253,3 +254,20 @@ def test_trace_view_feeds_the_loss_curves(view, runs):
     x, y = view.loss_curves.curve_data("worst")
     np.testing.assert_array_equal(x, history.steps)
     np.testing.assert_array_equal(y, history.worst_after)
+
+
+@pytest.mark.parametrize("iterations", [3, 6, 41])
+def test_cg_iteration_ticks_are_whole_numbers(qtbot, iterations):
+    plot = CgResidualPlot()
+    qtbot.addWidget(plot)
+    plot.resize(420, 300)
+    plot.show()
+    qtbot.waitExposed(plot)
+    residuals = np.geomspace(1.0, 1e-6, iterations)[None, :].repeat(2, axis=0)
+    plot.show_residuals(residuals)
+    axis = plot.plot.getAxis("bottom")
+    low, high = plot.plot.getViewBox().viewRange()[0]
+    ticks = [value for _spacing, values in axis.tickValues(low, high, axis.width())
+             for value in values]
+    assert ticks and all(float(v).is_integer() for v in ticks), ticks
+    assert len(ticks) <= 12

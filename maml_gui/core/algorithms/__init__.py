@@ -23,6 +23,12 @@ ALGORITHMS: dict[str, type[Algorithm]] = {
 assert tuple(ALGORITHMS) == CONFIG_ALGORITHMS, "config.ALGORITHMS must list the registry's names"
 
 
+def algorithm_label(name: str) -> str:
+    """The short display name of algorithm ``name`` (``name`` itself if unknown)."""
+    cls = ALGORITHMS.get(name)
+    return cls.short_label if cls is not None else name
+
+
 def make_algorithm(name: str, family: TaskFamily, pool_size: int | None) -> Algorithm:
     return ALGORITHMS[name](family, pool_size)
 
@@ -33,4 +39,5 @@ def make_model(config: Config) -> TaskFamily:
     return ALGORITHMS[config.algorithm].model(make_family(config.task), config)  # plain family
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "make_algorithm", "make_model"]
+__all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "algorithm_label", "make_algorithm",
+           "make_model"]

@@ -103,3 +103,8 @@ class BSMALL(Algorithm):
         if self._noise is None:
             return {}
         return {"noise_state": self._noise.get_state().numpy().copy()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        if "noise_state" in state:  # a checkpoint: continue the same noise stream
+            self._noise = torch.Generator()
+            self._noise.set_state(torch.from_numpy(np.array(state["noise_state"], dtype=np.uint8)))

@@ -188,7 +188,15 @@ class Algorithm:
 
     name: ClassVar[str]
     label: ClassVar[str]
+    #: the name in captions, legends, menus and comparison labels: the label without its
+    #: parenthesis ("Pretraining (ERM)" → "Pretraining") unless a subclass sets its own
+    short_label: ClassVar[str]
     summary: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "short_label" not in cls.__dict__ and "label" in cls.__dict__:
+            cls.short_label = cls.label.split(" (")[0]
     #: needs double backward (refused on devices that cannot do it)
     second_order: ClassVar[bool] = False
     #: which hot settings change what this algorithm computes (the panel greys out the rest)
@@ -229,6 +237,9 @@ class Algorithm:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state_dict` (checkpoints); stateless algorithms ignore it."""
 
 
 def mean_aggregate(task_grads: torch.Tensor) -> torch.Tensor:

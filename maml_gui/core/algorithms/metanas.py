@@ -164,3 +164,7 @@ class MetaNAS(Algorithm):
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"pruned": self.pruned.copy(), "steps_done": np.array(self.steps_done)}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.pruned = np.array(state["pruned"], dtype=bool)
+        self.steps_done = int(state["steps_done"])

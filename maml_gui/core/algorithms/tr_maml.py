@@ -60,3 +60,6 @@ class TRMAML(MAML):
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"task_weights": self.weights.copy()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.weights = np.array(state["task_weights"], dtype=np.float64, copy=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.fields import ConfigError
 from maml_gui.core.tasks.base import QUERY, SUPPORT, TaskBatch, TaskFamily
 from maml_gui.core.tasks.quadratic import QuadraticFamily
 from maml_gui.core.tasks.rbf import RBFFamily
@@ -37,13 +37,13 @@ def validate_task(raw: Any) -> dict[str, Any]:
     return {"family": family, **cls.validate_params(raw)}
 
 
-def make_family(task: Mapping[str, Any] | Config) -> TaskFamily:
+def make_family(task: Mapping[str, Any] | Any) -> TaskFamily:
     """The family instance for a validated ``task`` mapping.
 
     Given a whole config, the model that config trains: the family with the parameter blocks
     its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits).
     """
-    if isinstance(task, Config):
+    if not isinstance(task, Mapping):  # a Config (not imported: config imports this package)
         from maml_gui.core.algorithms import make_model  # algorithms import tasks
 
         return make_model(task)

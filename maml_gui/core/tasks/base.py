@@ -9,12 +9,15 @@ landscape grid of θ values times tasks, and per-task gradients by a single back
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import numpy as np
 import torch
 
-from maml_gui.core.config import Config, ConfigError, Field
+from maml_gui.core.fields import ConfigError, Field
+
+if TYPE_CHECKING:  # config imports the families: at run time they need only its fields
+    from maml_gui.core.config import Config
 
 SUPPORT = "support"
 QUERY = "query"

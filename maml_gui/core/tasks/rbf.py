@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from maml_gui.core.config import ConfigError, Field
+from maml_gui.core.fields import ConfigError, Field
 from maml_gui.core.tasks.base import SUPPORT, TaskBatch, TaskFamily, n_tasks_field, uniform
 
 ARTICLE_CENTRES = (

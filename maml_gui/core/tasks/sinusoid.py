@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from maml_gui.core.config import Config, ConfigError, Field
+from maml_gui.core.fields import ConfigError, Field
+
 from maml_gui.core.tasks.base import (
     SUPPORT, TaskBatch, TaskFamily, n_tasks_field, split_tensors, uniform,
 )
+
+if TYPE_CHECKING:  # config imports the families: at run time they need only its fields
+    from maml_gui.core.config import Config
 
 
 class SinusoidFamily(TaskFamily):

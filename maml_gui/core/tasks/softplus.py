@@ -7,7 +7,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from maml_gui.core.config import ConfigError, Field
+from maml_gui.core.fields import ConfigError, Field
 from maml_gui.core.tasks.softplus_landscape import adapted_query_losses
 from maml_gui.core.tasks.base import (
     QUERY, SUPPORT, TaskBatch, TaskFamily, n_tasks_field, split_tensors, uniform,

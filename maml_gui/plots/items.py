@@ -7,6 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
 HEAD_PIXELS = 11.0  # arrow-head length on screen
+LEGEND_OFFSET = 8  # pixels between a legend and the plot's edges
+LEGEND_MARGIN = 12  # pixels kept clear around a legend when counting hidden points
 HEAD_ANGLE = np.deg2rad(24.0)
 
 
@@ -90,3 +92,29 @@ class SafeLegend(pg.LegendItem):
             super()._GraphicsWidgetAnchor__geometryChanged()
         except RuntimeError:  # "Internal C++ object (ViewBox) already deleted": nothing to place
             pass
+
+
+def place_legend(legend: pg.LegendItem, view: pg.ViewBox, points: np.ndarray,
+                 keep_clear: np.ndarray | None = None) -> None:
+    """Move ``legend`` to the corner of ``view`` that hides the fewest of ``points`` (plot
+    coordinates); each of ``keep_clear`` (e.g. θ) counts as much as all of ``points``."""
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    keep_clear = np.zeros((0, 2)) if keep_clear is None else np.asarray(keep_clear).reshape(-1, 2)
+    (x0, x1), (y0, y1) = view.viewRange()
+    px, py = view.viewPixelSize()
+    rect = legend.boundingRect()
+    # the legend sits LEGEND_OFFSET from the edges; markers reach ~10 pixels from their point
+    w = (rect.width() + LEGEND_OFFSET + LEGEND_MARGIN) * px
+    h = (rect.height() + LEGEND_OFFSET + LEGEND_MARGIN) * py
+    best, best_count = None, None
+    for sx, sy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):  # top-left first on ties
+        left = x0 if sx > 0 else x1 - w
+        top = y1 if sy > 0 else y0 + h  # y grows upwards in the view
+        count = 0
+        for weight, group in ((1, points), (len(points) + 1, keep_clear)):
+            inside = ((group[:, 0] >= left) & (group[:, 0] <= left + w)
+                      & (group[:, 1] <= top) & (group[:, 1] >= top - h))
+            count += weight * int(np.count_nonzero(inside))
+        if best_count is None or count < best_count:
+            best, best_count = (sx * LEGEND_OFFSET, sy * LEGEND_OFFSET), count
+    legend.setOffset(best)
