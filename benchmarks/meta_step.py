@@ -3,12 +3,19 @@
 Workload (Finn et al.): MLP 1-40-40-1, meta-batch 25, K = 10 support + 10 query points,
 inner lr 0.01, k = 1 and 5, float32, one torch thread. The engine batches the tasks;
 the reference, written here, loops over tasks in Python the way most tutorials do
-(``F.linear`` per layer, one task at a time, one backward for the meta-batch).
-learn2learn and torchopt are timed too where importable. A second table times the article's
-further-reading methods (TreeMAML, B-SMALL, MetaNAS) on the same workload against MAML (and
-Reptile, MetaNAS's meta-learner), measured in the same run.
+(``F.linear`` per layer, one task at a time, one backward per task for MAML).
+torchopt is timed too where importable.
 
-    python benchmarks/meta_step.py [--repeats 5] [--seconds 1.5] [--extensions-only]
+A second table (MAML, k = 1 and 5) interleaves, round by round, the per-task loop,
+learn2learn's idiom written out (clone, ``adapt`` by ``autograd.grad(create_graph=True)``,
+``nn.Module`` forward), the ``torch.func`` reference (``vmap`` over tasks of a ``grad``
+inner loop, one ``backward``), the engine with autograd's inner gradient, and the engine.
+A third times the article's further-reading methods (TreeMAML, B-SMALL, MetaNAS) on the
+same workload against MAML (and Reptile, MetaNAS's meta-learner), in the same run.
+
+    python benchmarks/meta_step.py [--repeats 5] [--seconds 1.5] [--rounds 3]
+    python benchmarks/meta_step.py --references-only --rounds 5
+    python benchmarks/meta_step.py --extensions-only
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call
 
 from maml_gui.core.config import make_config
 from maml_gui.core.training import MetaTrainer
@@ -146,11 +154,7 @@ def torchopt_maml_step(k: int):
     import torchopt
 
     generator = torch.Generator().manual_seed(0)
-    widths = [1, *HIDDEN, 1]
-    layers = []
-    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
-    net = torch.nn.Sequential(*layers[:-1])
+    net = _module()
     inner = torchopt.MetaSGD(net, lr=INNER_LR)
     outer = torch.optim.Adam(net.parameters(), lr=0.001)
 
@@ -168,6 +172,115 @@ def torchopt_maml_step(k: int):
         outer.step()
 
     return step
+
+
+# --- MAML references: learn2learn's idiom and torch.func --------------------------------------
+
+def learn2learn_idiom_step(k: int):
+    """learn2learn's MAML recipe, written out (it does not build on Python 3.11).
+
+    ``learner = maml.clone()`` (every parameter ``p.clone()``, so the graph reaches θ),
+    ``learner.adapt(loss)`` k times (``autograd.grad(..., create_graph=True)`` and
+    ``p - lr * g``), the query loss's ``backward()`` per task, one optimizer step.
+    The module is an ``nn.Sequential`` run with the adapted tensors by ``functional_call``.
+    """
+    generator = torch.Generator().manual_seed(0)
+    net = _module()
+    names = [name for name, _ in net.named_parameters()]
+    outer = torch.optim.Adam(net.parameters(), lr=0.001)
+
+    def step():
+        xs, ys, xq, yq = _sample(generator)
+        outer.zero_grad()
+        for t in range(TASKS):
+            fast = [p.clone() for p in net.parameters()]
+            for _ in range(k):
+                loss = F.mse_loss(functional_call(net, dict(zip(names, fast)), (xs[t],)), ys[t])
+                grads = torch.autograd.grad(loss, fast, create_graph=True)
+                fast = [p - INNER_LR * g for p, g in zip(fast, grads)]
+            query = F.mse_loss(functional_call(net, dict(zip(names, fast)), (xq[t],)), yq[t])
+            (query / TASKS).backward()
+        outer.step()
+
+    return step
+
+
+def vmap_maml_step(k: int):
+    """The ``torch.func`` reference: ``vmap`` over tasks of a ``grad`` inner loop.
+
+    Each task's k inner steps are ``torch.func.grad`` of its support loss; ``vmap`` runs all
+    tasks as one batch; the outer gradient is one ordinary ``backward()`` of the mean query
+    loss through the vmapped, still differentiable, inner loops.
+    """
+    from torch.func import grad, vmap
+
+    generator = torch.Generator().manual_seed(0)
+    params = _init(generator)
+    outer = torch.optim.Adam(params, lr=0.001)
+
+    def task_loss(fast, x, y):
+        return F.mse_loss(_forward(fast, x), y)
+
+    def adapted_query_loss(theta, xs, ys, xq, yq):
+        fast = theta
+        for _ in range(k):
+            grads = grad(task_loss)(fast, xs, ys)
+            fast = [p - INNER_LR * g for p, g in zip(fast, grads)]
+        return task_loss(fast, xq, yq)
+
+    batched = vmap(adapted_query_loss, in_dims=(None, 0, 0, 0, 0))
+
+    def step():
+        xs, ys, xq, yq = _sample(generator)
+        outer.zero_grad()
+        batched(params, xs, ys, xq, yq).mean().backward()
+        outer.step()
+
+    return step
+
+
+def engine_autograd_step(k: int):
+    """The engine with autograd's double backward for the inner gradient (as before the MLP's
+    hand-written gradient): the same batched inner loop, ``create_graph=True``."""
+    step = engine_step("maml", k)
+    step.__self__.family.differentiable_grad = False
+    return step
+
+
+def _module() -> torch.nn.Sequential:
+    widths = [1, *HIDDEN, 1]
+    layers: list[torch.nn.Module] = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def maml_reference_table(seconds: float, repeats: int, rounds: int) -> None:
+    """MAML at k = 1 and 5: the engine against every reference, interleaved in one run.
+
+    Each round times every method once (in turn, so machine load hits them alike); the
+    table gives each method's median over rounds and the engine's ratio to each.
+    """
+    makers = {
+        "per-task loop": lambda k: loop_step("maml", k),
+        "l2l idiom": learn2learn_idiom_step,
+        "torch.func vmap": vmap_maml_step,
+        "engine, autograd": engine_autograd_step,
+        "engine": lambda k: engine_step("maml", k),
+    }
+    print(f"\nMAML against its references ({rounds} interleaved rounds, medians, steps/s)")
+    print(f"{'k':>3}" + "".join(f"{name:>17}" for name in makers)
+          + "".join(f"{'engine/' + name.split()[-1]:>18}" for name in list(makers)[:-1]))
+    for k in (1, 5):
+        steps = {name: make(k) for name, make in makers.items()}
+        rates: dict[str, list[float]] = {name: [] for name in makers}
+        for _ in range(rounds):
+            for name, step in steps.items():
+                rates[name].append(steps_per_second(step, seconds, repeats))
+        median = {name: statistics.median(values) for name, values in rates.items()}
+        engine = median["engine"]
+        print(f"{k:>3}" + "".join(f"{median[name]:>17.1f}" for name in makers)
+              + "".join(f"{engine / median[name]:>17.2f}×" for name in list(makers)[:-1]))
 
 
 def steps_per_second(step, seconds: float, repeats: int) -> float:
@@ -188,6 +301,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="medians over this many slices")
     parser.add_argument("--only", nargs="+", default=["maml", "fomaml", "reptile", "imaml"],
                         help="algorithms to time")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds of the MAML reference table (0: skip it)")
+    parser.add_argument("--references-only", action="store_true",
+                        help="print only the MAML reference table")
     parser.add_argument("--extensions-only", action="store_true",
                         help="only the TreeMAML / B-SMALL / MetaNAS table")
     args = parser.parse_args()
@@ -205,9 +322,11 @@ def main() -> None:
           f"inner lr {INNER_LR}, float32, torch {torch.__version__}, 1 thread")
     print("learn2learn 0.2.0 does not build on Python 3.11: not timed. torchopt: "
           + ("timed (MAML rows)" if has_torchopt else "not importable here, not timed"))
-    print(f"{'algorithm':<10}{'k':>3}{'per-task loop':>16}{'engine':>12}{'ratio':>9}"
-          + (f"{'torchopt':>14}{'engine/torchopt':>17}" if has_torchopt else ""))
-    for algorithm in args.only:
+    algorithms = [] if args.references_only else args.only
+    if algorithms:
+        print(f"{'algorithm':<10}{'k':>3}{'per-task loop':>16}{'engine':>12}{'ratio':>9}"
+              + (f"{'torchopt':>14}{'engine/torchopt':>17}" if has_torchopt else ""))
+    for algorithm in algorithms:
         for k in (1, 5):
             loop = steps_per_second(loop_step(algorithm, k), args.seconds, args.repeats)
             engine = steps_per_second(engine_step(algorithm, k), args.seconds, args.repeats)
@@ -216,7 +335,10 @@ def main() -> None:
                 other = steps_per_second(torchopt_maml_step(k), args.seconds, args.repeats)
                 line += f"{other:>9.1f} st/s{engine / other:>16.1f}×"
             print(line)
-    extensions_table(args.seconds, args.repeats)
+    if args.rounds > 0 and "maml" in args.only:
+        maml_reference_table(args.seconds, args.repeats, args.rounds)
+    if not args.references_only:
+        extensions_table(args.seconds, args.repeats)
 
 
 EXTENSIONS = ("tree_maml", "b_small", "metanas")

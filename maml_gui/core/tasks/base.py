@@ -154,12 +154,28 @@ class TaskFamily:
         """Loss of every task at ``theta`` (shape ``(..., n, P)``), shape ``(..., n)``."""
         raise NotImplementedError
 
+    #: ``views_loss_and_grad`` (and ``loss_and_grad``) are built from differentiable ops, so
+    #: the engine's inner loop uses them, MAML's second-order graph included, not autograd's
+    differentiable_grad: ClassVar[bool] = False
+
+    def parameter_views(self, theta: torch.Tensor) -> list[torch.Tensor]:
+        """Rows ``(n, P)`` of θ as views, one per parameter block (families with
+        ``differentiable_grad``)."""
+        raise NotImplementedError
+
+    def views_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
+                             split: str = SUPPORT) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Every task's loss (detached) and its gradient block by block, differentiable
+        (families with ``differentiable_grad``)."""
+        raise NotImplementedError
+
     def loss_and_grad(
         self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Analytic loss and gradient without autograd, where the family has them (else None).
 
-        Used by landscapes, which need many values and no graph.
+        Used by landscapes, which need many values and no graph, and by the training inner
+        loop where ``differentiable_grad`` says so.
         """
         return None
 

@@ -44,6 +44,13 @@ class SinusoidFamily(TaskFamily):
               label="x range", low=-1e3, high=1e3, group="task"),
     )
 
+    def __init__(self, params):
+        super().__init__(params)
+        # the hand-written gradient is this MLP's: a subclass with its own model or loss
+        # (mixed operations, SVD layers) keeps autograd's
+        self.differentiable_grad = all(getattr(type(self), name) is getattr(SinusoidFamily, name)
+                                       for name in ("predict", "loss", "layout"))
+
     @property
     def widths(self) -> list[int]:
         return [1, *self.params["hidden"], 1]
@@ -108,25 +115,88 @@ class SinusoidFamily(TaskFamily):
         fused in (``baddbmm``), and θ is cut with ``split``: its backward is one ``cat``,
         where slicing would allocate a zero tensor of size P per block, twice for MAML.
         """
+        lead, rows, inputs = self._fold(theta, x)
+        output = self._activations(self.parameter_views(rows), inputs)[-1]
+        return output.view(*lead, x.shape[-1])
+
+    def loss_and_grad(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT
+                      ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Every task's MSE (detached) at ``theta`` ``(..., n, P)`` and its gradient."""
+        if not self.differentiable_grad:
+            return None
+        x, y = split_tensors(batch, split)
+        lead, rows, inputs = self._fold(theta, x)
+        targets = y.expand(*lead, x.shape[-1]).reshape(inputs.shape)
+        loss, grads = self._block_loss_and_grad(self.parameter_views(rows), inputs, targets)
+        grad = torch.cat([g.flatten(1) for g in grads], dim=-1)
+        return loss.view(lead), grad.view(*lead, grad.shape[-1])
+
+    def parameter_views(self, theta: torch.Tensor) -> list[torch.Tensor]:
+        """Rows ``(B, P)`` of θ as views in layout order: W ``(B, out, in)``, b ``(B, 1, out)``."""
+        batch = theta.shape[0]
+        mlp = SinusoidFamily.layout(self)  # a subclass's own blocks (B-SMALL's log σ) follow
+        sizes = [math.prod(shape) for _name, shape in mlp]
+        rest = theta.shape[-1] - sum(sizes)
+        pieces = theta.split(sizes + [rest] if rest else sizes, dim=-1)
+        shapes = [(batch, *shape) if name[0] == "W" else (batch, 1, *shape) for name, shape in mlp]
+        return [piece.view(shape) for piece, shape in zip(pieces, shapes)]
+
+    def views_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
+                             split: str = SUPPORT) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Every task's MSE (detached) and its gradient, view by view (:meth:`parameter_views`)."""
+        x, y = split_tensors(batch, split)
+        return self._block_loss_and_grad(blocks, x.unsqueeze(-1), y.unsqueeze(-1))
+
+    def _fold(self, theta: torch.Tensor, x: torch.Tensor
+              ) -> tuple[torch.Size, torch.Tensor, torch.Tensor]:
+        """Leading shape, θ as rows ``(B, P)`` and x as ``(B, M, 1)``, broadcast together."""
         # numpy's broadcast_shapes: torch's imports sympy (seconds, under the import lock)
         lead = torch.Size(np.broadcast_shapes(tuple(theta.shape[:-1]), tuple(x.shape[:-1])))
-        theta = theta.expand(*lead, theta.shape[-1])
-        batch = lead.numel()
-        hidden = x.expand(*lead, x.shape[-1]).reshape(batch, x.shape[-1], 1)
-        blocks = theta.reshape(batch, -1).split(self._block_sizes, dim=-1)
-        widths = self.widths
-        layers = len(widths) - 1
+        if theta.shape[:-1] != lead:  # an expand or reshape is one more node in MAML's graph
+            theta = theta.expand(*lead, theta.shape[-1])
+        if theta.dim() != 2:
+            theta = theta.reshape(lead.numel(), -1)
+        return lead, theta, x.expand(*lead, x.shape[-1]).reshape(lead.numel(), x.shape[-1], 1)
+
+    def _activations(self, blocks: list[torch.Tensor], hidden: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's output ``(B, M, width)``: the input first, then after each ReLU, and
+        the last layer's output (no ReLU) last."""
+        layers = len(blocks) // 2
+        activations = [hidden]
         for i in range(layers):
-            weight = blocks[2 * i].view(batch, widths[i + 1], widths[i])
-            bias = blocks[2 * i + 1].view(batch, 1, widths[i + 1])
-            hidden = torch.baddbmm(bias, hidden, weight.transpose(1, 2))
+            weight, bias = blocks[2 * i], blocks[2 * i + 1]
+            if weight.shape[-1] == 1:  # an outer product: one broadcast multiply-add, not a bmm
+                hidden = torch.addcmul(bias, hidden, weight.transpose(1, 2))
+            else:
+                hidden = torch.baddbmm(bias, hidden, weight.transpose(1, 2))
             if i < layers - 1:
                 hidden = torch.relu(hidden)
-        return hidden.view(*lead, x.shape[-1])
+            activations.append(hidden)
+        return activations
 
-    @property
-    def _block_sizes(self) -> list[int]:
-        return [int(torch.Size(shape).numel()) for _name, shape in self.layout()]
+    def _block_loss_and_grad(self, blocks: list[torch.Tensor], inputs: torch.Tensor,
+                             targets: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """MSE and its gradient by hand-written backpropagation.
+
+        Built from ordinary differentiable ops, so MAML differentiates through it once:
+        autograd's double backward of the MLP records several times as many nodes (views,
+        transposes, backward-of-backward) for the same Hessian-vector products. ReLU's
+        mask is a constant, as it is in autograd (its second derivative is 0 a.e.).
+        """
+        activations = self._activations(blocks, inputs)
+        points = inputs.shape[1]
+        residual = activations[-1] - targets
+        loss = residual.detach().square().mean((-2, -1))  # a value: nothing differentiates it
+        delta = residual * (2.0 / points)  # ∂loss/∂output, (B, M, 1)
+        grads: list[torch.Tensor] = [delta] * len(blocks)
+        for i in range(len(blocks) // 2 - 1, -1, -1):
+            layer_input = activations[i]
+            grads[2 * i] = torch.bmm(delta.transpose(1, 2), layer_input)
+            grads[2 * i + 1] = delta.sum(1, keepdim=True)
+            if i > 0:  # through ReLU: autograd's own op, one node and no mask tensor
+                delta = torch.ops.aten.threshold_backward(
+                    torch.bmm(delta, blocks[2 * i]), layer_input, 0)
+        return loss, grads
 
     def loss(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT) -> torch.Tensor:
         x, y = split_tensors(batch, split)
