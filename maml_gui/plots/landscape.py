@@ -367,11 +367,14 @@ class LandscapePlot:
                   & (points[:, 1] >= y0) & (points[:, 1] <= y1))
         return int(np.count_nonzero(inside))
 
+    def markers(self) -> np.ndarray:
+        """θ and the task optima: what the legend must never hide."""
+        return np.array([[m.pos().x(), m.pos().y()] for m in [self.theta_handle, *self.optima]])
+
     def place_legend(self) -> None:
         """Move the legend to the plot corner that hides the fewest drawn points (θ's trail,
-        the inner paths, the optima, θ; θ counts as many as all the rest)."""
-        theta = np.array([[self.theta_handle.pos().x(), self.theta_handle.pos().y()]])
-        place_legend(self.legend, self.view, self.drawn_points(), theta)
+        the inner paths, the optima, θ; θ and each optimum count as many as all the rest)."""
+        place_legend(self.legend, self.view, self.drawn_points(), self.markers())
 
 
 def _sync_sample_symbol(item: pg.PlotDataItem) -> None:

@@ -281,10 +281,9 @@ class LandscapeCanvas(QWidget):
         self.status.setText("diverged" if record.diverged else "")
 
     def _keep_theta_clear(self) -> None:
-        """Move the legend (to another corner) only when it hides θ: it must not jump about
-        while the run animates, nor cover the point being watched."""
-        theta = self.theta_handle.pos()
-        if self.drawing.legend_covers(np.array([[theta.x(), theta.y()]])):
+        """Move the legend (to another corner) only when it hides θ or an optimum: it must not
+        jump about while the run animates, nor cover the points being watched."""
+        if self.drawing.legend_covers(self.drawing.markers()):
             self.drawing.place_legend()
 
     def fit_view(self) -> None:

@@ -40,11 +40,13 @@ def test_legend_explains_every_glyph_and_the_arrow_scale(qtbot, two_tasks):
         assert scale > 0 and f"−meta-gradient ×{scale:.3g}" in texts
 
 
+@pytest.mark.parametrize("size", [SIZE, (600, 480), (480, 480)])
 @pytest.mark.parametrize("steps", [0, 20])
-def test_legend_hides_neither_theta_nor_an_optimum(qtbot, two_tasks, steps):
-    """θ₀ = (0.1, 0.9) sat under a top-left legend; the bottom-left one hid task 0's ★."""
+def test_legend_hides_neither_theta_nor_an_optimum(qtbot, two_tasks, steps, size):
+    """θ₀ = (0.1, 0.9) sat under a top-left legend; the bottom-left one hid task 0's ★
+    (in the window's squarer canvas too)."""
     config, records = two_tasks
-    with LandscapeFigure(config, size=SIZE, resolution=24) as figure:
+    with LandscapeFigure(config, size=size, resolution=24) as figure:
         figure.show(snapshot_at(config, records[:steps]) if steps else snapshot_at(config, []))
         drawing = figure.drawing
         legend = _scene_rect(drawing.legend)
