@@ -84,7 +84,7 @@ class BSmallView(QWidget):
         record = records[-1]
         theta = torch.tensor(np.asarray(record.theta), dtype=torch.float64)  # a copy: records are read-only
         with torch.no_grad():
-            flat = np.array(self.model.flat_log_rho(theta), copy=True)
+            flat = self.model.flat_log_rho(theta).numpy().copy()
         widths = self.model.widths
         start = 0
         for i, (image, contour) in enumerate(zip(self.images, self.contours)):

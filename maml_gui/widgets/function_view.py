@@ -496,7 +496,7 @@ class FunctionView(QWidget):
     def _fix_y_range(self) -> None:
         """One y range for every task of the list: curves of different tasks compare at a glance."""
         truth = true_values(self._family, self._tasks, self._grid)
-        values = [truth.ravel(), np.array(self._tasks["y_support"], copy=True).ravel()]
+        values = [truth.ravel(), self._tasks["y_support"].numpy().copy().ravel()]
         values = np.concatenate(values)
         values = values[np.isfinite(values)]
         low, high = (float(values.min()), float(values.max())) if values.size else (-1.0, 1.0)
