@@ -49,9 +49,9 @@ def run_app(args: argparse.Namespace) -> int:
     """The window (or, with ``--screenshot``, one picture of it)."""
     if not args.screenshot:
         return _run_app(args)
-    from maml_gui.stopping import sigterm_as_interrupt
+    from maml_gui.signals import interrupt_on_signals
 
-    with sigterm_as_interrupt():  # a screenshot run is a batch job: SIGTERM stops it cleanly
+    with interrupt_on_signals():  # a screenshot run is a batch job: SIGTERM stops it cleanly
         return _run_app(args)
 
 
@@ -111,7 +111,7 @@ def _take_screenshot(app, window, path: str, steps: int, *, deadline: float) -> 
     from PySide6.QtCore import QTimer
 
     from maml_gui.core.io import AtomicPath
-    from maml_gui.stopping import EXIT_TERMINATED
+    from maml_gui.signals import exit_code
 
     check = AtomicPath(path)
     window.resize(*SCREENSHOT_SIZE)
@@ -161,5 +161,5 @@ def _take_screenshot(app, window, path: str, steps: int, *, deadline: float) -> 
     if result["signal"] is not None:
         print(f"maml-gui: {'terminated' if result['signal'] == signal.SIGTERM else 'interrupted'}"
               f"; {path} was not written", file=sys.stderr)
-        return EXIT_TERMINATED if result["signal"] == signal.SIGTERM else 130
+        return exit_code(result["signal"])
     return result["code"]

@@ -69,11 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # e.g. the disk filled up while writing
         print(f"maml-gui: cannot write output: {exc.strerror or exc}", file=sys.stderr)
     except KeyboardInterrupt as exc:
-        from maml_gui.stopping import EXIT_TERMINATED, Terminated
+        import signal
 
-        terminated = isinstance(exc, Terminated)
-        print(f"maml-gui: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
-        return EXIT_TERMINATED if terminated else 128 + getattr(exc, "signum", 2)
+        from maml_gui.signals import exit_code
+
+        signum = getattr(exc, "signum", signal.SIGINT)  # a plain Ctrl-C has none
+        print(f"maml-gui: {'terminated' if signum == signal.SIGTERM else 'interrupted'}",
+              file=sys.stderr)
+        return exit_code(signum)
     return EXIT_USAGE
 
 

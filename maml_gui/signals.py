@@ -13,7 +13,9 @@ Two ways to handle both signals the same way:
   ``except BaseException`` clean-ups (:class:`~maml_gui.core.io.AtomicPath`) run.
 
 Both restore the previous handlers on exit, and do nothing outside the main thread (where
-Python cannot install handlers).
+Python cannot install handlers). A signal that lands inside a Qt slot loses its exception
+(PySide prints it and carries on: pyqtgraph's ``prepareForPaint`` runs during every scene
+render), so code that paints calls :func:`raise_if_interrupted` afterwards.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class Interrupted(KeyboardInterrupt):
 def exit_code(signum: int) -> int:
     """The shell's convention for a process ended by signal ``signum`` (130, 143)."""
     return 128 + int(signum)
+
+
+EXIT_TERMINATED = exit_code(signal.SIGTERM)
 
 
 def signal_name(signum: int) -> str:
@@ -79,10 +84,23 @@ class StopRequest:
 def interrupt_on_signals() -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Interrupted` inside the block."""
     def handle(signum, frame):
+        _received.append(signum)
         raise Interrupted(signum)
 
+    _received.clear()
     previous = _install(handle)
     try:
         yield
     finally:
         _restore(previous)
+        _received.clear()
+
+
+_received: list[int] = []  # signals seen inside interrupt_on_signals, until the block ends
+
+
+def raise_if_interrupted() -> None:
+    """Raise :class:`Interrupted` again if a signal arrived inside :func:`interrupt_on_signals`
+    whose exception may have been swallowed by a Qt slot (see the module docstring)."""
+    if _received:
+        raise Interrupted(_received[-1])

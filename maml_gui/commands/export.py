@@ -234,13 +234,13 @@ def command_export(args: argparse.Namespace) -> int:
     import torch
 
     from maml_gui.output_paths import check_output
-    from maml_gui.stopping import sigterm_as_interrupt
+    from maml_gui.signals import interrupt_on_signals
 
     fmt, size = _check_arguments(args)
     # an unwritable folder or an input as output fails before the run, not after
     check_output(args.out, [("--config", args.config)], force=args.force)
     torch.set_num_threads(1)
-    with sigterm_as_interrupt():
+    with interrupt_on_signals():
         return _export(args, fmt, size)
 
 

@@ -21,7 +21,7 @@ from maml_gui.core.tasks import make_family
 from maml_gui.core.trace import iter_points, load_trace
 from maml_gui.core.training import MetaTrainer, resolve_dtype
 from maml_gui.output_paths import check_output
-from maml_gui.stopping import sigterm_as_interrupt
+from maml_gui.signals import interrupt_on_signals
 
 
 MAX_PLANE_SEED = 2**32 - 1  # what numpy's and torch's generators accept
@@ -72,7 +72,7 @@ def command_landscape(args: argparse.Namespace) -> int:
 
         check_view_range(args.range, "--range")  # SessionError: exit 2
     torch.set_num_threads(1)
-    with sigterm_as_interrupt():
+    with interrupt_on_signals():
         return _landscape(args)
 
 

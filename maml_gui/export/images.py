@@ -40,7 +40,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 from maml_gui.export import (
     CONFIG_KEY, IMAGE_FORMATS, SESSION_FORMAT, ExportError, check_size, export_format,
 )
-from maml_gui.stopping import raise_if_terminated
+from maml_gui.signals import raise_if_interrupted
 
 PDF_DPI = 96  # one logical pixel = 1/96 inch = 0.75 pt
 CHUNK = 1 << 20  # bytes per write: a full disk shows up midway, not only at the end
@@ -277,7 +277,7 @@ def raster_image(paint: Painter, size: tuple[int, int], scale: float = 1.0, *,
             paint(painter, QRectF(0, 0, width, height))
     finally:
         painter.end()
-    raise_if_terminated()
+    raise_if_interrupted()
     # now that it is painted: 96 dpi per logical pixel, so a 2× PNG prints at the size of
     # the 1× one, twice as sharp
     _set_dpi(image, PDF_DPI * scale)
@@ -364,7 +364,7 @@ def _paint_vector(device, paint: Painter, width: int, height: int, transparent: 
             paint(painter, QRectF(0, 0, width, height))
     finally:
         painter.end()
-    raise_if_terminated()
+    raise_if_interrupted()
 
 
 def _encode(save: Callable[[QIODevice], bool], what: str) -> bytes:

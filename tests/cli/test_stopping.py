@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from maml_gui.cli import main
-from maml_gui.stopping import EXIT_TERMINATED
+from maml_gui.signals import EXIT_TERMINATED
 
 REPO = Path(__file__).resolve().parents[2]
 OLD = b"the old target"
