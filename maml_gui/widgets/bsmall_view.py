@@ -11,24 +11,18 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from maml_gui.core.tasks.svdo_sinusoid import LOG_RHO_THRESHOLD, SVDOSinusoid
-from maml_gui.palette import SCREEN, task_colour
+from maml_gui.palette import task_colour
+from maml_gui.widgets.method_panel import MethodPanel
 
 
-class BSmallView(QWidget):
+class BSmallView(MethodPanel):
     """log ρ heatmaps and the sparsity / KL / masked-loss curves of a B-SMALL run."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground(SCREEN.background)
-        layout.addWidget(self.graphics, 1)
-        self.summary = QLabel(" ")
-        layout.addWidget(self.summary)
         self.model: SVDOSinusoid | None = None
         self.images: list[pg.ImageItem] = []
         self.contours: list[pg.IsocurveItem] = []

@@ -10,25 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
-from maml_gui.palette import SCREEN, task_colour
+from maml_gui.palette import task_colour
+from maml_gui.widgets.method_panel import MethodPanel
 
 PRUNED_COLOUR = "#5A5A5A"
 
 
-class MetaNASView(QWidget):
+class MetaNASView(MethodPanel):
     """Operation bars per layer and their history, for a MetaNAS run."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground(SCREEN.background)
-        layout.addWidget(self.graphics, 1)
-        self.summary = QLabel(" ")
-        layout.addWidget(self.summary)
         self.ops: tuple[str, ...] = ()
         self.bars: list[pg.BarGraphItem] = []
         self.bar_plots: list[pg.PlotItem] = []

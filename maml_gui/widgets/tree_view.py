@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
-from maml_gui.palette import SCREEN, task_colour
+from maml_gui.palette import task_colour
+from maml_gui.widgets.method_panel import MethodPanel
 
 RECONSTRUCTION_NOTE = ("TreeMAML's update rule is a reconstruction from the paper's text "
                        "(no code of the authors is public).")
@@ -36,19 +37,11 @@ def cluster_runs(labels: np.ndarray, order: np.ndarray) -> list[tuple[int, int, 
     return runs
 
 
-class TreeView(QWidget):
+class TreeView(MethodPanel):
     """The tree and the cosine-distance heatmap of a TreeMAML run."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        self.note = QLabel(RECONSTRUCTION_NOTE)
-        self.note.setWordWrap(True)
-        layout.addWidget(self.note)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground(SCREEN.background)
-        layout.addWidget(self.graphics, 1)
+        super().__init__(parent, note=RECONSTRUCTION_NOTE)
         self.tree_plot = self.graphics.addPlot(title="task tree (columns: inner steps)")
         self.tree_plot.setLabel("bottom", "inner step")
         self.tree_plot.setLabel("left", "task")
@@ -61,8 +54,6 @@ class TreeView(QWidget):
         self.heat_plot.addItem(self.heatmap)
         self.bars: list[pg.BarGraphItem] = []
         self.outlines: list[pg.PlotCurveItem] = []
-        self.summary = QLabel(" ")
-        layout.addWidget(self.summary)
         self.step = 0
         self.order = np.zeros(0, dtype=np.int64)
 
