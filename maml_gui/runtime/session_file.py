@@ -16,7 +16,7 @@ from typing import Any
 
 from maml_gui.core.config import SCHEMA_VERSION, Config, ConfigError, config_json, make_config
 from maml_gui.core.io import write_text_atomic
-from maml_gui.core.safe_read import InputFileError, read_json, shown_name
+from maml_gui.core.safe_read import InputFileError, read_json
 from maml_gui.export import SESSION_FORMAT, ExportError
 from maml_gui.export.data import read_embedded_session
 from maml_gui.view import ViewStateError, WindowState
