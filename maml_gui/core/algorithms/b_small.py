@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from maml_gui.core.algorithms.base import Algorithm, MetaGradient, mean_aggregate, run_inner_loop, task_rows
+from maml_gui.core.algorithms.base import Algorithm, MetaGradient, run_inner_loop, task_rows
 from maml_gui.core.config import Config, ConfigError
 from maml_gui.core.tasks import QUERY, TaskBatch, TaskFamily
 from maml_gui.core.tasks.svdo_sinusoid import SVDOSinusoid
@@ -79,12 +79,8 @@ class BSMALL(Algorithm):
             kl_after = model.kl(adapted)
         sparsity, per_layer = model.sparsity(theta.detach())
         n, k = batch.n, config.inner_steps
-        return MetaGradient(
-            task_grads=task_grads,
-            aggregate=mean_aggregate(task_grads),
-            paths=path.points,
-            inner_losses=path.losses,
-            inner_grad_norms=path.grad_norms,
+        return MetaGradient.from_path(
+            path, task_grads,
             loss_before=loss_before,
             loss_after=loss_after,
             grad_evals=n * (k + 1),

@@ -12,7 +12,7 @@ each task's own gᵢ = ∂Lᵢ/∂θ = Σ_r ∂Lᵢ/∂row_r then needs one back
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
@@ -38,6 +38,13 @@ class MetaGradient:
     grad_evals: int  # gradient evaluations (all tasks together)
     hvp_evals: int  # Hessian-vector products (all tasks together)
     diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def from_path(cls, path: "InnerPath", task_grads: torch.Tensor, **results: Any) -> "MetaGradient":
+        """The results of algorithms whose tasks adapt along one :class:`InnerPath` each and
+        whose aggregate is the mean gᵢ; ``results`` gives the losses, counts and diagnostics."""
+        return cls(task_grads=task_grads, aggregate=mean_aggregate(task_grads), paths=path.points,
+                   inner_losses=path.losses, inner_grad_norms=path.grad_norms, **results)
 
 
 @dataclass

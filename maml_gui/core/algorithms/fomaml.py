@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from maml_gui.core.algorithms.base import (
-    Algorithm, MetaGradient, mean_aggregate, query_loss, query_loss_and_grad,
+    Algorithm, MetaGradient, query_loss, query_loss_and_grad,
 )
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import TaskBatch
@@ -20,12 +20,8 @@ class FOMAML(Algorithm):
         start = theta.detach().unsqueeze(0).expand(batch.n, -1)
         path = self.adapt(theta, batch, config)
         loss_after, task_grads = query_loss_and_grad(self.family, batch, path.final)
-        return MetaGradient(
-            task_grads=task_grads,
-            aggregate=mean_aggregate(task_grads),
-            paths=path.points,
-            inner_losses=path.losses,
-            inner_grad_norms=path.grad_norms,
+        return MetaGradient.from_path(
+            path, task_grads,
             loss_before=query_loss(self.family, batch, start),
             loss_after=loss_after,
             grad_evals=batch.n * (config.inner_steps + 1),

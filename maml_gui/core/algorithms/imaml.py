@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from maml_gui.core.algorithms.base import (
-    Algorithm, MetaGradient, batched_conjugate_gradient, mean_aggregate, query_loss,
+    Algorithm, MetaGradient, batched_conjugate_gradient, query_loss,
     query_loss_and_grad,
 )
 from maml_gui.core.config import Config
@@ -50,12 +50,8 @@ class IMAML(Algorithm):
 
         solve = batched_conjugate_gradient(matvec, query_grad, config.cg_steps, config.cg_tol)
         task_grads = solve.solution.detach()
-        return MetaGradient(
-            task_grads=task_grads,
-            aggregate=mean_aggregate(task_grads),
-            paths=path.points,
-            inner_losses=path.losses,
-            inner_grad_norms=path.grad_norms,
+        return MetaGradient.from_path(
+            path, task_grads,
             loss_before=query_loss(self.family, batch, start),
             loss_after=loss_after,
             grad_evals=batch.n * (config.inner_steps + 2),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from maml_gui.core.algorithms.base import (
-    Algorithm, MetaGradient, mean_aggregate, query_loss, run_inner_loop, task_rows,
+    Algorithm, MetaGradient, query_loss, run_inner_loop, task_rows,
 )
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import QUERY, TaskBatch
@@ -28,12 +28,8 @@ class MAML(Algorithm):
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         path, loss_after, task_grads = self.task_meta_gradients(theta, batch, config)
         n, k = batch.n, config.inner_steps
-        return MetaGradient(
-            task_grads=task_grads,
-            aggregate=mean_aggregate(task_grads),
-            paths=path.points,
-            inner_losses=path.losses,
-            inner_grad_norms=path.grad_norms,
+        return MetaGradient.from_path(
+            path, task_grads,
             loss_before=query_loss(self.family, batch, path.points[:, 0]),
             loss_after=loss_after,
             grad_evals=n * (k + 1),

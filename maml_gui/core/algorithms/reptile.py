@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from maml_gui.core.algorithms.base import (
-    Algorithm, MetaGradient, mean_aggregate, query_loss,
+    Algorithm, MetaGradient, query_loss,
 )
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import TaskBatch
@@ -21,12 +21,8 @@ class Reptile(Algorithm):
         path = self.adapt(theta, batch, config)
         adapted = path.final.detach()
         task_grads = start - adapted
-        return MetaGradient(
-            task_grads=task_grads,
-            aggregate=mean_aggregate(task_grads),
-            paths=path.points,
-            inner_losses=path.losses,
-            inner_grad_norms=path.grad_norms,
+        return MetaGradient.from_path(
+            path, task_grads,
             loss_before=query_loss(self.family, batch, start),
             loss_after=query_loss(self.family, batch, adapted),
             grad_evals=batch.n * config.inner_steps,
