@@ -20,7 +20,7 @@ or from a snapshot (the window's current state).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from maml_gui.export.images import (
     config_metadata, flush_layout, prepare_widget, render_rgb, widget_painter, write_image,
 )
 from maml_gui.palette import PUBLICATION, Theme
+
+if TYPE_CHECKING:
+    from maml_gui.view import LandscapeState
 
 DEFAULT_SIZE = (900, 700)
 GRID = 400  # landscape resolution of 2-parameter figures (a 900-pixel plot: ~2 pixels a cell)
@@ -107,6 +110,9 @@ class LandscapeFigure:
         parameters (default pca).
     theme : :data:`~maml_gui.palette.PUBLICATION` unless you want the screen look.
     caption : add a line under the title naming the meta-step and the animation phase.
+    state : a :class:`~maml_gui.view.LandscapeState` (e.g. the window's) whose drawn items
+        (trail, paths, arrows, optima, legend), selected task and random plane's seed the
+        figure uses; the surface, colour scale, range and plane are the arguments above.
 
     Close it (or use ``with``) to free its off-screen widget.
     """
@@ -115,7 +121,8 @@ class LandscapeFigure:
                  surface: str | None = None, log_scale: bool | None = None,
                  view_range: Sequence[float] | None = None, resolution: int | None = None,
                  plane: str | None = None, theme: Theme = PUBLICATION, caption: bool = True,
-                 grid_2d: int = GRID, dtype: torch.dtype = torch.float64):
+                 grid_2d: int = GRID, dtype: torch.dtype = torch.float64,
+                 state: "LandscapeState | None" = None):
         import pyqtgraph as pg
 
         from maml_gui.core.landscape import (
@@ -138,7 +145,7 @@ class LandscapeFigure:
             view_range = (xmin, xmax, ymin, ymax)
         if plane is not None and plane not in ("pca", "random", "axes"):
             raise ExportError(f"plane {plane!r}: use pca, random or axes")
-        self._family = make_family(config.task)
+        self._family = make_family(config)  # with B-SMALL's and MetaNAS's parameter blocks
         self._tasks = landscape_tasks(config)
         names = surface_names(self._tasks.n, config.algorithm)
         if surface is None:
@@ -147,9 +154,11 @@ class LandscapeFigure:
             # the evaluator's message says why (index out of range, no meta surface)
             LandscapeEvaluator(config, self._tasks).check(surface)
             raise LandscapeError(f"no surface {surface!r} here")
-        self.state = LandscapeState(surface=surface, log_scale=log_scale, plane=plane or "pca",
-                                    range=list(view_range) if view_range else None)
-        self.projection = Projection(self._family, self.state.plane, config.seed)
+        self.state = (state or LandscapeState()).replace(
+            surface=surface, log_scale=log_scale, plane=plane or "pca",
+            range=list(view_range) if view_range else None)
+        self.projection = Projection(self._family, self.state.plane,
+                                     self.state.plane_seed_for(config.seed))
         self._theta0 = initial_theta(config)
         self.projection.fit(np.atleast_2d(self._theta0))
         self._plane_steps = 0
@@ -365,7 +374,8 @@ def export_landscape_image(path: str | Path, config: Config, *, snapshot=None,
                            transparent: bool = False, surface: str | None = None,
                            log_scale: bool | None = None, view_range: Sequence[float] | None = None,
                            resolution: int | None = None, plane: str | None = None,
-                           theme: Theme = PUBLICATION, caption: bool = True) -> Path:
+                           theme: Theme = PUBLICATION, caption: bool = True,
+                           state: "LandscapeState | None" = None) -> Path:
     """Write a landscape figure to ``path`` (.png, .svg, .pdf).
 
     Give the state to draw as one of: ``snapshot`` (e.g. the window's current one),
@@ -384,7 +394,7 @@ def export_landscape_image(path: str | Path, config: Config, *, snapshot=None,
     total = len(records) if records else None
     with LandscapeFigure(config, size=size, surface=surface, log_scale=log_scale,
                          view_range=view_range, resolution=resolution, plane=plane,
-                         theme=theme, caption=caption) as figure:
+                         theme=theme, caption=caption, state=state) as figure:
         figure.show(snapshot, total_steps=total)
         return figure.render(path, scale=scale, transparent=transparent)
 
