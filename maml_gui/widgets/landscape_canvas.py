@@ -88,17 +88,24 @@ class LandscapeCanvas(QWidget):
 
         self.surface_box = QComboBox()
         self.surface_box.setToolTip("Which surface the heatmap shows")
-        self.log_box = QCheckBox("log colour scale")
+        # may shrink below its longest title, so the plane's controls fit beside it
+        self.surface_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.surface_box.setMinimumContentsLength(8)
+        self.log_box = QCheckBox("log scale")  # short: the bar must fit a 1366-pixel window
         self.log_box.setToolTip("Colour by log₁₀ of the loss: shows detail in flat, low regions")
         self.plane_box = QComboBox()
         self.plane_box.addItems(["pca", "random", "axes"])
         self.plane_box.setToolTip("For models with more than 2 parameters: the plane shown.\n"
                                   "pca: the top two principal directions of θ's path and the inner "
                                   "steps; random: seeded filter-normalised directions; axes: θ₁, θ₂")
-        self.seed_label = QLabel("seed:")
         self.seed_box = QSpinBox()
+        self.seed_box.setPrefix("seed ")  # no separate label: the bar must fit 1366 pixels
         self.seed_box.setRange(0, MAX_PLANE_SEED)
         self.seed_box.setKeyboardTracking(False)  # one new plane per number typed, not per digit
+        # sized for a few digits, not for the range's ten (the text scrolls for longer seeds)
+        self.seed_box.setFixedWidth(self.seed_box.fontMetrics().horizontalAdvance("seed 00000")
+                                    + 30)
         self.seed_box.setToolTip(LandscapeState.field("plane_seed").help
                                  + "\nUntil you change it: the config's seed")
         self.show_button = QToolButton()
@@ -126,7 +133,6 @@ class LandscapeCanvas(QWidget):
         self.plane_label = QLabel("plane:")
         bar.addWidget(self.plane_label)
         bar.addWidget(self.plane_box)
-        bar.addWidget(self.seed_label)
         bar.addWidget(self.seed_box)
         bar.addWidget(self.show_button)
         bar.addWidget(self.fit_button)
@@ -356,6 +362,7 @@ class LandscapeCanvas(QWidget):
                                optima.detach().cpu().numpy().astype(np.float64, copy=True),
                                on_path_clicked=self._on_path_clicked,
                                on_optimum_dropped=self._on_optimum_dropped)
+        self.show_actions["optima"].setEnabled(bool(self.optima))  # e.g. sine tasks have none
 
     def _place_optima(self) -> None:
         self.drawing.place_optima(self.projection)
@@ -377,7 +384,7 @@ class LandscapeCanvas(QWidget):
         planes = self._family.param_dim > 2 and not self._figure_mode
         seeded = planes and self.plane_box.currentText() == "random"
         for widget, shown in ((self.plane_box, planes), (self.plane_label, planes),
-                              (self.seed_box, seeded), (self.seed_label, seeded)):
+                              (self.seed_box, seeded)):
             widget.setVisible(shown)
 
     def _show_seed(self) -> None:
