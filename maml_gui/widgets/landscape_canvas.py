@@ -85,6 +85,7 @@ class LandscapeCanvas(QWidget):
         self._drawn: tuple | None = None  # what show_snapshot last drew
         self._plane_time = 0.0
         self._figure_mode = False  # exports: only the plot, no controls or readouts
+        self._legend_fields: dict[int, str] = {}  # legend entry's item → its view-state field
 
         self.surface_box = QComboBox()
         self.surface_box.setToolTip("Which surface the heatmap shows")
@@ -173,6 +174,7 @@ class LandscapeCanvas(QWidget):
         self.fit_button.clicked.connect(self.fit_view)
         self.view.sigRangeChanged.connect(self._on_range_changed)
         self.theta_handle.sigPositionChangeFinished.connect(self._on_theta_dropped)
+        self.legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.set_config(config, restarted=True)
 
@@ -363,6 +365,33 @@ class LandscapeCanvas(QWidget):
                                on_path_clicked=self._on_path_clicked,
                                on_optimum_dropped=self._on_optimum_dropped)
         self.show_actions["optima"].setEnabled(bool(self.optima))  # e.g. sine tasks have none
+        self._legend_fields = self._legend_entries()
+        self._sync_legend(LandscapeState.DRAWN)
+
+    def _sync_legend(self, names) -> None:
+        """Legend entries draw a crossed-out eye while their group (one of ``names``) is
+        hidden; their sample items are not on the plot, so they follow the state here."""
+        state = self.model.state
+        for sample, _label in self.legend.items:
+            name = self._legend_fields.get(id(sample.item))
+            if name in names:
+                sample.item.setVisible(getattr(state, name))
+                sample.update()
+
+    def _legend_entries(self) -> dict[int, str]:
+        """Which view-state field each legend entry's item belongs to (by the item's id)."""
+        fields: dict[int, str] = {}
+        for sample, label in self.legend.items:
+            item, text = sample.item, label.text
+            if item is self.trail:
+                fields[id(item)] = "trail"
+            elif item in self.paths or "inner steps" in text:
+                fields[id(item)] = "paths"
+            elif text.startswith("task optimum"):
+                fields[id(item)] = "optima"
+            elif text.startswith("−meta-gradient"):
+                fields[id(item)] = "arrows"
+        return fields
 
     def _place_optima(self) -> None:
         self.drawing.place_optima(self.projection)
@@ -560,6 +589,16 @@ class LandscapeCanvas(QWidget):
     def _on_show_toggled(self, name: str, on: bool) -> None:
         self.model.update(**{name: on})
 
+    def _on_legend_clicked(self, item) -> None:
+        """pyqtgraph hides a legend entry's own item when it is clicked; here the click shows
+        or hides that entry's whole group through the view state, as the Show menu does."""
+        name = self._legend_fields.get(id(item))
+        shown = getattr(self.model.state, name) if name else True
+        if name is None or item.isVisible() == shown:
+            item.setVisible(shown)  # e.g. θ's entry: nothing to hide
+            return
+        self.model.update(**{name: not shown})
+
     @Slot(object, object)
     def _on_state_changed(self, state: LandscapeState, names: list[str]) -> None:
         """The view state changed (a control, a session, a script): draw what it says."""
@@ -571,6 +610,7 @@ class LandscapeCanvas(QWidget):
                 action.blockSignals(True)
                 action.setChecked(getattr(state, name))
                 action.blockSignals(False)
+            self._sync_legend(drawn)
         if "plane_seed" in names:
             self._show_seed()
             seed = state.plane_seed_for(self._config.seed)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from maml_gui.core.config import make_config
 from maml_gui.core.tasks import make_family
@@ -152,3 +153,31 @@ def test_b_small_and_metanas_planes_span_the_whole_parameter_vector(make_canvas,
     surface = canvas.compute_landscape_now(resolution=4)
     assert surface.z.shape == (4, 4) and np.isfinite(surface.z).all()
     assert canvas.image.image is not None  # a heatmap is drawn
+
+
+class _LeftClick:
+    """The part of pyqtgraph's MouseClickEvent a legend entry reads."""
+
+    def button(self):
+        return Qt.MouseButton.LeftButton
+
+    def accept(self):
+        pass
+
+
+def test_clicking_a_legend_entry_hides_its_group_like_the_menu(make_canvas, two_tasks):
+    config, records = two_tasks
+    canvas = make_canvas(config)
+    canvas.show_snapshot(snapshot_at(config, records))
+    samples = {label.text.split(" (")[0]: sample for sample, label in canvas.legend.items}
+    samples["task optimum"].mouseClickEvent(_LeftClick())
+    assert canvas.model.state.optima is False and not canvas.show_actions["optima"].isChecked()
+    assert not any(marker.isVisible() for marker in canvas.optima)
+    assert not samples["task optimum"].item.isVisible()  # its entry shows the crossed-out eye
+    samples["task 0"].mouseClickEvent(_LeftClick())  # one task's entry: every path
+    assert canvas.model.state.paths is False and not any(p.isVisible() for p in canvas.paths)
+    samples["θ"].mouseClickEvent(_LeftClick())  # θ cannot be hidden: nothing changes
+    assert samples["θ"].item.isVisible() and canvas.theta_handle.isVisible()
+    canvas.show_actions["optima"].trigger()  # the menu brings them back, entry included
+    assert all(marker.isVisible() for marker in canvas.optima)
+    assert samples["task optimum"].item.isVisible()
