@@ -36,6 +36,7 @@ from maml_gui.export.images import (
 from maml_gui.palette import PUBLICATION, Theme
 
 if TYPE_CHECKING:
+    from maml_gui.core.landscape import Plane
     from maml_gui.view import LandscapeState
 
 DEFAULT_SIZE = (900, 700)
@@ -113,6 +114,9 @@ class LandscapeFigure:
     state : a :class:`~maml_gui.view.LandscapeState` (e.g. the window's) whose drawn items
         (trail, paths, arrows, optima, legend), selected task and random plane's seed the
         figure uses; the surface, colour scale, range and plane are the arguments above.
+    shown_plane : the exact :class:`~maml_gui.core.landscape.Plane` to draw (e.g. the window's
+        canvas's: a random plane chosen mid-run is centred where θ was then); None: fitted
+        here as the canvas would from θ₀, refitting a PCA plane as the path grows.
 
     Close it (or use ``with``) to free its off-screen widget.
     """
@@ -122,7 +126,7 @@ class LandscapeFigure:
                  view_range: Sequence[float] | None = None, resolution: int | None = None,
                  plane: str | None = None, theme: Theme = PUBLICATION, caption: bool = True,
                  grid_2d: int = GRID, dtype: torch.dtype = torch.float64,
-                 state: "LandscapeState | None" = None):
+                 state: "LandscapeState | None" = None, shown_plane: "Plane | None" = None):
         import pyqtgraph as pg
 
         from maml_gui.core.landscape import (
@@ -161,6 +165,12 @@ class LandscapeFigure:
                                      self.state.plane_seed_for(config.seed))
         self._theta0 = initial_theta(config)
         self.projection.fit(np.atleast_2d(self._theta0))
+        self._fixed_plane = shown_plane is not None and self.projection.plane is not None
+        if self._fixed_plane:
+            if shown_plane.centre.shape != self._theta0.shape:
+                raise ExportError(f"the plane has {shown_plane.centre.size} coordinates; this "
+                                  f"model has {self._theta0.size} parameters")
+            self.projection.plane = shown_plane
         self._plane_steps = 0
         self.resolution = resolution or (grid_2d if self.projection.plane is None else GRID_PLANE)
         check_grid(self.resolution, (0.0, 1.0), (0.0, 1.0))
@@ -252,7 +262,7 @@ class LandscapeFigure:
         window's canvas does; a fixed range stays fixed."""
         from maml_gui.view.projection import path_points
 
-        if self.projection.plane is None or self.state.plane != "pca":
+        if self.projection.plane is None or self.state.plane != "pca" or self._fixed_plane:
             return
         steps = snapshot.history.total_steps
         if steps < 3 or (self.projection.plane.method == "pca"
@@ -375,7 +385,8 @@ def export_landscape_image(path: str | Path, config: Config, *, snapshot=None,
                            log_scale: bool | None = None, view_range: Sequence[float] | None = None,
                            resolution: int | None = None, plane: str | None = None,
                            theme: Theme = PUBLICATION, caption: bool = True,
-                           state: "LandscapeState | None" = None) -> Path:
+                           state: "LandscapeState | None" = None,
+                           shown_plane: "Plane | None" = None) -> Path:
     """Write a landscape figure to ``path`` (.png, .svg, .pdf).
 
     Give the state to draw as one of: ``snapshot`` (e.g. the window's current one),
@@ -394,7 +405,8 @@ def export_landscape_image(path: str | Path, config: Config, *, snapshot=None,
     total = len(records) if records else None
     with LandscapeFigure(config, size=size, surface=surface, log_scale=log_scale,
                          view_range=view_range, resolution=resolution, plane=plane,
-                         theme=theme, caption=caption, state=state) as figure:
+                         theme=theme, caption=caption, state=state,
+                         shown_plane=shown_plane) as figure:
         figure.show(snapshot, total_steps=total)
         return figure.render(path, scale=scale, transparent=transparent)
 

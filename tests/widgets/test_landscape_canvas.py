@@ -142,6 +142,28 @@ def test_the_seed_box_draws_another_random_plane_and_heatmap(make_canvas):
     assert canvas.seed_box.isHidden()
 
 
+def test_a_random_plane_chosen_mid_run_is_exported_as_shown(make_canvas, tmp_path):
+    """Chosen after some steps, the canvas's random plane is centred on the current θ; the
+    window's export draws that plane, not one through θ₀."""
+    config = make_config({"task": MLP, "seed": 3, "steps": 4})
+    records = list(train(config, 4))
+    snapshot = snapshot_at(config, records)
+    canvas = make_canvas(config)
+    canvas.show_snapshot(snapshot)
+    canvas.plane_box.setCurrentText("random")
+    canvas.seed_box.setValue(5)
+    shown = canvas.plane
+    np.testing.assert_allclose(shown.centre, snapshot.history.thetas[-1])
+    assert not np.allclose(shown.centre, initial_theta(config))
+    with LandscapeFigure(config, size=(320, 240), resolution=8, plane="random",
+                         state=canvas.state, shown_plane=shown) as figure:
+        figure.show(snapshot)
+        assert figure.plane is shown
+        drawn = figure.drawing.theta_handle.pos()
+    screen = canvas.theta_handle.pos()
+    assert (drawn.x(), drawn.y()) == pytest.approx((screen.x(), screen.y()))
+
+
 @pytest.mark.parametrize("preset", ["b_small_sparsity", "metanas_finds_sin"])
 def test_b_small_and_metanas_planes_span_the_whole_parameter_vector(make_canvas, preset):
     config = load_preset(preset).config
