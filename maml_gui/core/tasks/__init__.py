@@ -6,13 +6,15 @@ from typing import Any, Mapping
 
 from maml_gui.core.fields import ConfigError
 from maml_gui.core.tasks.base import QUERY, SUPPORT, TaskBatch, TaskFamily
+from maml_gui.core.tasks.blobs import BlobsFamily
 from maml_gui.core.tasks.quadratic import QuadraticFamily
 from maml_gui.core.tasks.rbf import RBFFamily
 from maml_gui.core.tasks.sinusoid import SinusoidFamily
 from maml_gui.core.tasks.softplus import SoftplusFamily
 
 FAMILIES: dict[str, type[TaskFamily]] = {
-    cls.name: cls for cls in (SoftplusFamily, RBFFamily, QuadraticFamily, SinusoidFamily)
+    cls.name: cls for cls in (SoftplusFamily, RBFFamily, QuadraticFamily, SinusoidFamily,
+                              BlobsFamily)
 }
 DEFAULT_FAMILY = "softplus"
 
