@@ -2,7 +2,7 @@
 
 Six panels: the session timeline (session against meta-step, a line where each task
 arrived), the μₛ curve with the current session marked, the memory buffer as points coloured
-by task (a symbol per class; the current minibatch ringed), the memory's count per class,
+by task (a symbol per class; the current minibatch ringed in white), the memory's count per class,
 the session × task score matrix (accuracy for classifiers, query loss for regression: a row
 is fixed when its session ends) and the task-prediction bars of the newest task's continuum
 (the paper's inference: the summed maximum logit of every task block).
@@ -61,7 +61,7 @@ class ITAMLView(MethodPanel):
                                          pen=pg.mkPen("w", width=2))
         self.mu_plot.addItem(self.mu_points)
         self.mu_plot.addItem(self.mu_now)
-        self.memory_plot = g.addPlot(row=1, col=0, title="memory (ringed: minibatch)")
+        self.memory_plot = g.addPlot(row=1, col=0, title="memory")
         self.all_points = pg.ScatterPlotItem(size=4, pen=None)
         self.memory_points = pg.ScatterPlotItem(size=MEMORY_SIZE, pen=pg.mkPen("k", width=1))
         self.batch_points = pg.ScatterPlotItem(size=BATCH_SIZE, brush=None,
@@ -194,7 +194,7 @@ class ITAMLView(MethodPanel):
             pos=self._points[kept], brush=[class_colour(c, self._per_task) for c in flat_classes],
             symbol=[CLASS_SYMBOLS[c % self._per_task % len(CLASS_SYMBOLS)] for c in flat_classes])
         self.batch_points.setData(pos=self._points[batch])
-        self.memory_plot.setTitle(f"memory: {int(kept.sum())} (ringed: minibatch)")
+        self.memory_plot.setTitle(f"memory: {int(kept.sum())}")
 
     def _show_matrix(self, matrix: np.ndarray, accuracy: bool) -> None:
         for text in self.matrix_texts:
@@ -225,5 +225,5 @@ class ITAMLView(MethodPanel):
                      for t in range(row.size)])
         seen = agnostic[np.isfinite(agnostic)]
         mean = f"{seen.mean():.2f}" if seen.size else "–"
-        self.prediction_plot.setTitle(f"task {task}'s continuum → t̂ = {chosen}")
+        self.prediction_plot.setTitle(f"task {task} → t̂ = {chosen}")
         self._agnostic = mean
