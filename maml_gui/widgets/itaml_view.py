@@ -99,6 +99,7 @@ class ITAMLView(MethodPanel):
         self._ranks: np.ndarray | None = None
         self._per_task = 1
         self._agnostic = "–"
+        self._shown_matrix = None
 
     def set_config(self, config: Config) -> None:
         """Shape the panels for ``config``'s stream (its tasks, classes and exemplars)."""
@@ -135,7 +136,15 @@ class ITAMLView(MethodPanel):
         self.prediction_plot.setXRange(-0.6, n - 0.4)
         for text in self.matrix_texts:
             self.matrix_plot.removeItem(text)
-        self.matrix_texts = []
+        self.matrix_texts = []  # one label per cell, made once and updated in place
+        for r in range(n):
+            for c in range(n):
+                text = pg.TextItem("", anchor=(0.5, 0.5))
+                text.setPos(float(c), float(r))
+                text.hide()
+                self.matrix_plot.addItem(text)
+                self.matrix_texts.append(text)
+        self._shown_matrix: np.ndarray | None = None
 
     def show_records(self, records, decay: float) -> None:
         """Draw the latest record and the history of sessions."""
@@ -197,22 +206,28 @@ class ITAMLView(MethodPanel):
         self.memory_plot.setTitle(f"memory: {int(kept.sum())}")
 
     def _show_matrix(self, matrix: np.ndarray, accuracy: bool) -> None:
-        for text in self.matrix_texts:
-            self.matrix_plot.removeItem(text)
-        self.matrix_texts = []
-        rows, cols = np.nonzero(np.isfinite(matrix))
+        if self._shown_matrix is not None and np.array_equal(matrix, self._shown_matrix,
+                                                             equal_nan=True):
+            return  # it changes once per step at most; re-labelling costs more than a step
+        self._shown_matrix = matrix.copy()
+        finite = np.isfinite(matrix)
+        rows, cols = np.nonzero(finite)
         values = matrix[rows, cols]
         top = 1.0 if accuracy else max(float(values.max()) if values.size else 1.0, 1e-12)
         colormap = pg.colormap.get("viridis")
         brushes = [pg.mkBrush(colormap.map(float(np.clip(v / top, 0, 1)), mode="qcolor"))
                    for v in values]
         self.matrix_cells.setData(x=cols.astype(float), y=rows.astype(float), brush=brushes)
-        for r, c, v in zip(rows, cols, values):
-            text = pg.TextItem(f"{v:.2f}" if accuracy else f"{v:.2g}", anchor=(0.5, 0.5),
-                               color="w" if v / top < 0.6 else "k")
-            text.setPos(float(c), float(r))
-            self.matrix_plot.addItem(text)
-            self.matrix_texts.append(text)
+        n = matrix.shape[0]
+        for index, text in enumerate(self.matrix_texts):
+            r, c = divmod(index, n)
+            if not finite[r, c]:
+                text.hide()
+                continue
+            v = float(matrix[r, c])
+            text.setText(f"{v:.2f}" if accuracy else f"{v:.2g}",
+                         color="w" if v / top < 0.6 else "k")
+            text.show()
         self.matrix_plot.setTitle(("accuracy" if accuracy else "query loss") + " after session")
 
     def _show_prediction(self, scores: np.ndarray, session: int, agnostic: np.ndarray) -> None:
