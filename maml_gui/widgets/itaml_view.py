@@ -110,7 +110,7 @@ class ITAMLView(MethodPanel):
         self._ranks = class_ranks(self._classes)
         self._points = exemplar_points(self._pool)
         n = self._pool.n
-        self._decay, self._tasks = config.itaml_decay, n
+        self._tasks = n
         if self._points is not None:
             flat = self._points.reshape(-1, 2)
             brushes = [pg.mkBrush(pg.mkColor(class_colour(c, self._per_task)).darker(250))
@@ -153,6 +153,8 @@ class ITAMLView(MethodPanel):
         record = records[-1]
         d = record.diagnostics
         n, per_task = self._tasks, self._per_task
+        if np.shape(d.get("batch_mask")) != self._ranks.shape:
+            return  # a record of the run before a restart with another stream
         session = int(d["session"])
         steps = np.array([r.step for r in records], dtype=float)
         sessions = np.array([float(r.diagnostics["session"]) for r in records])
