@@ -37,10 +37,13 @@ from maml_gui.runtime.comparison_controller import (
     STEP_RATES, ComparisonController, ComparisonSnapshot,
 )
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
+from maml_gui.runtime.throttle import Throttle
+from maml_gui.view.projection import TrailCache, evenly_spaced
 
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
 SURFACE_GRID = 144  # per panel; computed by a landscape worker when the variants start
 ARROW_FRACTION = 0.15
+TABLE_MS = 200.0  # the metrics table's shortest refresh interval while running
 METRIC_COLUMNS = ("variant", "meta-loss after", "worst task", "cos to MAML", "ms / step",
                   "grad evals / step", "steps to target")
 
@@ -89,6 +92,11 @@ class ComparisonView(QWidget):
         self._worker = None  # a landscape worker, made when the first surfaces are needed
         self._jobs: list[tuple[int | None, Config, str]] = []
         self._generation = 0
+        self._trail_caches: list[TrailCache] = []
+        # while running, the table follows a few times a second (its text relayouts cost more
+        # than the plots); a paused or finished comparison shows its last step at once
+        self._table_refresh = Throttle(self._refresh_table, self, min_ms=TABLE_MS,
+                                       max_ms=4 * TABLE_MS)
 
         self.rows: list[VariantRow] = []
         self.rows_box = QVBoxLayout()
@@ -308,6 +316,7 @@ class ComparisonView(QWidget):
     def shutdown(self) -> None:
         """Stop the comparison and the landscape worker (bounded wait)."""
         self.stop()
+        self._table_refresh.stop()
         self._jobs = []
         if self._worker is not None:
             self._worker.stop()
@@ -381,6 +390,7 @@ class ComparisonView(QWidget):
         else:
             self._colour_bar.setImageItem(self._overlay_image)
         self._trails, self._arrows, self._markers = [], [], []
+        self._trail_caches = [TrailCache() for _ in variants]
         self._panels, self._panel_images, self._panel_trails, self._panel_arrows = [], [], [], []
         columns = 3 if len(variants) > 4 else 2
         for index, variant in enumerate(variants):
@@ -538,7 +548,9 @@ class ComparisonView(QWidget):
     def _all_points(self) -> np.ndarray:
         if self._snapshot is None:
             return np.atleast_2d(self._theta0)
-        trails = [h.thetas for h in self._snapshot.histories if len(h.thetas)]
+        # evenly spaced rows of each trail, its last included: a plane fit and a view range
+        # need no more, and the MLP's four whole trails are ~60 MB to copy
+        trails = [evenly_spaced(h.thetas) for h in self._snapshot.histories if len(h.thetas)]
         return np.concatenate(trails) if trails else np.atleast_2d(self._theta0)
 
     def _project(self, points: np.ndarray) -> np.ndarray:
@@ -564,7 +576,9 @@ class ComparisonView(QWidget):
         (x0, x1), (y0, y1) = self.overlay_plot.getViewBox().viewRange()
         diagonal = math.hypot(x1 - x0, y1 - y0)
         for index, history in enumerate(snapshot.histories):
-            trail = self._project(history.thetas) if len(history.thetas) else np.zeros((0, 2))
+            trail = self._trail_caches[index].project(
+                history, self._project, (snapshot.run_id, id(self._plane))) \
+                if len(history.thetas) else np.zeros((0, 2))
             for item in (self._trails[index], self._panel_trails[index]):
                 item.setData(trail[:, 0], trail[:, 1]) if len(trail) else item.setData([], [])
             record = history.latest
@@ -594,7 +608,10 @@ class ComparisonView(QWidget):
             self.target_box.setValue(loss - 0.5 * abs(loss))
             self.target_box.blockSignals(False)
             self._target_set = True
-        self._refresh_table()
+        if snapshot.playing and not self._figure_mode:
+            self._table_refresh.request()
+        else:
+            self._table_refresh.run()
         self._show_step(snapshot.steps)
         if self._figure_mode or snapshot.steps <= 1:
             # where the trails are not (they all start at θ₀, often in a corner)

@@ -10,12 +10,15 @@ import time
 import pytest
 from PySide6.QtCore import QSettings
 
+from maml_gui.core.comparison import build_variants
 from maml_gui.core.config import make_config
 from maml_gui.core.history import RunHistory
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import train
+from maml_gui.runtime.comparison_controller import ComparisonSnapshot
 from maml_gui.runtime.offline import snapshot_of
 from maml_gui.runtime.run_controller import FULL_SPEED
+from maml_gui.widgets.comparison_view import TABLE_MS, ComparisonView
 from maml_gui.widgets.main_window import SIDE_VIEWS_MS, MainWindow
 
 CONFIG = {"task": {"family": "softplus"}, "inner_steps": 2, "device": "cpu"}
@@ -97,3 +100,38 @@ def test_a_hidden_trace_is_skipped_and_drawn_when_shown(qtbot, window):
     window.trace_dock.raise_()
     qtbot.waitUntil(lambda: window.trace._record is controller.current)
     assert config == window.trace._config
+
+
+def test_the_comparison_table_follows_slower_and_ends_on_the_last_step(qtbot):
+    config = make_config({"inner_steps": 2, "device": "cpu"})
+    view = ComparisonView(config)
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.show()
+    variants = build_variants(config, [("maml", {}), ("fomaml", {})])
+    histories = tuple(RunHistory(2) for _ in variants)
+    runs = [train(v.config, 30, compare_to_maml=True) for v in variants]
+
+    def publish(playing: bool) -> None:
+        for history, run in zip(histories, runs):
+            history.append(next(run))
+        view.show_comparison(ComparisonSnapshot(0, tuple(variants), histories, playing))
+
+    def shown() -> str:
+        return view.table.item(0, 1).text()
+
+    publish(False)
+    texts = [shown()]
+    started = time.perf_counter()
+    for _ in range(20):
+        publish(True)
+        texts.append(shown())
+    elapsed_ms = 1000 * (time.perf_counter() - started)
+    updates = sum(a != b for a, b in zip(texts, texts[1:]))
+    assert updates <= 1 + elapsed_ms / TABLE_MS and updates < 20
+    latest = f"{histories[0].latest.meta_loss_after:.4g}"
+    qtbot.waitUntil(lambda: shown() == latest, timeout=5000)  # the last one is not lost
+    assert view._trails[0].getData()[0].size == 22  # the plots drew every step
+    publish(False)  # paused: at once
+    assert shown() == f"{histories[0].latest.meta_loss_after:.4g}"
+    qtbot.waitUntil(lambda: not view.surfaces_pending(), timeout=60_000)
