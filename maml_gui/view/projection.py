@@ -37,17 +37,27 @@ class Projection:
 
     def fit(self, points: np.ndarray, centre: np.ndarray | None = None) -> None:
         """Choose the plane through ``centre`` (default: the last point) for ``points``."""
+        self.plane = self.fitted(points, centre)
+
+    def fitted(self, points: np.ndarray, centre: np.ndarray | None = None) -> Plane | None:
+        """The plane :meth:`fit` would choose, without choosing it (safe in another thread:
+        it reads only the method, the seed and the family)."""
         if not self.needs_plane:
-            self.plane = None
-            return
+            return None
         points = np.atleast_2d(points)
         centre = points[-1] if centre is None else centre
         if self.method == "axes":
-            self.plane = axes_plane(centre)
-        elif self.method == "pca" and len(points) >= 3 and np.ptp(points, axis=0).max() > 0:
-            self.plane = pca_plane(points, centre, max_points=PCA_POINTS)
-        else:  # PCA needs a path: until there is one, a seeded random plane
-            self.plane = random_plane(self.family, centre, seed=self.seed)
+            return axes_plane(centre)
+        if self.method == "pca" and len(points) >= 3 and np.ptp(points, axis=0).max() > 0:
+            return pca_plane(points, centre, max_points=PCA_POINTS)
+        # PCA needs a path: until there is one, a seeded random plane
+        return random_plane(self.family, centre, seed=self.seed)
+
+    def use_plane(self, plane: Plane, snapshot, trail_uv: np.ndarray) -> None:
+        """Switch to ``plane``, whose projection of ``snapshot``'s trail (its first
+        ``len(trail_uv)`` rows) was computed elsewhere: only later rows are projected here."""
+        self.plane = plane
+        self._trail_cache.seed(snapshot.history, (snapshot.run_id, id(plane)), trail_uv)
 
     def fit_snapshot(self, snapshot) -> None:
         """Fit the plane to ``snapshot``'s trail and latest inner paths, through the current θ."""
@@ -81,6 +91,10 @@ class TrailCache:
     def __init__(self):
         self._key: tuple | None = None
         self._uv = np.zeros((0, 2))
+
+    def seed(self, history, key: tuple, uv: np.ndarray) -> None:
+        """``uv``: the projection of ``history``'s first ``len(uv)`` rows under ``key``."""
+        self._key, self._uv = (key, id(history), history.decimations), uv
 
     def project(self, history, to_plane, key: tuple) -> np.ndarray:
         """``history.thetas`` through ``to_plane``; ``key`` names the run and the plane (a new

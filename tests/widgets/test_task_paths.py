@@ -3,6 +3,9 @@ clicks that pick the right task, and the canvas drawing the record's paths with 
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+
 import numpy as np
 import pyqtgraph as pg
 import pytest
@@ -14,6 +17,7 @@ from maml_gui.palette import SCREEN
 from maml_gui.plots.items import pen
 from maml_gui.plots.task_paths import TaskPaths
 from maml_gui.runtime.offline import run_offline, snapshot_of
+from maml_gui.view.projection import Projection, path_points
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 
 # three tasks' inner paths (3 points each); task 1 has a non-finite point that breaks it
@@ -120,8 +124,8 @@ def sinusoid_run():
     config = make_config({"task": {"family": "sinusoid", "n_tasks": 12, "k_shot": 5,
                                    "k_query": 5, "hidden": [8, 8]},
                           "inner_steps": 2, "inner_lr": 0.01, "outer_optimizer": "adam",
-                          "outer_lr": 0.01, "steps": 4, "device": "cpu"})
-    return config, run_offline(config, 4)
+                          "outer_lr": 0.01, "steps": 12, "device": "cpu"})
+    return config, run_offline(config, 12)
 
 
 def test_the_canvas_draws_every_tasks_path_with_one_item(qtbot, sinusoid_run):
@@ -146,3 +150,27 @@ def test_the_canvas_draws_every_tasks_path_with_one_item(qtbot, sinusoid_run):
         canvas.paths[0].sigClicked.emit(canvas.paths[0], None)
     assert selected.args == [5]
     canvas.shutdown()
+
+
+def test_at_full_speed_the_plane_is_refitted_beside_the_window(qtbot, sinusoid_run):
+    config, history = sinusoid_run
+    canvas = LandscapeCanvas(config)
+    qtbot.addWidget(canvas)
+    canvas.resize(600, 500)
+    canvas.show()
+    paused = snapshot_of(config, history)
+    running = dataclasses.replace(paused, playing=True, full_speed=True)
+    before = canvas.plane
+    canvas.show_snapshot(running)
+    assert canvas._plane_fit is not None and canvas.plane is before  # fitting meanwhile
+    qtbot.waitUntil(lambda: canvas._plane_fit is None)
+    expected = Projection(canvas.projection.family, "pca", config.seed)
+    expected.fit(*path_points(running))
+    np.testing.assert_allclose(canvas.plane.directions, expected.plane.directions, atol=1e-12)
+    # the trail drawn on the new plane: rows projected in the thread and the newest one here
+    x, y = canvas.trail.getData()
+    np.testing.assert_allclose(np.column_stack([x, y]), expected.to_plane(history.thetas),
+                               atol=1e-12)
+    qtbot.waitUntil(canvas.landscape_complete, timeout=60_000)  # the new plane's surface
+    canvas.shutdown()
+    assert not [t for t in threading.enumerate() if t.name.startswith("maml-gui plane")]
