@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TICK_MS = 10
 SCENARIOS = ("single", "compare")
-SETTLE_TIMEOUT_S = 90.0  # a cold forkserver preloading torch takes seconds on a loaded machine
+SETTLE_TIMEOUT_S = 60.0  # a cold forkserver preloading torch takes seconds on a loaded machine
 
 
 # --- inside a scenario process ----------------------------------------------------------

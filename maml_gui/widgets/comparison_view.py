@@ -192,6 +192,7 @@ class ComparisonView(QWidget):
         self.reset_button.clicked.connect(self._on_reset_clicked)
         self.rate_box.currentIndexChanged.connect(self._on_rate_changed)
         self.layout_box.currentIndexChanged.connect(self.stack.setCurrentIndex)
+        self.stack.currentChanged.connect(self._on_layout_shown)
         self.target_box.valueChanged.connect(self._on_target_changed)
         self._update_buttons()
 
@@ -349,6 +350,11 @@ class ComparisonView(QWidget):
     def _on_rate_changed(self, _index: int) -> None:
         if self.controller is not None:
             self.controller.set_rate(self.rate_box.currentData())
+
+    @Slot(int)
+    def _on_layout_shown(self, _index: int) -> None:
+        if self._snapshot is not None:
+            self._on_snapshot(self._snapshot)  # it was not drawn while hidden
 
     @Slot(bool)
     def _on_playing_changed(self, playing: bool) -> None:
@@ -575,30 +581,36 @@ class ComparisonView(QWidget):
                 self._fit()
         (x0, x1), (y0, y1) = self.overlay_plot.getViewBox().viewRange()
         diagonal = math.hypot(x1 - x0, y1 - y0)
+        # on screen, only the layout shown is drawn (the other one when it is chosen);
+        # a view never shown (an export) draws both
+        live = self.isVisible() and not self._figure_mode
+        overlay = not live or self.stack.currentWidget() is self.overlay
+        multiples = not live or self.stack.currentWidget() is self.multiples
         for index, history in enumerate(snapshot.histories):
             trail = self._trail_caches[index].project(
                 history, self._project, (snapshot.run_id, id(self._plane))) \
                 if len(history.thetas) else np.zeros((0, 2))
-            for item in (self._trails[index], self._panel_trails[index]):
+            trails = [self._trails[index]] * overlay + [self._panel_trails[index]] * multiples
+            arrows = [self._arrows[index]] * overlay + [self._panel_arrows[index]] * multiples
+            for item in trails:
                 item.setData(trail[:, 0], trail[:, 1]) if len(trail) else item.setData([], [])
             record = history.latest
             if record is None:
                 start = self._project(self._theta0)[0]
                 self._markers[index].setData([start[0]], [start[1]])
-                self._arrows[index].clear()
-                self._panel_arrows[index].clear()
+                for item in arrows:
+                    item.clear()
                 continue
             theta = self._project(record.theta_next)[0]
             self._markers[index].setData([theta[0]], [theta[1]])
             direction = self._project(record.theta_next - record.meta_grad)[0] - theta
             length = float(np.hypot(*direction))
-            if np.isfinite(length) and length > 0 and not record.diverged:
-                tip = theta + ARROW_FRACTION * diagonal * direction / length
-                self._arrows[index].set_arrows(theta[None], tip[None])
-                self._panel_arrows[index].set_arrows(theta[None], tip[None])
-            else:
-                self._arrows[index].clear()
-                self._panel_arrows[index].clear()
+            for item in arrows:
+                if np.isfinite(length) and length > 0 and not record.diverged:
+                    tip = theta + ARROW_FRACTION * diagonal * direction / length
+                    item.set_arrows(theta[None], tip[None])
+                else:
+                    item.clear()
         first = snapshot.histories[0].loss_after if snapshot.histories else np.zeros(0)
         # the first step's loss, not the latest: a comparison drawn after the run (an
         # export) gets the same target as the window that watched it from the start

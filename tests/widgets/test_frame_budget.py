@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
 
@@ -134,4 +135,25 @@ def test_the_comparison_table_follows_slower_and_ends_on_the_last_step(qtbot):
     assert view._trails[0].getData()[0].size == 22  # the plots drew every step
     publish(False)  # paused: at once
     assert shown() == f"{histories[0].latest.meta_loss_after:.4g}"
+    qtbot.waitUntil(lambda: not view.surfaces_pending(), timeout=60_000)
+
+
+def test_the_comparison_draws_the_layout_shown_and_the_other_when_chosen(qtbot):
+    config = make_config({"inner_steps": 2, "device": "cpu"})
+    view = ComparisonView(config)
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.show()
+    variants = build_variants(config, [("maml", {}), ("reptile", {})])
+    histories = tuple(RunHistory(2) for _ in variants)
+    for variant, history in zip(variants, histories):
+        for record in train(variant.config, 5, compare_to_maml=True):
+            history.append(record)
+    view.show_comparison(ComparisonSnapshot(0, tuple(variants), histories, True))
+    assert view._trails[1].getData()[0].size == 6
+    assert view._panel_trails[1].getData()[0] is None or not view._panel_trails[1].getData()[0].size
+    view.layout_box.setCurrentIndex(1)  # small multiples: drawn now, from the same snapshot
+    x, y = view._panel_trails[1].getData()
+    np.testing.assert_array_equal(np.column_stack([x, y]), histories[1].thetas)
+    assert len(view._panel_arrows[1].curve.getData()[0]) == 6  # a shaft and a two-stroke head
     qtbot.waitUntil(lambda: not view.surfaces_pending(), timeout=60_000)
