@@ -80,7 +80,7 @@ def _measure(scenario: str, seconds: float) -> dict:
               "gui_cpu": cpu / seconds, "cpu_ms_per_frame": 1000 * cpu / max(counter.count, 1)}
     gaps.sort()
     result.update(max_gap=gaps[-1], p99_gap=gaps[int(0.99 * (len(gaps) - 1))])
-    window.close()
+    _close(window)
     return result
 
 
@@ -174,8 +174,14 @@ def _memory_growth(steps: int) -> dict:
     after = _rss_mb()
     result = {"steps": controller.history.total_steps - warmup, "growth": after - before,
               "history_mb": controller.history.nbytes() / 2**20, "seconds": elapsed}
-    window.close()
+    _close(window)
     return result
+
+
+def _close(window) -> None:
+    """Close without the unsaved-changes question (a modal box would wait forever)."""
+    window.setWindowModified(False)
+    window.close()
 
 
 def _rss_mb() -> float:
