@@ -9,7 +9,10 @@ and the CPU time of the GUI thread. The scenarios:
 - ``single``: ``--preset sinusoid_few_shot`` (Finn's sinusoid MLP, 25 task paths) at full
   speed on the landscape tab;
 - ``compare``: the same problem on the comparison tab, the article's four variants (MAML,
-  FOMAML, Reptile, iMAML) at full speed.
+  FOMAML, Reptile, iMAML) at full speed;
+- ``replay``: the sinusoid preset's window fed 30 snapshots a second of meta-steps trained
+  beforehand, through the controller's ``snapshot_published`` signal: what a frame costs
+  when the training's pace (on a loaded machine, a few steps a second) does not set it.
 
 ``--baseline`` runs the same scenarios on other code in the same run, interleaved, for a
 table of ratios: a directory holding a ``maml_gui`` package (e.g. another checkout), or a
@@ -37,7 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TICK_MS = 10
-SCENARIOS = ("single", "compare")
+SCENARIOS = ("single", "compare", "replay")
+REPLAY_FPS = 30.0
 SETTLE_TIMEOUT_S = 60.0  # a cold forkserver preloading torch takes seconds on a loaded machine
 
 
@@ -55,11 +59,13 @@ def _measure(scenario: str, seconds: float) -> dict:
     window = MainWindow(make_config({}))
     window.resize(1500, 950)
     window.show()
-    if scenario in ("single", "compare"):
+    if scenario in SCENARIOS:
         window.sessions.apply_preset("sinusoid_few_shot")
     else:  # the older measurements' settings
         window.controller.replace_config(make_config(_OLDER[scenario][0]))
     _spin(SETTLE_TIMEOUT_S, until=lambda: window.canvas.shown_surface is not None)
+    if scenario == "replay":
+        return _replay(window, seconds)
     if scenario == "compare":
         plot, steps = _start_comparison(window)
     else:
@@ -80,6 +86,47 @@ def _measure(scenario: str, seconds: float) -> dict:
               "gui_cpu": cpu / seconds, "cpu_ms_per_frame": 1000 * cpu / max(counter.count, 1)}
     gaps.sort()
     result.update(max_gap=gaps[-1], p99_gap=gaps[int(0.99 * (len(gaps) - 1))])
+    _close(window)
+    return result
+
+
+def _replay(window, seconds: float) -> dict:
+    """Snapshots of meta-steps trained beforehand, published at 30 a second through the
+    controller's signal as a full-speed run publishes them: the cost of a frame without the
+    training's own pace (and its share of the CPU) in the numbers."""
+    import dataclasses
+
+    from maml_gui.core.history import RunHistory
+    from maml_gui.core.tasks import make_family
+    from maml_gui.core.training import train
+    from maml_gui.runtime.offline import snapshot_of
+    from PySide6.QtCore import QTimer
+
+    config = window.controller.config
+    records = list(train(config, int(REPLAY_FPS * seconds) + 1))
+    history = RunHistory(make_family(config).param_dim)
+    feed = QTimer()
+    feed.setInterval(int(1000 / REPLAY_FPS))
+
+    def publish():
+        if history.total_steps < len(records):
+            history.append(records[history.total_steps])
+        snapshot = dataclasses.replace(snapshot_of(config, history), playing=True,
+                                       full_speed=True)
+        window.controller.snapshot_published.emit(snapshot)
+
+    feed.timeout.connect(publish)
+    counter = _PaintCounter()
+    window.canvas.plot_widget.viewport().installEventFilter(counter)
+    feed.start()
+    cpu0 = time.thread_time()
+    gaps = _spin(seconds)
+    cpu = time.thread_time() - cpu0
+    feed.stop()
+    gaps.sort()
+    result = {"steps_per_s": history.total_steps / seconds, "fps": counter.count / seconds,
+              "gui_cpu": cpu / seconds, "cpu_ms_per_frame": 1000 * cpu / max(counter.count, 1),
+              "max_gap": gaps[-1], "p99_gap": gaps[int(0.99 * (len(gaps) - 1))]}
     _close(window)
     return result
 
@@ -259,6 +306,7 @@ def _table(results: dict, baseline_name: str | None) -> None:
             ("meta-steps per second", "steps_per_s", "")]
     titles = {"single": "sinusoid preset, full speed, 25 task paths (landscape tab)",
               "compare": "comparison tab, 4 variants (MAML, FOMAML, Reptile, iMAML), full speed",
+              "replay": "sinusoid preset, 30 prepared snapshots a second (no training process)",
               "animated": "sinusoid MLP animated at 30 frames/s",
               "softplus": "softplus (2 tasks) at full speed"}
     header = f"{'measurement':<36}" + (f"{'baseline':>11}" if baseline_name else "") + \
