@@ -31,6 +31,9 @@ from maml_gui.core.landscape_mlp import LandscapeCancelled
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily, make_family
 
 MIN_GRID, MAX_GRID = 2, 2048
+# Grids of a plane through a model: the live canvas shows the coarse one within ~0.1 s of a
+# change, then the full one; exports and written data always use the full one.
+PLANE_GRID_COARSE, PLANE_GRID = 16, 64
 # Elements of the largest per-chunk temporary (grid points × tasks × data per task): small
 # enough to stay in cache, large enough that per-operation overhead is amortised.
 CHUNK_ELEMENTS = 1 << 16
