@@ -466,6 +466,16 @@ class LandscapeCanvas(QWidget):
         self._render_surface()
         return surface
 
+    def full_surface(self) -> Surface | None:
+        """The current surface at its full grid (what exports write, never the coarse first
+        look): the one shown when it is complete, else computed now in this thread and shown.
+        None when nothing can be computed (an empty view)."""
+        if self.landscape_complete():
+            return self._shown.surface
+        if self._request() is None:
+            return None
+        return self.compute_landscape_now(FINE if self._plane is None else FINE_PLANE)
+
     @Slot(int, object)
     def _on_surface_ready(self, generation: int, surface: Surface) -> None:
         if generation != self._generation:

@@ -106,3 +106,20 @@ def test_a_request_superseded_in_flight_never_delivers_its_full_grid(qtbot, slow
                    for p in canvas.shown)
     assert canvas.shown_surface is not None and len(canvas.shown_surface.x) == PLANE_GRID
     assert _extent(canvas.shown_surface) != superseded_extent
+
+
+def test_the_grid_export_writes_the_full_grid_while_only_the_coarse_is_shown(
+        qtbot, slow_chunks, canvas):
+    qtbot.waitUntil(canvas.landscape_complete, timeout=60_000)
+    (x0, x1), (y0, y1) = canvas.view.viewRange()
+    canvas.view.setRange(xRange=(x0 / 2, x1 / 2), yRange=(y0 / 2, y1 / 2), padding=0)
+    qtbot.waitUntil(lambda: canvas.shown_surface is not None
+                    and len(canvas.shown_surface.x) == PLANE_GRID_COARSE, timeout=60_000)
+    coarse = canvas.shown_surface
+    full = canvas.full_surface()
+    assert len(full.x) == PLANE_GRID and _extent(full) == _extent(coarse)
+    assert canvas.shown_surface is full  # and the canvas shows it: no coarse left behind
+    # the request that was in flight finishes (or stops) and, stale now, replaces nothing
+    qtbot.waitUntil(canvas.worker.idle, timeout=60_000)
+    qtbot.waitUntil(canvas.landscape_complete, timeout=60_000)
+    assert canvas.shown_surface is full
