@@ -300,7 +300,8 @@ class LandscapeEvaluator:
             if fused is not None:
                 fused = fused[:points.shape[0]]
                 redo = np.flatnonzero(~np.isfinite(fused))  # exp overflowed: the clamped path
-                if redo.size:
+                # (the MLP's loop is the generic arithmetic: a diverged point diverges there too)
+                if redo.size and not landscape_mlp.supports(self.family):
                     fused[redo] = self._generic(kind, index, points[torch.as_tensor(redo)],
                                                 anchor, chunk, cancelled)
                 return fused
