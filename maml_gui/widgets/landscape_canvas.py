@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from maml_gui.core.animation import visible
 from maml_gui.core.config import Config
 from maml_gui.core.landscape import (
-    LandscapeError, LandscapeEvaluator, Plane, Surface, landscape_tasks, surface_names,
+    PLANE_GRID, PLANE_GRID_COARSE, LandscapeError, LandscapeEvaluator, Plane, Surface,
+    landscape_tasks, surface_names,
 )
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
@@ -43,7 +44,9 @@ from maml_gui.view.projection import Projection, fit_range, path_points
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COARSE, FINE = 48, 176  # grid sizes for 2-parameter surfaces: a quick first look, then detail
-COARSE_PLANE, FINE_PLANE = 20, 40  # an MLP surface costs ~0.25 ms per point
+# a plane through an MLP: 16² first (tens of ms), then 64² (a few hundred ms); the heatmap
+# spans the same rectangle at both, so the coarse one shows upscaled under the same axes
+COARSE_PLANE, FINE_PLANE = PLANE_GRID_COARSE, PLANE_GRID
 DEBOUNCE_MS = 30
 REFIT_SECONDS = 4.0  # the PCA plane's shortest refit interval at full speed
 
@@ -595,6 +598,16 @@ class LandscapeCanvas(QWidget):
         self._shown.surface = surface
         self._render_surface()
         return surface
+
+    def full_surface(self) -> Surface | None:
+        """The current surface at its full grid (what exports write, never the coarse first
+        look): the one shown when it is complete, else computed now in this thread and shown.
+        None when nothing can be computed (an empty view)."""
+        if self.landscape_complete():
+            return self._shown.surface
+        if self._request() is None:
+            return None
+        return self.compute_landscape_now(FINE if self._plane is None else FINE_PLANE)
 
     @Slot(int, object)
     def _on_surface_ready(self, generation: int, surface: Surface) -> None:
