@@ -24,6 +24,7 @@ MAX_TASK_NUMBERS = 20_000_000
 
 ALGORITHMS = ("maml", "fomaml", "reptile", "imaml", "tr_maml", "pretrain", "tree_maml", "b_small",
               "metanas")
+ALGORITHMS += ("norml",)  # meta-RL (issue 15), kept apart to ease merging
 METANAS_OPS = ("relu", "tanh", "sin", "identity")
 
 FIELDS: tuple[Field, ...] = (
@@ -44,6 +45,11 @@ FIELDS: tuple[Field, ...] = (
           "Outer learning rate β (for Reptile: the interpolation step ε).", label="outer lr β",
           hot=True, low=0.0, high=100.0, log_scale=True,
           formula="θ ← θ − β · meanᵢ gᵢ   (Reptile: θ ← θ + ε · meanᵢ(φᵢ − θ))", symbol="β"),
+    Field("outer_lr_decay", "choice", "none",
+          "Schedule of the outer learning rate: none keeps β; linear lowers it to 0 over the "
+          "run's `steps` meta-steps (NoRML's schedule), 0 after them.",
+          label="outer lr decay", choices=("none", "linear"),
+          formula="β_t = β · max(0, 1 − t / steps)"),
     Field("meta_batch", "int", None, "Tasks per meta-step, sampled from the task pool.",
           label="meta-batch", nullable=True, low=1, high=10_000,
           null_means="all tasks of the pool every step"),
@@ -112,6 +118,16 @@ FIELDS: tuple[Field, ...] = (
     Field("metanas_prune_every", "int", 100,
           "Meta-steps between pruning passes (0: never prune).", label="MetaNAS prune every",
           hot=True, low=0, high=10_000_000, group="metanas"),
+    Field("norml_offset", "bool", True,
+          "NoRML's learned offset e added to the adapted policy (off: the MAML_LAF ablation).",
+          label="NoRML offset e", group="norml", formula="θ′ = θ − α∇L_in(θ) + e"),
+    Field("norml_learned_advantage", "bool", True,
+          "NoRML's inner step uses the learned advantage A_ψ(s′, s, a) on reward-free rollouts "
+          "(off: the true advantages of the pre-update rewards, the MAML_OFFSET ablation).",
+          label="NoRML learned A_ψ", group="norml",
+          formula="L_in = −mean log π_θ(a|s) · A_ψ(s′, s, a)"),
+    Field("norml_advantage_hidden", "int", 16, "Hidden width h of NoRML's A_ψ, an MLP 6-h-h-1.",
+          label="NoRML A_ψ width", low=1, high=256, group="norml"),
     Field("seed", "int", 0, "Seed of every random draw (tasks, data, meta-batches, MLP init).",
           low=0, high=2**31 - 1, group="run"),
     Field("device", "str", "auto",
@@ -169,6 +185,7 @@ class Config:
     inner_steps: int
     outer_optimizer: str
     outer_lr: float
+    outer_lr_decay: str
     meta_batch: int | None
     imaml_lambda: float
     cg_steps: int
@@ -188,6 +205,9 @@ class Config:
     metanas_warmup: int
     metanas_prune: float
     metanas_prune_every: int
+    norml_offset: bool
+    norml_learned_advantage: bool
+    norml_advantage_hidden: int
     seed: int
     device: str
     dtype: str

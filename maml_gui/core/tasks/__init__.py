@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from maml_gui.core.fields import ConfigError
 from maml_gui.core.tasks.base import QUERY, SUPPORT, TaskBatch, TaskFamily
 from maml_gui.core.tasks.quadratic import QuadraticFamily
+from maml_gui.core.tasks.point_robot import PointRobotFamily
 from maml_gui.core.tasks.rbf import RBFFamily
 from maml_gui.core.tasks.sinusoid import SinusoidFamily
 from maml_gui.core.tasks.softplus import SoftplusFamily
@@ -14,6 +15,7 @@ from maml_gui.core.tasks.softplus import SoftplusFamily
 FAMILIES: dict[str, type[TaskFamily]] = {
     cls.name: cls for cls in (SoftplusFamily, RBFFamily, QuadraticFamily, SinusoidFamily)
 }
+FAMILIES[PointRobotFamily.name] = PointRobotFamily  # meta-RL (issue 15)
 DEFAULT_FAMILY = "softplus"
 
 
