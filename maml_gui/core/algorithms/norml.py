@@ -145,7 +145,7 @@ class PolicyGradientMeta(Algorithm):
     """Meta-RL on the point robot: one inner policy-gradient step, an outer policy gradient."""
 
     second_order = True
-    uses = ("inner_lr", "outer_lr")
+    uses = ("inner_lr", "inner_steps", "outer_lr")
     #: adapt at all (DR does not)
     adapts: ClassVar[bool] = True
 
@@ -308,7 +308,7 @@ class NoRML(PolicyGradientMeta):
     label = "NoRML"
     summary = ("θ′ = θ − α∇(−mean log π·A_ψ(s′,s,a)) + e on reward-free rollouts; outer policy "
                "gradient on (θ, ψ, e) through the step")
-    uses = ("inner_lr", "outer_lr", "norml_offset", "norml_learned_advantage")
+    uses = ("inner_lr", "inner_steps", "outer_lr", "norml_offset", "norml_learned_advantage")
 
     @classmethod
     def check_config(cls, config: Config, family: TaskFamily) -> None:
