@@ -45,6 +45,7 @@ class NoRMLView(MethodPanel):
         self.bars: pg.BarGraphItem | None = None
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.advantage_range: tuple[float, float] | None = None
+        self.angles = ""
 
     def set_model(self, names: list[str], learned: bool, rotations: int) -> None:
         """Shape the plots: ``names`` of the policy parameters (the bars of e), whether the
@@ -84,13 +85,13 @@ class NoRMLView(MethodPanel):
         turn = np.linspace(-np.pi, np.pi, 121)
         self.advantage_plot.plot(radius * np.cos(turn), radius * np.sin(turn),
                                  pen=pg.mkPen("#FF6060", width=1.5, style=Qt.PenStyle.DashLine))
-        self.offset_plot = self.graphics.addPlot(row=1, col=0, title="offset e (per policy parameter)")
+        self.offset_plot = self.graphics.addPlot(row=1, col=0, title="offset e")
         self.offset_plot.getAxis("bottom").setTicks([list(enumerate(self._short_names()))])
         self.offset_plot.addLine(y=0, pen=pg.mkPen("#808080"))
         self.bars = pg.BarGraphItem(x=np.arange(len(self.names)), height=np.zeros(len(self.names)),
                                     width=0.7, brush=task_colour(4))
         self.offset_plot.addItem(self.bars)
-        self.return_plot = self.graphics.addPlot(row=1, col=1, title="mean return per meta-step")
+        self.return_plot = self.graphics.addPlot(row=1, col=1, title="mean return")
         self.return_plot.setLabel("bottom", "meta-step")
         self.return_plot.addLegend(offset=(-5, -5))
         self.curves["before"] = self.return_plot.plot(pen=pg.mkPen(BEFORE_COLOUR, width=2),
@@ -98,8 +99,8 @@ class NoRMLView(MethodPanel):
         self.curves["after"] = self.return_plot.plot(pen=pg.mkPen(task_colour(2), width=2),
                                                      name="after adaptation")
         if not learned:
-            self.advantage_plot.setTitle("no learned advantage in this run (DR / MAML-RL)")
-            self.offset_plot.setTitle("no offset e in this run")
+            self.advantage_plot.setTitle("no learned A_ψ (DR, MAML-RL)")
+            self.offset_plot.setTitle("no offset e (DR, MAML-RL)")
 
     def _short_names(self) -> list[str]:
         if len(self.names) > 12:  # an MLP policy: number the bars, name every fifth
@@ -122,8 +123,8 @@ class NoRMLView(MethodPanel):
                 if i < len(pre):
                     before.setData(pre[i, :, 0], pre[i, :, 1])
                     after.setData(post[i, :shown, 0], post[i, :shown, 1])
-            angles = ", ".join(f"{np.degrees(a):+.0f}°" for a in d["demo_angles"])
-            self.plane.setTitle(f"paths at step {demo.step}, rotations {angles}")
+            self.angles = ", ".join(f"{np.degrees(a):+.0f}°" for a in d["demo_angles"])
+            self.plane.setTitle(f"paths · step {demo.step}")
         if self.has_advantage:
             shown_map = latest_with(records, "advantage_map")
             if shown_map is not None:
@@ -131,7 +132,7 @@ class NoRMLView(MethodPanel):
                 self.advantage_image.setImage(values, autoLevels=True)
                 self.advantage_image.setRect(-BOUND, -BOUND, 2 * BOUND, 2 * BOUND)  # after setImage
                 dx, dy = ADVANTAGE_DISPLACEMENT
-                self.advantage_plot.setTitle(f"A_ψ(s′ = ({dx:g}, {dy:g}), s = 0, a) · step {shown_map.step}")
+                self.advantage_plot.setTitle(f"A_ψ(s′ = ({dx:g}, {dy:g}), s = 0, a)")
                 self.advantage_range = (float(values.min()), float(values.max()))
             if "offset" in record.diagnostics:
                 self.bars.setOpts(height=np.asarray(record.diagnostics["offset"]))
@@ -149,4 +150,5 @@ class NoRMLView(MethodPanel):
                if "offset" in record.diagnostics else "")
             + (f"   ·   A_ψ {self.advantage_range[0]:.2f} … {self.advantage_range[1]:.2f}"
                if self.has_advantage and self.advantage_range else "")
-            + "   ·   paths: dashed before adaptation, solid after")
+            + f"\npaths of rotations {self.angles}: dashed before adaptation, solid after; "
+            "A_ψ over actions a, red: the actions a rotation could turn into s′")

@@ -282,3 +282,16 @@ def test_norml_adapts_without_rewards_and_beats_domain_randomisation(seed):
     assert after > dr + 5.0 + 1.0
     assert after > before + 5.0  # the gain is adaptation's, not a better start
     assert math.isfinite(dr) and dr < -9.0
+
+
+def test_the_compare_tabs_maml_reference_on_norml_is_maml_rl_on_the_policy_block():
+    config = _config(task={"n_tasks": 2, "rollouts": 4, "horizon": 3})
+    trainer = MetaTrainer(config, compare_to_maml=True)
+    assert type(trainer.reference) is MAMLRL
+    cosine = float(trainer.step().diagnostics["maml_cosine"])
+    assert np.isfinite(cosine) and -1.0 <= cosine <= 1.0
+    # the reference gives ψ and e nothing and leaves them where they are
+    alg, batch, theta = _setup(config)
+    reference = trainer.reference.meta_gradient(theta, batch, config)
+    assert not reference.task_grads[:, alg.family.policy_dim:].any()
+    assert torch.equal(reference.paths[:, 1, 7:], reference.paths[:, 0, 7:])

@@ -128,6 +128,6 @@ def test_dr_on_the_point_robot_shows_paths_and_returns_without_a_learned_advanta
     snapshot, records = _snapshot(config, 2)
     view.show_snapshot(snapshot)
     assert view.currentWidget() is view.norml and not view.norml.has_advantage
-    assert "no learned advantage" in view.norml.advantage_plot.titleLabel.text
+    assert "no learned A_ψ" in view.norml.advantage_plot.titleLabel.text
     pre, post = records[0].diagnostics["demo_pre"], records[0].diagnostics["demo_post"]
     np.testing.assert_array_equal(pre, post)  # DR does not adapt

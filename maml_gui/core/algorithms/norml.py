@@ -153,8 +153,11 @@ class PolicyGradientMeta(Algorithm):
         super().__init__(family, pool_size)
         self.steps_done = 0
 
-    # the parts of a task row (the plain family has no ψ and no e)
     def parts(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(policy, ψ, e) of task rows; the plain family has no ψ and no e (on NoRML's model,
+        as the Compare tab's MAML reference, DR and MAML-RL leave them alone)."""
+        if isinstance(self.family, NoRMLModel):
+            return self.family.parts(rows)
         return rows, None, None
 
     def learned_advantage(self, config: Config) -> bool:
@@ -209,18 +212,19 @@ class PolicyGradientMeta(Algorithm):
         (task_grads,) = torch.autograd.grad(outer.sum(), rows)
         loss_after = -post.returns()
         n = batch.n
+        diagnostics = self.diagnostics(theta, batch, config)
+        self.steps_done += 1  # here, not in post_step: the Compare tab's reference counts too
         if not self.adapts:
             return MetaGradient.from_path(
                 InnerPath(start, start.unsqueeze(1), loss_after.unsqueeze(1),
                           torch.zeros(n, 0, dtype=start.dtype, device=start.device)),
                 task_grads, loss_before=loss_after, loss_after=loss_after,
-                grad_evals=n, hvp_evals=0, diagnostics=self.diagnostics(theta, batch, config))
+                grad_evals=n, hvp_evals=0, diagnostics=diagnostics)
         after = self.full_rows(start, adapted.detach())
         with torch.no_grad():  # the inner objective where the step arrived, same advantages
             arrived = policy_gradient_loss(self.robot, adapted.detach(), pre, step.advantage)
         path = InnerPath(after, torch.stack([start, after], 1),
                          torch.stack([step.loss, arrived], 1), step.grad_norm.unsqueeze(1))
-        diagnostics = self.diagnostics(theta, batch, config)
         diagnostics["inner_loss"] = step.loss.mean().cpu().numpy()
         return MetaGradient.from_path(path, task_grads, loss_before=-pre.returns(),
                                       loss_after=loss_after, grad_evals=2 * n, hvp_evals=n,
@@ -251,9 +255,6 @@ class PolicyGradientMeta(Algorithm):
         out = demo_trajectories(self, theta, config) if self.demo_due() else {}
         out["log_sigma"] = self.parts(theta.detach())[0][-1:].cpu().numpy().copy()
         return out
-
-    def post_step(self, result: MetaGradient, batch: TaskBatch, config: Config) -> None:
-        self.steps_done += 1
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {"steps_done": np.array(self.steps_done, dtype=np.int64)}
@@ -319,9 +320,6 @@ class NoRML(PolicyGradientMeta):
     @classmethod
     def model(cls, family: TaskFamily, config: Config) -> TaskFamily:
         return NoRMLModel(family.params, config.norml_advantage_hidden)
-
-    def parts(self, rows):
-        return self.family.parts(rows)  # type: ignore[attr-defined]
 
     def learned_advantage(self, config: Config) -> bool:
         return bool(config.norml_learned_advantage)
