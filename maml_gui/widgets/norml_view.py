@@ -36,6 +36,7 @@ class NoRMLView(MethodPanel):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.summary.setWordWrap(True)  # two long lines: a dock narrower than them must not clip
         self.names: list[str] = []
         self.has_advantage = False
         self.pre_paths: list[pg.PlotDataItem] = []
@@ -93,7 +94,7 @@ class NoRMLView(MethodPanel):
         self.offset_plot.addItem(self.bars)
         self.return_plot = self.graphics.addPlot(row=1, col=1, title="mean return")
         self.return_plot.setLabel("bottom", "meta-step")
-        self.return_plot.addLegend(offset=(-5, -5))
+        self.return_plot.addLegend(offset=(-5, 60))  # between the two curves
         self.curves["before"] = self.return_plot.plot(pen=pg.mkPen(BEFORE_COLOUR, width=2),
                                                       name="before adaptation")
         self.curves["after"] = self.return_plot.plot(pen=pg.mkPen(task_colour(2), width=2),
