@@ -5,7 +5,6 @@ the second-order policy gradient, and the calibration run of REFERENCE-EXTENSION
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import pytest
@@ -265,24 +264,32 @@ def test_resuming_from_a_checkpoint_continues_identically():
 
 # --- the calibration run ---------------------------------------------------------------------------
 def _train(algorithm: str, seed: int):
+    """The calibration setting of REFERENCE-EXTENSIONS §4 trained for 300 meta-steps."""
     config = _config(algorithm, seed=seed, steps=300)
     trainer = MetaTrainer(config)
     for _ in range(300):
         trainer.step()
-    return evaluate_returns(trainer.algorithm, trainer.theta, config, 100, 10_000 + seed)
+    return trainer.algorithm, trainer.theta, config
+
+
+@pytest.fixture(scope="module")
+def domain_randomisation():
+    """DR trained once (its return hardly depends on the seed: −11.48 … −11.59 for seeds 0–2)
+    and evaluated on each NoRML seed's fresh tasks."""
+    return _train("pretrain", 0)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_norml_adapts_without_rewards_and_beats_domain_randomisation(seed):
+def test_norml_adapts_without_rewards_and_beats_domain_randomisation(seed, domain_randomisation):
     """REFERENCE-EXTENSIONS §4: ≈ −4.2 after adaptation against ≈ −11.2 for DR."""
-    before, after = _train("norml", seed)
-    _dr_before, dr = _train("pretrain", seed)
+    before, after = evaluate_returns(*_train("norml", seed), 100, 10_000 + seed)
+    dr_algorithm, dr_theta, dr_config = domain_randomisation
+    dr_before, dr = evaluate_returns(dr_algorithm, dr_theta, dr_config, 100, 10_000 + seed)
+    assert dr_before == dr and dr < -9.0  # DR does not adapt
     assert after > -6.0 + 0.5  # with a margin
     assert after > dr + 5.0 + 1.0
     assert after > before + 5.0  # the gain is adaptation's, not a better start
-    assert math.isfinite(dr) and dr < -9.0
-
 
 def test_the_compare_tabs_maml_reference_on_norml_is_maml_rl_on_the_policy_block():
     config = _config(task={"n_tasks": 2, "rollouts": 4, "horizon": 3})

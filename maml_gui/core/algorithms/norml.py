@@ -237,7 +237,7 @@ class PolicyGradientMeta(Algorithm):
         if not self.adapts:
             loss = self.robot.loss(start, batch, QUERY)
             return InnerPath(start, start.unsqueeze(1), loss.unsqueeze(1),
-                             torch.zeros(batch.n, 0, dtype=start.dtype))
+                             torch.zeros(batch.n, 0, dtype=start.dtype, device=start.device))
         step = self.inner_step(rows, self.pre_rollouts(rows, batch), config, create_graph=False)
         after = self.full_rows(start, step.policy.detach())
         with torch.no_grad():
@@ -270,10 +270,10 @@ def demo_trajectories(algorithm: PolicyGradientMeta, theta: torch.Tensor,
     generator = torch.Generator().manual_seed(DEMO_SEED)
     angles = torch.tensor(DEMO_ANGLES, dtype=torch.float64)
     shape = (len(DEMO_ANGLES), DEMO_ROLLOUTS, robot.horizon, STATE_DIM)
-    batch = TaskBatch({"angle": angles.to(theta.dtype),
-                       "noise_pre": torch.randn(shape, generator=generator, dtype=torch.float64).to(theta.dtype),
-                       "noise_post": torch.zeros(shape[0], 1, *shape[2:], dtype=theta.dtype)},
-                      np.arange(len(DEMO_ANGLES)))
+    batch = TaskBatch({"angle": angles,
+                       "noise_pre": torch.randn(shape, generator=generator, dtype=torch.float64),
+                       "noise_post": torch.zeros(shape[0], 1, *shape[2:], dtype=torch.float64)},
+                      np.arange(len(DEMO_ANGLES))).to(theta.device, theta.dtype)
     rows = task_rows(theta.detach(), len(DEMO_ANGLES))
     before = algorithm.parts(rows)[0].detach()
     after = before
@@ -294,11 +294,11 @@ def advantage_map(model: NoRMLModel, theta: torch.Tensor,
                   grid: int = ADVANTAGE_GRID) -> np.ndarray:
     """A_ψ(s′ = d, s = 0, a) over actions a on a ``grid × grid`` lattice of [−2, 2]² (rows: a_y)."""
     _policy, psi, _e = model.parts(theta.detach())
-    axis = torch.linspace(-2.0, 2.0, grid, dtype=theta.dtype)
+    axis = torch.linspace(-2.0, 2.0, grid, dtype=theta.dtype, device=theta.device)
     ay, ax = torch.meshgrid(axis, axis, indexing="ij")
     actions = torch.stack([ax, ay], -1).reshape(1, -1, STATE_DIM)
     states = torch.zeros_like(actions)
-    nexts = torch.tensor(displacement, dtype=theta.dtype).expand_as(actions)
+    nexts = torch.tensor(displacement, dtype=theta.dtype, device=theta.device).expand_as(actions)
     with torch.no_grad():
         values = model.advantage(psi.unsqueeze(0), states, actions, nexts)
     return values.reshape(grid, grid).cpu().numpy().copy()
