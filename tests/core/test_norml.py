@@ -302,3 +302,19 @@ def test_the_compare_tabs_maml_reference_on_norml_is_maml_rl_on_the_policy_block
     reference = trainer.reference.meta_gradient(theta, batch, config)
     assert not reference.task_grads[:, alg.family.policy_dim:].any()
     assert torch.equal(reference.paths[:, 1, 7:], reference.paths[:, 0, 7:])
+
+
+def test_the_landscape_draws_minus_return_and_no_meta_surface_for_meta_rl():
+    from maml_gui.core.landscape import LandscapeError, LandscapeEvaluator, landscape_tasks
+
+    for algorithm in ("norml", "maml"):
+        config = _config(algorithm, task={"n_tasks": 2, "rollouts": 3, "horizon": 4})
+        evaluator = LandscapeEvaluator(config, landscape_tasks(config), dtype=torch.float64)
+        with pytest.raises(LandscapeError, match="policy-gradient step"):
+            evaluator.check("meta")
+        assert "−return" in evaluator.label("mean")
+        theta = MetaTrainer(config).theta.numpy()
+        values = evaluator.values("mean", theta[None])
+        policy = torch.tensor(theta[:7]).expand(2, -1)
+        expected = -evaluator.family.rollout(policy, evaluator.tasks, QUERY).returns().mean()
+        assert values[0] == pytest.approx(float(expected), rel=1e-12)
