@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QWidget
 
 from maml_gui.core.algorithms.norml import ADVANTAGE_DISPLACEMENT
@@ -87,7 +88,11 @@ class NoRMLView(MethodPanel):
         self.advantage_plot.plot(radius * np.cos(turn), radius * np.sin(turn),
                                  pen=pg.mkPen("#FF6060", width=1.5, style=Qt.PenStyle.DashLine))
         self.offset_plot = self.graphics.addPlot(row=1, col=0, title="offset e")
-        self.offset_plot.getAxis("bottom").setTicks([list(enumerate(self._short_names()))])
+        axis = self.offset_plot.getAxis("bottom")
+        axis.setTicks([list(enumerate(self._short_names()))])
+        small = QFont()
+        small.setPointSizeF(max(6.0, 0.75 * small.pointSizeF()))  # seven names in a narrow dock
+        axis.setStyle(tickFont=small)
         self.offset_plot.addLine(y=0, pen=pg.mkPen("#808080"))
         self.bars = pg.BarGraphItem(x=np.arange(len(self.names)), height=np.zeros(len(self.names)),
                                     width=0.7, brush=task_colour(4))
