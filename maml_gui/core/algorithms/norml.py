@@ -27,15 +27,12 @@ import numpy as np
 import torch
 
 from maml_gui.core.algorithms.base import Algorithm, InnerPath, MetaGradient, task_rows
-from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.config import Config
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
-from maml_gui.core.tasks.point_robot import (
-    STATE_DIM, PointRobotFamily, Rollouts, mlp, mlp_init, mlp_layout, split_blocks,
-)
+from maml_gui.core.tasks.point_robot import STATE_DIM, NoRMLModel, PointRobotFamily, Rollouts
 
 BASELINE_RIDGE = 1e-5  # rllab's LinearFeatureBaseline
 NORMALISE_EPS = 1e-8
-ADVANTAGE_INPUTS = 3 * STATE_DIM  # [s′, s, a]
 #: rotations whose trajectories the traces keep (and the Method view draws)
 DEMO_ANGLES = (-2.4, -0.8, 0.8, 2.4)
 DEMO_ROLLOUTS = 25
@@ -45,45 +42,6 @@ DEMO_EVERY = 10
 #: the A_ψ heatmap: actions on a grid over [−2, 2]², for one observed displacement from s = 0
 ADVANTAGE_GRID = 21
 ADVANTAGE_DISPLACEMENT = (0.0, 1.0)
-
-
-class NoRMLModel(PointRobotFamily):
-    """The point robot's policy followed by A_ψ (a tanh MLP 6-h-h-1) and the offset e."""
-
-    def __init__(self, params, advantage_hidden: int):
-        super().__init__(params)
-        self.advantage_hidden = int(advantage_hidden)
-
-    def advantage_layout(self) -> list[tuple[str, tuple[int, ...]]]:
-        h = self.advantage_hidden
-        return mlp_layout("psi_", [ADVANTAGE_INPUTS, h, h, 1])
-
-    def layout(self) -> list[tuple[str, tuple[int, ...]]]:
-        offsets = [(f"e_{name}", shape) for name, shape in self.policy_layout()]
-        return self.policy_layout() + self.advantage_layout() + offsets
-
-    @property
-    def advantage_dim(self) -> int:
-        return sum(int(np.prod(shape)) for _name, shape in self.advantage_layout())
-
-    def parts(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(policy, ψ, e) of ``theta`` ``(..., P)``."""
-        p, a = self.policy_dim, self.advantage_dim
-        return theta[..., :p], theta[..., p:p + a], theta[..., p + a:]
-
-    def advantage(self, psi: torch.Tensor, states: torch.Tensor, actions: torch.Tensor,
-                  next_states: torch.Tensor) -> torch.Tensor:
-        """A_ψ(s′, s, a) ``(n, ...)`` for ψ rows ``(n, a)`` and transitions ``(n, ..., 2)``."""
-        inputs = torch.cat([next_states, states, actions], -1)
-        flat = inputs.reshape(inputs.shape[0], -1, ADVANTAGE_INPUTS)
-        out = mlp(split_blocks(psi, self.advantage_layout()), flat)
-        return out.reshape(inputs.shape[:-1])
-
-    def default_theta0(self, generator: torch.Generator) -> torch.Tensor:
-        """The policy's θ₀, ψ as PyTorch initialises it, e = 0."""
-        policy = super().default_theta0(generator)
-        psi = mlp_init(generator, self.advantage_layout())
-        return torch.cat([policy, psi, torch.zeros_like(policy)])
 
 
 # --- advantages --------------------------------------------------------------------------------
@@ -310,16 +268,6 @@ class NoRML(PolicyGradientMeta):
     summary = ("θ′ = θ − α∇(−mean log π·A_ψ(s′,s,a)) + e on reward-free rollouts; outer policy "
                "gradient on (θ, ψ, e) through the step")
     uses = ("inner_lr", "inner_steps", "outer_lr", "norml_offset", "norml_learned_advantage")
-
-    @classmethod
-    def check_config(cls, config: Config, family: TaskFamily) -> None:
-        if family.name != "point_robot":
-            raise ConfigError("algorithm", "norml",
-                              "NoRML adapts a policy without rewards: set task.family = point_robot")
-
-    @classmethod
-    def model(cls, family: TaskFamily, config: Config) -> TaskFamily:
-        return NoRMLModel(family.params, config.norml_advantage_hidden)
 
     def learned_advantage(self, config: Config) -> bool:
         return bool(config.norml_learned_advantage)

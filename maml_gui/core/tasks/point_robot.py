@@ -30,6 +30,7 @@ BOUND = 2.0  # the plane is clipped to [−2, 2]²
 STATE_DIM = 2
 POLICIES = ("linear", "mlp")
 NOISE = {SUPPORT: "noise_pre", QUERY: "noise_post"}
+ADVANTAGE_INPUTS = 3 * STATE_DIM  # A_ψ reads [s′, s, a]
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,45 @@ class PointRobotFamily(TaskFamily):
         if config.inner_steps != 1:
             raise ConfigError("inner_steps", config.inner_steps,
                               f"the {self.name} family adapts by one policy-gradient step: set 1")
+
+
+class NoRMLModel(PointRobotFamily):
+    """The point robot's policy followed by A_ψ (a tanh MLP 6-h-h-1) and the offset e."""
+
+    def __init__(self, params, advantage_hidden: int):
+        super().__init__(params)
+        self.advantage_hidden = int(advantage_hidden)
+
+    def advantage_layout(self) -> list[tuple[str, tuple[int, ...]]]:
+        h = self.advantage_hidden
+        return mlp_layout("psi_", [ADVANTAGE_INPUTS, h, h, 1])
+
+    def layout(self) -> list[tuple[str, tuple[int, ...]]]:
+        offsets = [(f"e_{name}", shape) for name, shape in self.policy_layout()]
+        return self.policy_layout() + self.advantage_layout() + offsets
+
+    @property
+    def advantage_dim(self) -> int:
+        return sum(int(np.prod(shape)) for _name, shape in self.advantage_layout())
+
+    def parts(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(policy, ψ, e) of ``theta`` ``(..., P)``."""
+        p, a = self.policy_dim, self.advantage_dim
+        return theta[..., :p], theta[..., p:p + a], theta[..., p + a:]
+
+    def advantage(self, psi: torch.Tensor, states: torch.Tensor, actions: torch.Tensor,
+                  next_states: torch.Tensor) -> torch.Tensor:
+        """A_ψ(s′, s, a) ``(n, ...)`` for ψ rows ``(n, a)`` and transitions ``(n, ..., 2)``."""
+        inputs = torch.cat([next_states, states, actions], -1)
+        flat = inputs.reshape(inputs.shape[0], -1, ADVANTAGE_INPUTS)
+        out = mlp(split_blocks(psi, self.advantage_layout()), flat)
+        return out.reshape(inputs.shape[:-1])
+
+    def default_theta0(self, generator: torch.Generator) -> torch.Tensor:
+        """The policy's θ₀, ψ as PyTorch initialises it, e = 0."""
+        policy = super().default_theta0(generator)
+        psi = mlp_init(generator, self.advantage_layout())
+        return torch.cat([policy, psi, torch.zeros_like(policy)])
 
 
 #: the algorithms that run on this family (the others need a differentiable task loss)
