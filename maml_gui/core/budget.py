@@ -33,7 +33,8 @@ MATRIX_COPIES = 6  # measured, see the module docstring
 GRAPH_COPIES = 3  # parameters, gradients and the autograd graph of each inner step
 RECORD_ITEM = 8  # step records are float64
 TEXT_BYTES_PER_NUMBER = 22  # "-0.12345678901234567, " (shortest round-trip repr)
-JSON_BYTES_PER_NUMBER = 100  # a Python float in a list, its text, the joined string
+JSON_BYTES_PER_NUMBER = 100
+RL_NUMBERS_PER_TRANSITION = 10  # s, a, s′, r, log π, advantage, return  # a Python float in a list, its text, the joined string
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,15 @@ def training_terms(config: Config) -> list[Term]:
                           f"hidden units × {k + 1} points)",
                           tasks * points * width * (k + 1) * item * GRAPH_COPIES, setting,
                           params.get("k_shot", params.get("n_points"))))
+    if "rollouts" in params:  # meta-RL: both rollout phases' transitions and activations
+        runs, horizon = int(params["rollouts"]), int(params["horizon"])
+        width = RL_NUMBERS_PER_TRANSITION + 2 * config.norml_advantage_hidden
+        if params["policy"] == "mlp":
+            width += 2 * int(params["policy_hidden"])
+        terms.append(Term(f"the rollouts ({tasks:,} tasks × {runs:,} rollouts × {horizon} steps, "
+                          "before and after adaptation)",
+                          2 * tasks * runs * horizon * width * item * GRAPH_COPIES,
+                          "task.rollouts", runs))
     return terms
 
 

@@ -24,6 +24,7 @@ VARIANT_KEYS = frozenset({
     "metanas_temperature", "metanas_inner_optimizer",
     "metanas_arch_outer_lr", "metanas_warmup", "metanas_prune", "metanas_prune_every",
     "itaml_variant", "itaml_decay",
+    "norml_offset", "norml_learned_advantage",
 })
 
 

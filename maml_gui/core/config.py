@@ -6,7 +6,6 @@ The panel, the command line (`--set key=value`) and session files are all checke
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields as dc_fields
 from pathlib import Path
 from types import MappingProxyType
@@ -24,8 +23,7 @@ SCHEMA_VERSION = 1
 MAX_TASK_NUMBERS = 20_000_000
 
 ALGORITHMS = ("maml", "fomaml", "reptile", "imaml", "tr_maml", "pretrain", "tree_maml", "b_small",
-              "metanas",
-              "itaml")
+              "metanas", "itaml", "norml")
 METANAS_OPS = ("relu", "tanh", "sin", "identity")
 ITAML_VARIANTS = ("paper", "code", "replay", "naive")
 
@@ -47,6 +45,11 @@ FIELDS: tuple[Field, ...] = (
           "Outer learning rate β (for Reptile: the interpolation step ε).", label="outer lr β",
           hot=True, low=0.0, high=100.0, log_scale=True,
           formula="θ ← θ − β · meanᵢ gᵢ   (Reptile: θ ← θ + ε · meanᵢ(φᵢ − θ))", symbol="β"),
+    Field("outer_lr_decay", "choice", "none",
+          "Schedule of the outer learning rate: none keeps β; linear lowers it to 0 over the "
+          "run's `steps` meta-steps (NoRML's schedule), 0 after them.",
+          label="outer lr decay", choices=("none", "linear"),
+          formula="β_t = β · max(0, 1 − t / steps)"),
     Field("meta_batch", "int", None, "Tasks per meta-step, sampled from the task pool.",
           label="meta-batch", nullable=True, low=1, high=10_000,
           null_means="all tasks of the pool every step"),
@@ -137,6 +140,17 @@ FIELDS: tuple[Field, ...] = (
           "Exemplars per minibatch, drawn from the session's data.", label="iTAML batch",
           nullable=True, low=1, high=1_000_000, group="itaml",
           null_means="all of the session's data every step"),
+    # --- NoRML (issue 15) ---
+    Field("norml_offset", "bool", True,
+          "NoRML's learned offset e added to the adapted policy (off: the MAML_LAF ablation).",
+          label="NoRML offset e", group="norml", formula="θ′ = θ − α∇L_in(θ) + e"),
+    Field("norml_learned_advantage", "bool", True,
+          "NoRML's inner step uses the learned advantage A_ψ(s′, s, a) on reward-free rollouts "
+          "(off: the true advantages of the pre-update rewards, the MAML_OFFSET ablation).",
+          label="NoRML learned A_ψ", group="norml",
+          formula="L_in = −mean log π_θ(a|s) · A_ψ(s′, s, a)"),
+    Field("norml_advantage_hidden", "int", 16, "Hidden width h of NoRML's A_ψ, an MLP 6-h-h-1.",
+          label="NoRML A_ψ width", low=1, high=256, group="norml"),
     Field("seed", "int", 0, "Seed of every random draw (tasks, data, meta-batches, MLP init).",
           low=0, high=2**31 - 1, group="run"),
     Field("device", "str", "auto",
@@ -194,6 +208,7 @@ class Config:
     inner_steps: int
     outer_optimizer: str
     outer_lr: float
+    outer_lr_decay: str
     meta_batch: int | None
     imaml_lambda: float
     cg_steps: int
@@ -218,6 +233,9 @@ class Config:
     itaml_decay: float
     itaml_session_steps: int
     itaml_batch: int | None
+    norml_offset: bool
+    norml_learned_advantage: bool
+    norml_advantage_hidden: int
     seed: int
     device: str
     dtype: str

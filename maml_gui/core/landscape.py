@@ -54,6 +54,9 @@ NO_META_SURFACE = {
     "metanas": "MetaNAS adapts with DARTS steps under a falling temperature: "
                "its meta surface is not drawn; use mean or task:I",
 }
+NO_META_SURFACE["norml"] = NO_META_SURFACE_RL = (
+    "meta-RL adapts by a policy-gradient step on sampled rollouts: its meta surface is not "
+    "drawn; mean and task:I show −return of the policy θ (seeded rollouts)")
 
 
 class LandscapeError(ValueError):
@@ -252,6 +255,8 @@ class LandscapeEvaluator:
         kind, index = parse_surface(name, self.tasks.n)
         if kind == "meta" and self.config.algorithm in NO_META_SURFACE:
             raise LandscapeError(NO_META_SURFACE[self.config.algorithm])
+        if kind == "meta" and getattr(self.family, "reinforcement", False):
+            raise LandscapeError(NO_META_SURFACE_RL)
         return kind, index
 
     def label(self, name: str) -> str:
@@ -259,6 +264,8 @@ class LandscapeEvaluator:
         c = self.config
         if kind == "task":
             return f"task {index}: L{_sub(index)}(θ)"
+        if kind == "mean" and getattr(self.family, "reinforcement", False):
+            return "−return of the policy θ before adaptation, meanᵢ over seeded rollouts (DR's objective)"
         if kind == "mean":
             return "mean task loss meanᵢ Lᵢ(θ) (pretraining's objective)"
         if kind == "imaml":

@@ -125,6 +125,7 @@ class MetaTrainer:
         batch = self.next_batch()
         theta = self.theta.detach().clone()
         result = self.algorithm.meta_gradient(theta, batch, self.config)
+        self.optimizer.lr = scheduled_lr(self.config, self.step_index)
         self.optimizer.step(self.theta, result.aggregate.detach().to(self.theta.dtype))
         arrays = {
             "theta": _numpy(theta), "paths": _numpy(result.paths),
@@ -166,6 +167,13 @@ class MetaTrainer:
         """Support losses along this step's inner loops started from another θ."""
         start = torch.tensor(np.array(theta), dtype=self.dtype, device=self.device)
         return _numpy(self.algorithm.adapt(start, batch, self.config).losses)
+
+
+def scheduled_lr(config: Config, step: int) -> float:
+    """β at meta-step ``step`` (from 0): constant, or falling linearly to 0 over ``config.steps``."""
+    if config.outer_lr_decay == "linear":
+        return config.outer_lr * max(0.0, 1.0 - step / config.steps) if config.steps else 0.0
+    return config.outer_lr
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -34,7 +34,7 @@ LEGEND = f"{COLD_MARK}  changes restart the run; other settings apply live."
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Algorithm", ("algorithm", "outer_optimizer", "theta0")),
     ("Inner loop", ("inner_lr", "inner_steps")),
-    ("Outer loop", ("outer_lr", "meta_batch")),
+    ("Outer loop", ("outer_lr", "outer_lr_decay", "meta_batch")),
     ("iMAML", ("imaml_lambda", "cg_steps", "cg_damping", "cg_tol")),
     ("TR-MAML", ("tr_lr",)),
     ("TreeMAML", ("tree_clusters", "tree_thresholds", "tree_first_order")),
@@ -44,6 +44,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
                  "metanas_prune_every")),
     ("iTAML", ("itaml_variant", "itaml_memory", "itaml_decay", "itaml_session_steps",
                "itaml_batch")),
+    ("NoRML", ("norml_offset", "norml_learned_advantage", "norml_advantage_hidden")),
     ("Task", ()),
     ("Run", ("seed", "device", "dtype", "record_paths", "record_every", "record_task_grads")),
 )

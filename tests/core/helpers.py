@@ -38,9 +38,12 @@ def family_and_pool(config):
 
 # B-SMALL and MetaNAS are built on the sinusoid MLP; a small one keeps tests fast.
 SMALL_SINE = {"family": "sinusoid", "hidden": [5, 5], "n_tasks": 3}
+SMALL_ROBOT = {"family": "point_robot", "n_tasks": 3, "rollouts": 4, "horizon": 5}
 
 
 def algorithm_config(algorithm: str, **settings):
     """A config of ``algorithm`` on the default task family, or a small sinusoid where needed."""
     task = SMALL_SINE if algorithm in ("b_small", "metanas") else {}
+    if algorithm == "norml":  # meta-RL: its own family, one inner step
+        task, settings = SMALL_ROBOT, {**settings, "inner_steps": 1}
     return make_config({"algorithm": algorithm, "task": task, **settings})

@@ -154,3 +154,46 @@ def test_itaml_view_on_a_regression_stream(qtbot):
     np.testing.assert_allclose(shown, expected)
     assert "query loss" in panel.matrix_plot.titleLabel.text
     assert "classifiers only" in panel.prediction_plot.titleLabel.text
+
+# --- NoRML (meta-RL on the point robot) --------------------------------------------------------
+ROBOT = {"family": "point_robot", "n_tasks": 3, "rollouts": 5, "horizon": 6}
+
+
+def test_norml_view_draws_the_demonstrated_paths_the_offset_and_the_returns(qtbot):
+    config = make_config({"algorithm": "norml", "task": ROBOT, "inner_lr": 1.0})
+    view = _view(qtbot, config)
+    snapshot, records = _snapshot(config, 12)
+    snapshot.full_speed = True
+    view.show_snapshot(snapshot)
+    assert view.currentWidget() is view.norml
+    norml = view.norml
+    demo = records[10].diagnostics  # the newest demonstration (every 10 steps)
+    assert "demo_pre" not in records[-1].diagnostics
+    x, y = norml.post_paths[2].getData()
+    np.testing.assert_allclose(np.stack([x, y], -1), demo["demo_post"][2])
+    x, y = norml.pre_paths[0].getData()
+    np.testing.assert_allclose(np.stack([x, y], -1), demo["demo_pre"][0])
+    np.testing.assert_allclose(norml.advantage_image.image, demo["advantage_map"])
+    np.testing.assert_allclose(norml.bars.opts["height"], records[-1].diagnostics["offset"])
+    assert [t for _x, t in norml.offset_plot.getAxis("bottom")._tickLevels[0]] == \
+        ["W11", "W12", "W21", "W22", "b1", "b2", "log σ"]
+    steps, after = norml.curves["after"].getData()
+    np.testing.assert_allclose(steps, np.arange(12))
+    np.testing.assert_allclose(after, [-r.loss_after.mean() for r in records])
+    assert "before" in norml.summary.text() and "after adaptation" in norml.summary.text()
+    # animated: the adapted paths grow with the frame index
+    snapshot.full_speed = False
+    snapshot.frames, snapshot.frame_index = (Frame("inner", None, 1),) * 7, 2
+    view.show_snapshot(snapshot)
+    assert len(norml.post_paths[2].getData()[0]) == 3  # ⌈3/7 · 7 points⌉
+
+
+def test_dr_on_the_point_robot_shows_paths_and_returns_without_a_learned_advantage(qtbot):
+    config = make_config({"algorithm": "pretrain", "task": ROBOT})
+    view = _view(qtbot, config)
+    snapshot, records = _snapshot(config, 2)
+    view.show_snapshot(snapshot)
+    assert view.currentWidget() is view.norml and not view.norml.has_advantage
+    assert "no learned A_ψ" in view.norml.advantage_plot.titleLabel.text
+    pre, post = records[0].diagnostics["demo_pre"], records[0].diagnostics["demo_post"]
+    np.testing.assert_array_equal(pre, post)  # DR does not adapt

@@ -65,7 +65,7 @@ def test_highlighted_line_follows_the_animation_phase(view, runs, algorithm, ord
         assert selection.cursor.blockNumber() == line
         if frame.phase == "inner":
             who = "all tasks" if frame.task is None else f"task {frame.task}"
-            assert f"{who}, inner step {frame.inner_step} of {K}" in view.frame_text()
+            assert f"{who}, inner step {frame.inner_step} of {config.inner_steps}" in view.frame_text()
     assert view.code.toPlainText() == code.text
 
 

@@ -9,6 +9,7 @@ from maml_gui.core.algorithms.imaml import IMAML
 from maml_gui.core.algorithms.itaml import ITAML
 from maml_gui.core.algorithms.maml import MAML
 from maml_gui.core.algorithms.metanas import MetaNAS
+from maml_gui.core.algorithms.norml import RL_VARIANTS, NoRML
 from maml_gui.core.algorithms.pretrain import Pretrain
 from maml_gui.core.algorithms.reptile import Reptile
 from maml_gui.core.algorithms.tr_maml import TRMAML
@@ -19,8 +20,7 @@ from maml_gui.core.tasks import TaskFamily, make_family
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
     cls.name: cls for cls in (MAML, FOMAML, Reptile, IMAML, TRMAML, Pretrain, TreeMAML, BSMALL,
-                              MetaNAS,
-                              ITAML)
+                              MetaNAS, ITAML, NoRML)
 }
 assert tuple(ALGORITHMS) == CONFIG_ALGORITHMS, "config.ALGORITHMS must list the registry's names"
 
@@ -31,8 +31,16 @@ def algorithm_label(name: str) -> str:
     return cls.short_label if cls is not None else name
 
 
+def algorithm_class(name: str, family: TaskFamily) -> type[Algorithm]:
+    """The class that runs ``name`` on ``family``: on a reinforcement-learning family
+    ``pretrain`` is domain randomisation and ``maml`` MAML-RL (:mod:`.norml`)."""
+    if getattr(family, "reinforcement", False):
+        return RL_VARIANTS[name]
+    return ALGORITHMS[name]
+
+
 def make_algorithm(name: str, family: TaskFamily, pool_size: int | None) -> Algorithm:
-    return ALGORITHMS[name](family, pool_size)
+    return algorithm_class(name, family)(family, pool_size)
 
 
 def make_model(config: Config) -> TaskFamily:
@@ -42,5 +50,6 @@ def make_model(config: Config) -> TaskFamily:
     return make_family(config)
 
 
-__all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "algorithm_label", "make_algorithm",
+__all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "algorithm_class", "algorithm_label",
+           "make_algorithm",
            "make_model"]

@@ -9,6 +9,7 @@ from maml_gui.core.tasks.base import QUERY, SUPPORT, TaskBatch, TaskFamily
 from maml_gui.core.tasks.blobs import BlobsFamily
 from maml_gui.core.tasks.models import model_for
 from maml_gui.core.tasks.quadratic import QuadraticFamily
+from maml_gui.core.tasks.point_robot import PointRobotFamily
 from maml_gui.core.tasks.rbf import RBFFamily
 from maml_gui.core.tasks.sinusoid import SinusoidFamily
 from maml_gui.core.tasks.softplus import SoftplusFamily
@@ -17,6 +18,7 @@ FAMILIES: dict[str, type[TaskFamily]] = {
     cls.name: cls for cls in (SoftplusFamily, RBFFamily, QuadraticFamily, SinusoidFamily,
                               BlobsFamily)
 }
+FAMILIES[PointRobotFamily.name] = PointRobotFamily  # meta-RL (issue 15)
 DEFAULT_FAMILY = "softplus"
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 from maml_gui.core.fields import ConfigError
 from maml_gui.core.tasks.base import TaskFamily
 from maml_gui.core.tasks.mixed_op_sinusoid import MixedOpSinusoid
+from maml_gui.core.tasks.point_robot import NoRMLModel
 from maml_gui.core.tasks.svdo_sinusoid import SVDOSinusoid
 
 if TYPE_CHECKING:  # the config imports this module: at run time only its values are read
@@ -42,6 +43,9 @@ MODEL_BLOCKS: dict[str, ModelBlocks] = {
     "metanas": ModelBlocks(
         "sinusoid", "MetaNAS searches the sinusoid MLP's non-linearities",
         lambda family, config: MixedOpSinusoid(family.params, config.metanas_ops)),
+    "norml": ModelBlocks(  # issue 15
+        "point_robot", "NoRML adapts a policy without rewards",
+        lambda family, config: NoRMLModel(family.params, config.norml_advantage_hidden)),
 }
 
 
