@@ -9,6 +9,7 @@ from maml_gui.view import (
     ComparisonState, FunctionState, LandscapeState, PlaybackState, ViewStateError, WindowState,
     migrate_view,
 )
+from maml_gui.view.state import VIEW_VERSION
 
 STATES = [
     LandscapeState(surface="task:1", log_scale=True, plane="random", plane_seed=4,
@@ -115,7 +116,7 @@ def test_an_old_session_file_opens(tmp_path):
     assert session.config.algorithm == "reptile"
     assert session.view.landscape.surface == "mean" and session.view.playback.speed == "full"
     assert session.view.comparison.layout == "small multiples"
-    assert session.to_json()["view"]["version"] == 2
+    assert session.to_json()["view"]["version"] == VIEW_VERSION
 
 
 def test_every_preset_view_is_valid():
