@@ -215,6 +215,8 @@ class ComparisonPlot:
             for axis in ("left", "bottom"):
                 item.getAxis(axis).setTextPen(theme.foreground)
                 item.getAxis(axis).setPen(theme.foreground)
+                # "a (x0.001)" on one panel of a small multiple read as another unit
+                item.getAxis(axis).enableAutoSIPrefix(False)
             item.titleLabel.setAttr("color", theme.foreground)
         self._fit()
         self.overlay_title = ("mean task loss (what every method starts from)"

@@ -110,12 +110,18 @@ class ComparisonView(QWidget):
                        self.start_button):
             buttons.addWidget(widget)
         buttons.addStretch(1)
-        controls = QHBoxLayout()
-        for widget in (self.play_button, self.step_button, self.reset_button, QLabel("speed"),
-                       self.rate_box, QLabel("layout"), self.layout_box,
-                       QLabel("target loss"), self.target_box):
-            controls.addWidget(widget)
-        controls.addStretch(1)
+        # two rows: in one, the tab was wider than the window's centre at 1366 pixels and
+        # the plot's right side (colour bar, legend) hid behind a scroll bar
+        controls = QVBoxLayout()
+        for widgets in ((self.play_button, self.step_button, self.reset_button, QLabel("speed"),
+                         self.rate_box),
+                        (QLabel("layout"), self.layout_box, QLabel("target loss"),
+                         self.target_box)):
+            row = QHBoxLayout()
+            for widget in widgets:
+                row.addWidget(widget)
+            row.addStretch(1)
+            controls.addLayout(row)
 
         self.drawing = ComparisonPlot(theme)
         self.overlay_plot = self.drawing.overlay_plot
