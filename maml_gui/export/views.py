@@ -28,15 +28,13 @@ MARGIN = 8  # pixels around a figure's rows
 
 
 @contextmanager
-def figure_layout(size: tuple[int, int], what: str, theme: Theme = PUBLICATION
-                  ) -> Iterator[pg.GraphicsLayoutWidget]:
-    """An off-screen ``GraphicsLayoutWidget`` of ``size`` for the figure's items, closed
-    after; :func:`check_fits` says when its rows need more room than ``size``."""
+def figure_layout(theme: Theme = PUBLICATION) -> Iterator[pg.GraphicsLayoutWidget]:
+    """An off-screen ``GraphicsLayoutWidget`` for a figure's items, closed after;
+    :func:`check_fits` says when its rows need more room than the figure's size."""
     widget = pg.GraphicsLayoutWidget()
     widget.setBackground(theme.background)
     widget.ci.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
     widget.ci.setSpacing(4)
-    widget.figure_name = what
     try:
         yield widget
     finally:
@@ -44,20 +42,20 @@ def figure_layout(size: tuple[int, int], what: str, theme: Theme = PUBLICATION
         widget.deleteLater()
 
 
-def check_fits(widget: pg.GraphicsLayoutWidget, size: tuple[int, int]) -> None:
+def check_fits(widget: pg.GraphicsLayoutWidget, size: tuple[int, int], what: str) -> None:
     """:class:`ExportError` when the figure's rows (text, tables, a plot's least height)
     do not fit in ``size``."""
     flush_layout()
     needed = widget.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize)
     width, height = int(np.ceil(needed.width())), int(np.ceil(needed.height()))
     if size[0] < width or size[1] < height:
-        raise ExportError(f"the {widget.figure_name} figure needs at least {width}x{height} "
+        raise ExportError(f"the {what} figure needs at least {width}x{height} "
                           f"pixels; asked for {size[0]}x{size[1]}")
 
 
 def _write(widget, path, config: Config, view: WindowState, *, size, scale, transparent,
            title: str) -> Path:
-    check_fits(widget, size)
+    check_fits(widget, size, {"compare": "comparison"}.get(view.tab, view.tab))
     return render_widget(widget, path, size=size, scale=scale, transparent=transparent,
                          title=title, metadata=config_metadata(config, view))
 
@@ -69,7 +67,7 @@ def export_trace_image(path: str | Path, config: Config, snapshot, *, size: tupl
     from maml_gui.plots.trace import TracePlot
 
     size = check_size(size, scale)
-    with figure_layout(size, "trace") as widget:
+    with figure_layout() as widget:
         drawing = TracePlot(PUBLICATION, widget.ci, tab=tab)
         if drawing.curves is not None:
             drawing.curves.plot.setMinimumHeight(120)
@@ -108,7 +106,7 @@ def export_function_image(path: str | Path, config: Config, snapshot, *, size: t
     if baseline_theta is None:
         state = state.replace(baseline=False)
     picture = model.picture(state, model.view_steps(state))
-    with figure_layout(size, "function") as widget:
+    with figure_layout() as widget:
         drawing = FunctionPlot(PUBLICATION)
         drawing.plot.setMinimumHeight(160)
         widget.ci.addItem(drawing.plot, row=0, col=0)
@@ -140,7 +138,7 @@ def export_comparison_image(path: str | Path, config: Config, snapshot, *,
     state = ComparisonState(layout=layout, target=target,
                             variants=[[v.config.algorithm, overrides_text(v)]
                                       for v in snapshot.variants])
-    with figure_layout(size, "comparison") as widget:
+    with figure_layout() as widget:
         drawing = ComparisonPlot(PUBLICATION, layout=state.layout)
         drawing.root.setMinimumHeight(200)
         widget.ci.addItem(drawing.root, row=0, col=0)

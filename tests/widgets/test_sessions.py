@@ -100,6 +100,8 @@ def test_every_preset_opens_in_the_window(qtbot, window, name):
         assert window.canvas.surface_name == preset.view.landscape.surface
     if preset.view.tab == "compare":
         assert window.comparison.controller is not None
+    if window.function_view.has_data():  # a preset may set the function view (sinusoid)
+        assert window.function_view.state == preset.view.function
     window.controller.step_meta()
     qtbot.waitUntil(lambda: window.controller.history.total_steps == 1, timeout=10_000)
 
