@@ -189,7 +189,7 @@ class FunctionModel:
                 ) -> FunctionPicture:
         """What to draw for ``state`` with ``view_steps`` fine-tuning steps, of which the
         share ``fraction`` is reached (the animation frame's)."""
-        steps = max(view_steps, *state.steps)
+        steps = max([view_steps, *state.steps])
         meta = self.result("meta", steps)
         baseline = self.result("baseline", steps) if state.baseline else None
         mse = {META_LABEL: {s: float(meta.query_mse[s]) for s in state.steps}}
