@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 # Field and ConfigError live in core/fields (the task families use them too); importing them
 # from here keeps working.
+from maml_gui.core.algorithm_checks import check_algorithm_settings
 from maml_gui.core.fields import ConfigError, Field
 from maml_gui.core.tasks import make_family, validate_task
 
@@ -257,12 +258,9 @@ def make_config(data: Mapping[str, Any] | None = None) -> Config:
 
 
 def _check_cross_field(config: Config) -> None:
-    from maml_gui.core.algorithms import ALGORITHMS as REGISTRY  # algorithms import config
-
     family = make_family(config.task)
-    algorithm = REGISTRY[config.algorithm]
-    algorithm.check_config(config, family)
-    family = algorithm.model(family, config)  # B-SMALL and MetaNAS add parameter blocks
+    check_algorithm_settings(config, family)
+    family = make_family(config)  # B-SMALL and MetaNAS add parameter blocks
     family.check_config(config)
     if config.device not in ("auto", "cpu", "mps", "cuda") and not (
         config.device.startswith("cuda:") and config.device[5:].isdigit()

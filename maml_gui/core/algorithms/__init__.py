@@ -35,8 +35,9 @@ def make_algorithm(name: str, family: TaskFamily, pool_size: int | None) -> Algo
 
 def make_model(config: Config) -> TaskFamily:
     """The parameterised model ``config`` trains: its task family, with the parameter blocks
-    its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits)."""
-    return ALGORITHMS[config.algorithm].model(make_family(config.task), config)  # plain family
+    its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits); the same as
+    ``make_family(config)``, whose table (:mod:`maml_gui.core.tasks.models`) builds it."""
+    return make_family(config)
 
 
 __all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "algorithm_label", "make_algorithm",

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from maml_gui.core.fields import ConfigError
 from maml_gui.core.tasks.base import QUERY, SUPPORT, TaskBatch, TaskFamily
+from maml_gui.core.tasks.models import model_for
 from maml_gui.core.tasks.quadratic import QuadraticFamily
 from maml_gui.core.tasks.rbf import RBFFamily
 from maml_gui.core.tasks.sinusoid import SinusoidFamily
@@ -44,9 +45,7 @@ def make_family(task: Mapping[str, Any] | Any) -> TaskFamily:
     its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits).
     """
     if not isinstance(task, Mapping):  # a Config (not imported: config imports this package)
-        from maml_gui.core.algorithms import make_model  # algorithms import tasks
-
-        return make_model(task)
+        return model_for(task, make_family(task.task))
     params = {k: v for k, v in task.items() if k != "family"}
     return get_family(task["family"])(params)
 
