@@ -637,7 +637,10 @@ class FunctionView(QWidget):
 
     @Slot(bool)
     def _on_erm_toggled(self, on: bool) -> None:
-        self.apply_state(self._state.replace(baseline=on))
+        changes = {"baseline": on}
+        if int(self.erm_steps.value()) != self._baseline_steps():  # typed, not yet confirmed
+            changes["baseline_steps"] = int(self.erm_steps.value())
+        self.apply_state(self._state.replace(**changes))
 
     @Slot()
     def _on_erm_steps_edited(self) -> None:
