@@ -30,6 +30,7 @@ from maml_gui.core.training import initial_theta
 from maml_gui.palette import LANDSCAPE_COLORMAP, Theme, algorithm_colour
 from maml_gui.plots.items import ArrowSet, pen, place_legend
 from maml_gui.plots.table import TableData
+from maml_gui.view.projection import TrailCache, evenly_spaced
 
 ARROW_FRACTION = 0.15
 LAYOUTS = ("overlay", "small multiples")
@@ -118,6 +119,7 @@ class ComparisonPlot:
         self.colour_bar: pg.ColorBarItem | None = None
         self.overlay_image = self.overlay_contours = None
         self.trails: list = []
+        self.trail_caches: list[TrailCache] = []
         self.arrows: list[ArrowSet] = []
         self.markers: list = []
         self.panels: list[pg.PlotItem] = []
@@ -183,6 +185,7 @@ class ComparisonPlot:
         else:
             self.colour_bar.setImageItem(self.overlay_image)
         self.trails, self.arrows, self.markers = [], [], []
+        self.trail_caches = [TrailCache() for _ in variants]
         self.panels, self.panel_images, self.panel_trails, self.panel_arrows = [], [], [], []
         columns = 3 if len(variants) > 4 else 2
         for index, variant in enumerate(variants):
@@ -278,7 +281,9 @@ class ComparisonPlot:
     def _all_points(self) -> np.ndarray:
         if self.snapshot is None:
             return np.atleast_2d(self.theta0)
-        trails = [h.thetas for h in self.snapshot.histories if len(h.thetas)]
+        # evenly spaced rows of each trail, its last included: a plane fit and a view range
+        # need no more, and the MLP's four whole trails are ~60 MB to copy
+        trails = [evenly_spaced(h.thetas) for h in self.snapshot.histories if len(h.thetas)]
         return np.concatenate(trails) if trails else np.atleast_2d(self.theta0)
 
     def _project(self, points: np.ndarray) -> np.ndarray:
@@ -290,9 +295,11 @@ class ComparisonPlot:
         uv, _ = self.plane.project(np.nan_to_num(points))
         return uv
 
-    def show_snapshot(self, snapshot, *, place_legend_now: bool = True) -> None:
+    def show_snapshot(self, snapshot, *, place_legend_now: bool = True,
+                      only_shown: bool = False) -> None:
         """Draw ``snapshot``: trails, θ markers, arrows, the step count; the legend moves to
-        where the trails are not when ``place_legend_now``."""
+        where the trails are not when ``place_legend_now``; ``only_shown``: the layout not
+        shown is left as it was (the window redraws it when it is chosen)."""
         self.snapshot = snapshot
         if self.family.param_dim != 2 and snapshot.steps >= 3 and \
                 snapshot.steps >= max(1.5 * self._plane_steps, self._plane_steps + 10):
@@ -304,28 +311,33 @@ class ComparisonPlot:
                 self._fit()
         (x0, x1), (y0, y1) = self.overlay_plot.getViewBox().viewRange()
         diagonal = math.hypot(x1 - x0, y1 - y0)
+        overlay = not only_shown or self.layout != "small multiples"
+        multiples = not only_shown or self.layout == "small multiples"
         for index, history in enumerate(snapshot.histories):
-            trail = self._project(history.thetas) if len(history.thetas) else np.zeros((0, 2))
-            for item in (self.trails[index], self.panel_trails[index]):
+            trail = self.trail_caches[index].project(
+                history, self._project, (snapshot.run_id, id(self.plane))) \
+                if len(history.thetas) else np.zeros((0, 2))
+            trails = [self.trails[index]] * overlay + [self.panel_trails[index]] * multiples
+            arrows = [self.arrows[index]] * overlay + [self.panel_arrows[index]] * multiples
+            for item in trails:
                 item.setData(trail[:, 0], trail[:, 1]) if len(trail) else item.setData([], [])
             record = history.latest
             if record is None:
                 start = self._project(self.theta0)[0]
                 self.markers[index].setData([start[0]], [start[1]])
-                self.arrows[index].clear()
-                self.panel_arrows[index].clear()
+                for item in arrows:
+                    item.clear()
                 continue
             theta = self._project(record.theta_next)[0]
             self.markers[index].setData([theta[0]], [theta[1]])
             direction = self._project(record.theta_next - record.meta_grad)[0] - theta
             length = float(np.hypot(*direction))
-            if np.isfinite(length) and length > 0 and not record.diverged:
-                tip = theta + ARROW_FRACTION * diagonal * direction / length
-                self.arrows[index].set_arrows(theta[None], tip[None])
-                self.panel_arrows[index].set_arrows(theta[None], tip[None])
-            else:
-                self.arrows[index].clear()
-                self.panel_arrows[index].clear()
+            for item in arrows:
+                if np.isfinite(length) and length > 0 and not record.diverged:
+                    tip = theta + ARROW_FRACTION * diagonal * direction / length
+                    item.set_arrows(theta[None], tip[None])
+                else:
+                    item.clear()
         self._show_step(snapshot.steps)
         if place_legend_now:
             # where the trails are not (they all start at θ₀, often in a corner)

@@ -30,9 +30,11 @@ from maml_gui.runtime.comparison_controller import (
     STEP_RATES, ComparisonController, ComparisonSnapshot,
 )
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
+from maml_gui.runtime.throttle import Throttle
 
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
 SURFACE_GRID = 144  # per panel; computed by a landscape worker when the variants start
+TABLE_MS = 200.0  # the metrics table's shortest refresh interval while running
 
 
 class VariantRow(QWidget):
@@ -74,6 +76,10 @@ class ComparisonView(QWidget):
         self._worker = None  # a landscape worker, made when the first surfaces are needed
         self._jobs: list[tuple[int | None, Config, str]] = []
         self._generation = 0
+        # while running, the table follows a few times a second (its text relayouts cost more
+        # than the plots); a paused or finished comparison shows its last step at once
+        self._table_refresh = Throttle(self._refresh_table, self, min_ms=TABLE_MS,
+                                       max_ms=4 * TABLE_MS)
 
         self.rows: list[VariantRow] = []
         self.rows_box = QVBoxLayout()
@@ -166,8 +172,7 @@ class ComparisonView(QWidget):
         self.step_button.clicked.connect(self._on_step_clicked)
         self.reset_button.clicked.connect(self._on_reset_clicked)
         self.rate_box.currentIndexChanged.connect(self._on_rate_changed)
-        self.layout_box.currentIndexChanged.connect(
-            lambda index: self.drawing.set_layout(LAYOUTS[index]))
+        self.layout_box.currentIndexChanged.connect(self._on_layout_chosen)
         self.target_box.valueChanged.connect(self._on_target_changed)
         self._update_buttons()
 
@@ -265,6 +270,7 @@ class ComparisonView(QWidget):
     def shutdown(self) -> None:
         """Stop the comparison and the landscape worker (bounded wait)."""
         self.stop()
+        self._table_refresh.stop()
         self._jobs = []
         if self._worker is not None:
             self._worker.stop()
@@ -297,6 +303,12 @@ class ComparisonView(QWidget):
     def _on_rate_changed(self, _index: int) -> None:
         if self.controller is not None:
             self.controller.set_rate(self.rate_box.currentData())
+
+    @Slot(int)
+    def _on_layout_chosen(self, index: int) -> None:
+        self.drawing.set_layout(LAYOUTS[index])
+        if self._snapshot is not None:
+            self._on_snapshot(self._snapshot)  # it was not drawn while hidden
 
     @Slot(bool)
     def _on_playing_changed(self, playing: bool) -> None:
@@ -354,7 +366,9 @@ class ComparisonView(QWidget):
     def _on_snapshot(self, snapshot: ComparisonSnapshot) -> None:
         self._snapshot = snapshot
         # the legend moves only at the start: later it would jump while the trails grow
-        self.drawing.show_snapshot(snapshot, place_legend_now=snapshot.steps <= 1)
+        # on screen, only the layout shown is drawn (the other one when it is chosen)
+        self.drawing.show_snapshot(snapshot, place_legend_now=snapshot.steps <= 1,
+                                   only_shown=self.isVisible())
         if not self._target_set:
             target = default_target(snapshot)
             if target is not None:
@@ -362,7 +376,10 @@ class ComparisonView(QWidget):
                 self.target_box.setValue(target)
                 self.target_box.blockSignals(False)
                 self._target_set = True
-        self._refresh_table()
+        if snapshot.playing:
+            self._table_refresh.request()
+        else:
+            self._table_refresh.run()
 
     @Slot(float)
     def _on_target_changed(self, _value: float) -> None:

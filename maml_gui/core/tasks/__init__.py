@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from maml_gui.core.fields import ConfigError
 from maml_gui.core.tasks.base import QUERY, SUPPORT, TaskBatch, TaskFamily
+from maml_gui.core.tasks.blobs import BlobsFamily
 from maml_gui.core.tasks.models import model_for
 from maml_gui.core.tasks.quadratic import QuadraticFamily
 from maml_gui.core.tasks.rbf import RBFFamily
@@ -13,7 +14,8 @@ from maml_gui.core.tasks.sinusoid import SinusoidFamily
 from maml_gui.core.tasks.softplus import SoftplusFamily
 
 FAMILIES: dict[str, type[TaskFamily]] = {
-    cls.name: cls for cls in (SoftplusFamily, RBFFamily, QuadraticFamily, SinusoidFamily)
+    cls.name: cls for cls in (SoftplusFamily, RBFFamily, QuadraticFamily, SinusoidFamily,
+                              BlobsFamily)
 }
 DEFAULT_FAMILY = "softplus"
 
