@@ -14,7 +14,9 @@ from typing import Any, ClassVar, Mapping
 
 from maml_gui.view.fields import ViewField, ViewStateError
 
-VIEW_VERSION = 2  # 1: the flat object of sessions written before the view states
+# 1: the flat object of sessions written before the view states; 2: the function view's part
+# held only its task (the other fields were written with their defaults, never shown)
+VIEW_VERSION = 3
 MAX_PLANE_SEED = 2**31 - 1  # the config's seed range (and what a Qt spin box can hold)
 
 
@@ -125,11 +127,19 @@ class FunctionState(ViewState):
     KEY = "function"
     FIELDS = (
         ViewField("task", "int", 0, "The task whose data and fits are drawn.", low=0),
-        ViewField("support_points", "int", None, "Support points the model adapts to.", low=1,
-                  high=1000, nullable=True, null_means="the config's"),
+        ViewField("support_points", "int", None, "Support points the model adapts to: K drawn "
+                  "at random on the true function.", low=1, high=1000, nullable=True,
+                  null_means="the task's own support set"),
+        ViewField("draw", "int", 0, "Which random draw of the K support points (each "
+                  "“Draw K random points” makes the next).", low=0),
         ViewField("steps", "ints", [1, 5, 10], "Fine-tuning steps shown in the MSE table.",
                   low=0, high=10000),
-        ViewField("baseline", "bool", True, "Compare with a pretrained (non-meta) baseline."),
+        ViewField("view_steps", "int", None, "Fine-tuning steps drawn as curves.", low=1,
+                  high=100, nullable=True, null_means="the run's inner steps k"),
+        ViewField("baseline", "bool", False, "Compare with a pretrained (non-meta, ERM) "
+                  "baseline fine-tuned on the same points."),
+        ViewField("baseline_steps", "int", None, "Training steps of the pretrained baseline.",
+                  low=1, high=1_000_000, nullable=True, null_means="the run's meta-steps"),
     )
 
 
@@ -224,15 +234,23 @@ _V1_KEYS = {
 def migrate_view(data: Mapping[str, Any], where: str = "view") -> dict[str, Any]:
     """A view in the current layout: version-1 views (one flat object: ``surface``,
     ``log_scale``, ``plane``, ``range``, ``speed``, ``order``, ``tab``, ``compare``,
-    ``compare_layout``) are moved into their parts; current ones are returned as they are."""
+    ``compare_layout``) are moved into their parts; version-2 views keep only the function
+    part's task (its other fields were never shown then); current ones are returned as
+    they are."""
     version = data.get("version", 1 if not any(key in data for key in _PARTS) else VIEW_VERSION)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ViewStateError(f"{where}.version = {version!r}: must be 1 or {VIEW_VERSION}")
+        raise ViewStateError(f"{where}.version = {version!r}: must be 1 … {VIEW_VERSION}")
     if version > VIEW_VERSION:
         raise ViewStateError(f"{where} was written by a newer maml-gui (view version {version}; "
                              f"this one reads up to {VIEW_VERSION})")
     if version == VIEW_VERSION:
         return dict(data)
+    if version == 2:
+        migrated = {**data, "version": VIEW_VERSION}
+        function = data.get("function")
+        if isinstance(function, Mapping):  # its other fields were defaults nothing showed
+            migrated["function"] = {key: function[key] for key in ("task",) if key in function}
+        return migrated
     migrated: dict[str, Any] = {"version": VIEW_VERSION}
     for key, value in data.items():
         if key == "version":

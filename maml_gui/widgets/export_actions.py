@@ -143,13 +143,15 @@ class ExportActions(QObject):
 
                 export_comparison_image(path, config, comparison.controller.snapshot(),
                                         size=size, scale=scale, transparent=transparent,
-                                        layout=comparison.layout_box.currentText())
+                                        layout=comparison.layout_box.currentText(),
+                                        target=comparison.target())
             elif view == "function":
                 from maml_gui.export.views import export_function_image
 
+                function = window.function_view  # the figure is built from its state
                 export_function_image(path, config, snapshot, size=size, scale=scale,
-                                      transparent=transparent,
-                                      task=window.function_view.selected_task())
+                                      transparent=transparent, state=function.state,
+                                      baseline_theta=function.model.baseline_theta)
             else:
                 raise ExportError(f"unknown view {view!r}")
         except (ExportError, OSError) as exc:

@@ -11,6 +11,11 @@ removes it, "Draw K random points" samples K anew. Fine-tuning reruns at once on
 (1-D inputs on a 200-point grid: a few milliseconds, even for the 1,761-parameter MLP).
 The ERM model trains in its own worker (a child process where the platform allows), owned
 by this widget and stopped on close.
+
+The widget is a thin shell: its controls are bound both ways to a
+:class:`~maml_gui.view.FunctionState` (task, support points, steps, baseline), the data and
+fits come from a Qt-free :class:`~maml_gui.view.function_data.FunctionModel`, and the
+drawing is a :class:`~maml_gui.plots.function.FunctionPlot`, the item exports build too.
 """
 
 from __future__ import annotations
@@ -19,32 +24,28 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QStackedLayout,
-    QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QSpinBox,
+    QStackedLayout, QVBoxLayout, QWidget,
 )
 
-from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.animation import visible
 from maml_gui.core.config import Config
-from maml_gui.core.function_space import (
-    DEFAULT_STEPS, FineTuneResult, dense_grid, fine_tune, pretrain_config, true_values,
-)
-from maml_gui.core.landscape import landscape_tasks
-from maml_gui.core.tasks import TaskBatch, make_family
+from maml_gui.core.function_space import FineTuneResult, pretrain_config
 from maml_gui.core.training import initial_theta
-from maml_gui.palette import SCREEN, Theme, algorithm_colour
+from maml_gui.palette import SCREEN, Theme
+from maml_gui.plots.function import FunctionPlot, mse_line, plural
 from maml_gui.runtime.pretrain_worker import PretrainWorker
-from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.runtime.run_controller import Snapshot
-from maml_gui.plots.items import SafeLegend, pen
+from maml_gui.runtime.worker_slot import WorkerSlot
+from maml_gui.view import FunctionState, ViewStateError
+from maml_gui.view.function_data import (
+    BASELINE_LABEL, MAX_VIEW_STEPS, META_LABEL, FunctionModel, FunctionPicture,  # noqa: F401
+)
 
-META_LABEL, ERM_LABEL = "meta-learned", "pretrained (ERM)"
-TABLE_STEPS = DEFAULT_STEPS  # the article's 1, 5, 10 steps
+ERM_LABEL = BASELINE_LABEL
 REMOVE_RADIUS_PX = 14.0  # a right-click this close to a support point removes it
-MAX_VIEW_STEPS = 100
 STOP_WAIT_MS = 1000
 # At full speed θ changes with every snapshot (~30 Hz) and fine-tuning the MLP costs a few
 # milliseconds of the GUI thread: refit at most ~8 times a second then (paused: always).
@@ -64,34 +65,23 @@ class FunctionView(QWidget):
     """The MSE table changed: ``{model: {steps: query MSE}}``."""
     pretraining_failed = Signal(str)
     """The ERM baseline could not be trained: a readable reason."""
+    state_changed = Signal(object)
+    """The :class:`~maml_gui.view.FunctionState` changed (a control or :meth:`apply_state`)."""
 
     def __init__(self, config: Config, parent: QWidget | None = None, *, theme: Theme = SCREEN):
         super().__init__(parent)
         self.theme = theme
-        self._config = config
-        self._family = make_family(config)
-        self._tasks: TaskBatch | None = None
-        self._task_index = 0
-        self._x_support = np.zeros(0)
-        self._y_support = np.zeros(0)
-        self._x_query = np.zeros(0)
-        self._y_query = np.zeros(0)
-        self._theta = np.zeros(0)
+        self.model = FunctionModel(config)
+        self._state = FunctionState()
         self._fraction = 1.0  # share of the fine-tuning steps the current frame has reached
-        self._grid = np.zeros(0)
-        self._truth = np.zeros(0)
-        self._result: FineTuneResult | None = None
-        self._result_key: tuple | None = None
-        self._erm_theta: np.ndarray | None = None
+        self._picture: FunctionPicture | None = None
+        self._shown_result: FineTuneResult | None = None
         self._erm_key: tuple | None = None
-        self._erm_result: FineTuneResult | None = None
-        self._erm_result_key: tuple | None = None
         self._erm_generation = 0
         self._workers = WorkerSlot(self)
-        self._steps_follow_config = True
-        self._draw_count = 0
         self._dirty = True
         self._last_refresh = -float("inf")
+        self._k_for = None  # the tasks K was last set for
         self.comparison: dict[str, dict[int, float]] = {}
 
         # --- controls -----------------------------------------------------------------
@@ -99,7 +89,11 @@ class FunctionView(QWidget):
         self.task_box.setToolTip("Which task to show (the canvas's task colours)")
         self.task_box.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.task_box.setMinimumContentsLength(18)
+        self.task_box.setMinimumContentsLength(12)
+        self.table_steps = QLineEdit()
+        self.table_steps.setMaximumWidth(70)
+        self.table_steps.setToolTip("Fine-tuning steps of the MSE table's columns, separated by "
+                                    "commas (e.g. 1, 5, 10)")
         self.k_spin = QSpinBox()
         self.k_spin.setRange(1, 1000)
         self.k_spin.setToolTip("K: how many random support points to draw")
@@ -118,6 +112,8 @@ class FunctionView(QWidget):
         task_row = QHBoxLayout()
         task_row.addWidget(QLabel("Task:"))
         task_row.addWidget(self.task_box, 1)
+        task_row.addWidget(QLabel("MSE at"))
+        task_row.addWidget(self.table_steps)
         points_row = QHBoxLayout()
         points_row.addWidget(QLabel("K"))
         points_row.addWidget(self.k_spin)
@@ -130,50 +126,14 @@ class FunctionView(QWidget):
         top.setSpacing(2)
         top.addLayout(task_row)
         top.addLayout(points_row)
-        self.task_box.setMinimumContentsLength(12)
-        self.task_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
 
         # --- the plot -----------------------------------------------------------------
         self.plot_widget = pg.PlotWidget(background=theme.background)
-        self.plot = self.plot_widget.getPlotItem()
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.view = self.plot.getViewBox()
-        self.view.disableAutoRange()
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTextPen(theme.foreground)
-            self.plot.getAxis(axis).setPen(theme.foreground)
-        self.plot.setLabel("bottom", "x", color=theme.foreground)
-        self.plot.setLabel("left", "y", color=theme.foreground)
+        self.drawing = FunctionPlot(theme, self.plot_widget.getPlotItem())
+        self.plot = self.drawing.plot
         self.plot_widget.setToolTip(
             "Left-click: add a support point at that x, on the true function (noiseless, for "
             "clarity).\nRight-click near a point: remove it. Fine-tuning reruns at once.")
-        self.truth_band = pg.PlotDataItem(connect="finite")
-        self.truth_band.setZValue(1)
-        self.truth_curve = pg.PlotDataItem(connect="finite")
-        self.truth_curve.setZValue(2)
-        self.query_points = pg.ScatterPlotItem(size=7, symbol="o")
-        self.query_points.setZValue(3)
-        self.before_curve = pg.PlotDataItem(connect="finite")
-        self.before_curve.setZValue(6)
-        self.step_curves: list[pg.PlotDataItem] = []
-        self.erm_before_curve = pg.PlotDataItem(connect="finite")
-        self.erm_before_curve.setZValue(4)
-        self.erm_after_curve = pg.PlotDataItem(connect="finite")
-        self.erm_after_curve.setZValue(5)
-        self.support_points = pg.ScatterPlotItem(size=11, symbol="o")
-        self.support_points.setZValue(20)
-        for item in (self.truth_band, self.truth_curve, self.query_points, self.before_curve,
-                     self.erm_before_curve, self.erm_after_curve, self.support_points):
-            self.plot.addItem(item)
-        # two columns at the bottom left, in the room the y range leaves under the curves
-        self.legend = SafeLegend(offset=(6, -6), labelTextColor=theme.foreground,
-                                    brush=pg.mkBrush(0, 0, 0, 140) if not theme.print_theme
-                                    else pg.mkBrush(255, 255, 255, 210),
-                                    verSpacing=-8, horSpacing=14, colCount=2)
-        self.legend.setParentItem(self.view)
-        self.view.sigResized.connect(self._fit_legend)
 
         # --- comparison ---------------------------------------------------------------
         self.erm_box = QCheckBox("Compare with pretrained (ERM)")
@@ -200,7 +160,7 @@ class FunctionView(QWidget):
         erm_row.addWidget(self.erm_box)
         erm_row.addWidget(self.erm_steps)
         erm_row.addWidget(self.erm_status, 1)
-        self.controls = QWidget()  # both rows of controls are hidden in exported figures
+        self.controls = QWidget()
         self.controls.setLayout(top)
         self.erm_controls = QWidget()
         self.erm_controls.setLayout(erm_row)
@@ -237,42 +197,74 @@ class FunctionView(QWidget):
         self.steps_spin.valueChanged.connect(self._on_steps_changed)
         self.erm_box.toggled.connect(self._on_erm_toggled)
         self.erm_steps.editingFinished.connect(self._on_erm_steps_edited)
+        self.table_steps.editingFinished.connect(self._on_table_steps_edited)
         self.plot.scene().sigMouseClicked.connect(self._on_scene_clicked)
         self.set_config(config, restarted=True)
+
+    # --- the drawing's items (tests and scripts reach them here) ------------------------
+    @property
+    def view(self) -> pg.ViewBox:
+        return self.drawing.view
+
+    @property
+    def legend(self):
+        return self.drawing.legend
+
+    @property
+    def step_curves(self) -> list:
+        return self.drawing.step_curves
+
+    @property
+    def before_curve(self):
+        return self.drawing.before_curve
+
+    @property
+    def erm_after_curve(self):
+        return self.drawing.erm_after_curve
 
     # --- public -------------------------------------------------------------------------
     @property
     def config(self) -> Config:
-        return self._config
+        return self.model.config
+
+    @property
+    def state(self) -> FunctionState:
+        """What the view shows (bound to the controls both ways)."""
+        return self._state
 
     @property
     def task_index(self) -> int:
-        return self._task_index
+        return self.model.task_index
 
     @property
     def support(self) -> tuple[np.ndarray, np.ndarray]:
         """The support points ``(x, y)`` (copies)."""
-        return self._x_support.copy(), self._y_support.copy()
+        return self.model.x_support.copy(), self.model.y_support.copy()
 
     @property
     def theta(self) -> np.ndarray:
-        return self._theta.copy()
+        return self.model.theta.copy()
 
     @property
     def result(self) -> FineTuneResult | None:
         """The meta-learned model's fine-tuning on the current points (None without data)."""
         self._refresh_if_dirty()
-        return self._result
+        return self._result("meta")
 
     @property
     def pretrained_result(self) -> FineTuneResult | None:
         self._refresh_if_dirty()
-        return self._erm_result
+        return self._result("baseline") if self._state.baseline else None
+
+    def _result(self, which: str) -> FineTuneResult | None:
+        if self.model.tasks is None:
+            return None
+        return self.model.result(which, max([self.view_steps, *self._state.steps]))
 
     @property
     def view_steps(self) -> int:
         """Fine-tuning steps drawn when the frame has completed its inner loop."""
-        return int(self.steps_spin.value())
+        return self.model.view_steps(self._state)
 
     @property
     def drawn_steps(self) -> int:
@@ -286,62 +278,98 @@ class FunctionView(QWidget):
 
     @property
     def grid(self) -> np.ndarray:
-        return self._grid.copy()
+        return self.model.grid.copy()
 
     def has_data(self) -> bool:
-        return self._family.has_data
+        return self.model.has_data
+
+    def _truth_at(self, x: np.ndarray) -> np.ndarray:
+        return self.model.truth_at(x)
 
     def set_config(self, config: Config, *, restarted: bool = False) -> None:
         """A new config: reload the tasks when they changed; refit the model's curves."""
-        old = self._config
-        self._config = config
-        self._family = make_family(config)
-        # a restart with the same tasks (Reset) keeps the chosen task and its edited points
-        tasks_changed = self._tasks is None or old.task != config.task or old.seed != config.seed
-        if not self._family.has_data:
+        tasks_changed = self.model.set_config(config, restarted=restarted)
+        if not self.model.has_data:
             self._cancel_pretraining()
-            self._tasks = None
-            self.message.setText(f"The {self._family.label.lower()} family has no data (x, y).\n"
-                                 "The function view shows tasks with data: softplus line fitting "
-                                 "and sinusoid regression.")
+            self.message.setText(f"The {self.model.family.label.lower()} family has no data "
+                                 "(x, y).\nThe function view shows tasks with data: softplus "
+                                 "line fitting and sinusoid regression.")
             self.stack.setCurrentIndex(1)
             return
         self.stack.setCurrentIndex(0)
-        if self._steps_follow_config:
-            self.steps_spin.blockSignals(True)
-            self.steps_spin.setValue(min(max(config.inner_steps, 1), MAX_VIEW_STEPS))
-            self.steps_spin.blockSignals(False)
-        if tasks_changed:
-            self._tasks = landscape_tasks(config).to("cpu", torch.float64)
-            self._grid = dense_grid(self._family)
-            self._fill_task_box()
-            params = self._family.params
-            self.k_spin.setValue(int(params.get("k_shot", params.get("n_points", 5))))
-            self.erm_steps.setValue(max(config.steps, 1))
-            self._task_index = min(self._task_index, self._tasks.n - 1)
-            self.task_box.blockSignals(True)
-            self.task_box.setCurrentIndex(self._task_index)
-            self.task_box.blockSignals(False)
-            self._fix_y_range()
-            self._load_task_points()
-        if restarted or self._theta.size != self._family.param_dim:
-            self._theta = initial_theta(config)
+        if restarted:
             self._fraction = 1.0
-        self._style_items()
-        if self.erm_box.isChecked() and self._erm_key != self._erm_config_key():
+        if tasks_changed or self.task_box.count() == 0:  # the model loads them when made
+            self._fill_task_box()
+            if self._state.task >= self.model.tasks.n:
+                self._state = self._state.replace(task=self.model.task_index)
+            self.model.select(self._state.task)
+            self.model.apply_points(self._state)
+            self.drawing.set_range(self.model.family.input_range(), self.model.y_range())
+        self._show_state()
+        if self._state.baseline and self._erm_key != self._erm_config_key():
             self._start_pretraining()
         self._invalidate()
 
+    def apply_state(self, state: FunctionState) -> None:
+        """Show ``state`` (a session's or preset's): task, points, steps and baseline. A task
+        beyond this config's list is ignored (the other settings still apply)."""
+        old = self._state
+        if self.model.tasks is not None and state.task >= self.model.tasks.n:
+            state = state.replace(task=old.task)
+        self._set_state(state)
+        if self.model.tasks is None:
+            return
+        if state.task != old.task:
+            self.model.select(state.task)
+        if (state.task, state.support_points, state.draw) != (
+                old.task, old.support_points, old.draw):
+            self.model.apply_points(state)
+            self._points_edited()
+        if state.baseline != old.baseline or state.baseline_steps != old.baseline_steps:
+            self._baseline_changed()
+        if state.task != old.task:
+            self.task_selected.emit(state.task)
+        self._invalidate()
+
+    def _set_state(self, state: FunctionState) -> None:
+        changed = state != self._state
+        self._state = state
+        self._show_state()
+        if changed:
+            self.state_changed.emit(state)
+
+    def _show_state(self) -> None:
+        """The controls show the state (without acting on their own signals)."""
+        state = self._state
+        params = self.model.family.params
+        # K stays as typed until used: the task's own K, or the last draw's
+        k = state.support_points or (self.k_spin.value() if self.model.tasks is not None and
+                                     self._k_for == self.model.config.task else
+                                     int(params.get("k_shot", params.get("n_points", 5))))
+        self._k_for = self.model.config.task
+        values = ((self.task_box, "setCurrentIndex", state.task),
+                  (self.k_spin, "setValue", k),
+                  (self.steps_spin, "setValue", self.view_steps),
+                  (self.erm_box, "setChecked", state.baseline),
+                  (self.erm_steps, "setValue", self._baseline_steps()),
+                  (self.table_steps, "setText", ", ".join(str(s) for s in state.steps)))
+        for widget, setter, value in values:
+            widget.blockSignals(True)
+            getattr(widget, setter)(value)
+            widget.blockSignals(False)
+        self.table_steps.setStyleSheet("")
+
     def show_snapshot(self, snapshot: Snapshot) -> None:
         """θ of the snapshot, and as many fine-tuning steps as its frame has reached."""
-        if snapshot.config != self._config:
+        if snapshot.config != self.model.config:
             self.set_config(snapshot.config)
-        if not self._family.has_data:
+        if not self.model.has_data:
             return
         theta, fraction = self._frame_state(snapshot)
         theta = np.asarray(theta, dtype=np.float64)
-        if theta.shape != self._theta.shape or not np.array_equal(theta, self._theta):
-            self._theta = theta.copy()
+        if theta.shape != self.model.theta.shape or not np.array_equal(theta, self.model.theta):
+            self.model.theta = theta.copy()
         self._fraction = fraction
         if (snapshot.playing and snapshot.full_speed
                 and time.perf_counter() - self._last_refresh < FULL_SPEED_REFRESH_S):
@@ -350,58 +378,47 @@ class FunctionView(QWidget):
         self._invalidate()
 
     def set_theta(self, theta: np.ndarray) -> None:
-        """Show the model at ``theta`` fully fine-tuned (no snapshot: scripts, exports)."""
-        self._theta = np.asarray(theta, dtype=np.float64).copy()
+        """Show the model at ``theta`` fully fine-tuned (no snapshot: scripts)."""
+        self.model.theta = np.asarray(theta, dtype=np.float64).copy()
         self._fraction = 1.0
         self._invalidate()
 
-    def set_figure_mode(self, on: bool) -> None:
-        """Only the plot and the numbers (for exported figures)."""
-        self.controls.setVisible(not on)
-        self.erm_controls.setVisible(not on)
-
     def selected_task(self) -> int:
-        return self._task_index
+        return self.model.task_index
 
     def select_task(self, index: int | None) -> None:
         """Show task ``index`` (the canvas's numbering), with its own support points."""
-        if index is None or self._tasks is None or not 0 <= index < self._tasks.n:
+        if index is None or self.model.tasks is None or not 0 <= index < self.model.tasks.n:
             return
-        if index == self._task_index:
+        if index == self.model.task_index:
             return
         self.task_box.setCurrentIndex(index)  # → _on_task_chosen
 
     def set_support_points(self, x: np.ndarray, y: np.ndarray | None = None) -> None:
         """Replace the support points; ``y`` defaults to the (noiseless) true function."""
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
-        y = self._truth_at(x) if y is None else np.asarray(y, dtype=np.float64).reshape(-1)
-        self._x_support, self._y_support = x.copy(), y.copy()
+        self.model.set_support(x, y)
         self._points_edited()
 
     def add_support_point(self, x: float, y: float | None = None) -> None:
         """Add a support point at ``x`` (on the true function unless ``y`` is given)."""
-        if self._tasks is None:
+        if self.model.tasks is None:
             return
-        yv = float(self._truth_at(np.array([x]))[0]) if y is None else float(y)
-        self._x_support = np.append(self._x_support, float(x))
-        self._y_support = np.append(self._y_support, yv)
+        xs, ys = self.support
+        yv = float(self.model.truth_at(np.array([x]))[0]) if y is None else float(y)
+        self.model.set_support(np.append(xs, float(x)), np.append(ys, yv))
         self._points_edited()
 
     def remove_support_point(self, index: int) -> None:
-        if not 0 <= index < self._x_support.size:
+        xs, ys = self.support
+        if not 0 <= index < xs.size:
             return
-        self._x_support = np.delete(self._x_support, index)
-        self._y_support = np.delete(self._y_support, index)
+        self.model.set_support(np.delete(xs, index), np.delete(ys, index))
         self._points_edited()
 
     def nearest_support_point(self, x: float, y: float, radius_px: float = REMOVE_RADIUS_PX) -> int | None:
         """Index of the support point within ``radius_px`` screen pixels of ``(x, y)``, or None."""
-        if self._x_support.size == 0:
-            return None
-        sx, sy = (max(float(v), 1e-300) for v in self.view.viewPixelSize())
-        distance = np.hypot((self._x_support - x) / sx, (self._y_support - y) / sy)
-        best = int(np.argmin(distance))
-        return best if distance[best] <= radius_px else None
+        return self.drawing.nearest_support_point(self.model.x_support, self.model.y_support,
+                                                  x, y, radius_px)
 
     def remove_support_point_near(self, x: float, y: float) -> bool:
         index = self.nearest_support_point(x, y)
@@ -411,26 +428,25 @@ class FunctionView(QWidget):
         return True
 
     def draw_random_points(self, k: int | None = None) -> None:
-        """K new support points: x uniform over the input range, y on the true function."""
-        if self._tasks is None:
+        """K new support points: x uniform over the input range, y on the true function
+        (the next draw of the state's)."""
+        if self.model.tasks is None:
             return
         k = self.k_spin.value() if k is None else int(k)
-        self._draw_count += 1
-        rng = np.random.default_rng([self._config.seed, self._task_index, self._draw_count])
-        low, high = self._family.input_range()
-        self.set_support_points(np.sort(rng.uniform(low, high, size=k)))
+        self.apply_state(self._state.replace(support_points=k, draw=self._state.draw + 1))
 
     def reset_points(self) -> None:
         """The task's own support set (with the family's noise, if any)."""
-        self._load_task_points()
+        self.model.load_task_points()
+        self._set_state(self._state.replace(support_points=None))
         self._points_edited()
 
     def set_pretrained_theta(self, theta: np.ndarray | None) -> None:
         """Use ``theta`` as the pretrained model (None: forget it); shown while the box is on."""
         self._cancel_pretraining()
-        self._erm_theta = None if theta is None else np.asarray(theta, dtype=np.float64).copy()
+        self.model.baseline_theta = None if theta is None else \
+            np.asarray(theta, dtype=np.float64).copy()
         self._erm_key = self._erm_config_key() if theta is not None else None
-        self._erm_result_key = None
         if theta is not None:
             self.erm_status.setText("ERM set")
         self._invalidate()
@@ -456,54 +472,14 @@ class FunctionView(QWidget):
     def _fill_task_box(self) -> None:
         self.task_box.blockSignals(True)
         self.task_box.clear()
-        for i in range(self._tasks.n):
-            self.task_box.addItem(f"task {i}: {self._task_formula(i)[4:]}", i)  # without "y = "
+        for i in range(self.model.tasks.n):
+            self.task_box.addItem(f"task {i}: {self.model.formula(i)[4:]}", i)  # without "y = "
+        self.task_box.setCurrentIndex(self.model.task_index)
         self.task_box.blockSignals(False)
-
-    def _task_formula(self, index: int) -> str:
-        t = self._tasks
-        if "optima" in t.tensors:
-            a, b = (float(v) for v in t["optima"][index])
-            return f"y = softplus({a:.2f}·x {'+' if b >= 0 else '−'} {abs(b):.2f})"
-        if "amplitude" in t.tensors:
-            amplitude, phase = float(t["amplitude"][index]), float(t["phase"][index])
-            return f"y = {amplitude:.2f}·sin(x {'−' if phase >= 0 else '+'} {abs(phase):.2f})"
-        return ""
-
-    def _task(self) -> TaskBatch:
-        return self._tasks.select([self._task_index])
-
-    def _truth_at(self, x: np.ndarray) -> np.ndarray:
-        if self._tasks is None:
-            return np.full(np.shape(x), np.nan)
-        return true_values(self._family, self._task(), np.asarray(x, dtype=np.float64))[0]
-
-    def _load_task_points(self) -> None:
-        task = self._task()
-        self._x_support = task["x_support"][0].numpy().astype(np.float64).copy()
-        self._y_support = task["y_support"][0].numpy().astype(np.float64).copy()
-        if "x_query" in task.tensors:
-            self._x_query = task["x_query"][0].numpy().astype(np.float64).copy()
-            self._y_query = task["y_query"][0].numpy().astype(np.float64).copy()
-        else:
-            self._x_query = self._y_query = np.zeros(0)
-        self._truth = self._truth_at(self._grid)
 
     def _points_edited(self) -> None:
         self._invalidate()
-        self.support_changed.emit((self._x_support.copy(), self._y_support.copy()))
-
-    def _fix_y_range(self) -> None:
-        """One y range for every task of the list: curves of different tasks compare at a glance."""
-        truth = true_values(self._family, self._tasks, self._grid)
-        values = [truth.ravel(), self._tasks["y_support"].numpy().copy().ravel()]
-        values = np.concatenate(values)
-        values = values[np.isfinite(values)]
-        low, high = (float(values.min()), float(values.max())) if values.size else (-1.0, 1.0)
-        span = max(high - low, 1.0)
-        x0, x1 = self._family.input_range()
-        self.view.setRange(xRange=(x0, x1), yRange=(low - 0.45 * span, high + 0.1 * span),
-                           padding=0.02)
+        self.support_changed.emit(self.support)
 
     # --- the animation frame ---------------------------------------------------------------
     def _frame_state(self, snapshot: Snapshot) -> tuple[np.ndarray, float]:
@@ -519,7 +495,8 @@ class FunctionView(QWidget):
         k = record.inner_steps
         if k == 0:
             return record.theta, 1.0
-        chosen = int(self._tasks.ids[self._task_index]) if self._tasks is not None else -1
+        tasks = self.model.tasks
+        chosen = int(tasks.ids[self.model.task_index]) if tasks is not None else -1
         where = np.flatnonzero(record.task_ids == chosen) if chosen >= 0 else np.zeros(0, int)
         if where.size:
             reached = int(state.path_points[where[0]]) - 1
@@ -531,192 +508,63 @@ class FunctionView(QWidget):
             reached = k
         return record.theta, min(max(reached / k, 0.0), 1.0)
 
-    # --- computing ----------------------------------------------------------------------
+    # --- computing and drawing ----------------------------------------------------------
     def _invalidate(self) -> None:
         self._dirty = True
         if self.isVisible():
             self._refresh_if_dirty()
 
     def _refresh_if_dirty(self) -> None:
-        if not self._dirty or self._tasks is None or not self._family.has_data:
+        if not self._dirty or self.model.tasks is None or not self.model.has_data:
             return
         self._dirty = False
         self._last_refresh = time.perf_counter()
-        self._compute()
-        self._draw()
-
-    def _steps_needed(self) -> int:
-        return max(self.view_steps, *TABLE_STEPS)
-
-    def _compute(self) -> None:
-        steps = self._steps_needed()
-        lr = self._config.inner_lr
-        points_key = (self._x_support.tobytes(), self._y_support.tobytes(), self._task_index,
-                      self._tasks.n, lr, steps, self._config.task)
-        key = (self._theta.tobytes(), *points_key)
-        if key != self._result_key:
-            self._result = self._fine_tune(self._theta, steps)
-            self._result_key = key
-            self.adaptation_updated.emit(self._result)
-        if self._erm_theta is not None and self.erm_box.isChecked():
-            erm_key = (self._erm_theta.tobytes(), *points_key)
-            if erm_key != self._erm_result_key:
-                self._erm_result = self._fine_tune(self._erm_theta, steps)
-                self._erm_result_key = erm_key
-        else:
-            self._erm_result = None
-            self._erm_result_key = None
-        self._update_comparison()
-
-    def _fine_tune(self, theta: np.ndarray, steps: int) -> FineTuneResult:
-        return fine_tune(self._family, theta, self._x_support, self._y_support,
-                         self._config.inner_lr, steps, x_eval=self._grid, x_query=self._grid,
-                         y_query=self._truth)
-
-    def _update_comparison(self) -> None:
-        table = {META_LABEL: {s: float(self._result.query_mse[s]) for s in TABLE_STEPS}}
-        if self._erm_result is not None:
-            table[ERM_LABEL] = {s: float(self._erm_result.query_mse[s]) for s in TABLE_STEPS}
-        if table != self.comparison:
-            self.comparison = table
+        state = self._state if self.model.baseline_theta is not None else \
+            self._state.replace(baseline=False)
+        picture = self.model.picture(state, self.view_steps, self._fraction)
+        self._picture = picture
+        result = self.model.result("meta", max([self.view_steps, *self._state.steps]))
+        if result is not self._shown_result:
+            self._shown_result = result
+            self.adaptation_updated.emit(result)
+        if picture.mse != self.comparison:
+            self.comparison = picture.mse
             self._render_table()
-            self.comparison_updated.emit(table)
-
-    # --- drawing ------------------------------------------------------------------------
-    def _model_colour(self) -> str:
-        return self.theme.theta  # θ's colour on the canvas; task colours stay for the truth
-
-    def _erm_colour(self) -> str:
-        return algorithm_colour("pretrain", 1 if not self.theme.print_theme else 0)
-
-    def _style_items(self) -> None:
-        colour = self.theme.task(self._task_index)
-        self.truth_band.setPen(pen(colour, 7.0, 0.28))
-        self.truth_curve.setPen(pen(colour, 1.6))
-        self.support_points.setBrush(pg.mkBrush(colour))
-        self.support_points.setPen(pen(self.theme.outline, 1.5))
-        self.query_points.setBrush(pg.mkBrush(None))
-        self.query_points.setPen(pen(colour, 1.4, 0.9))
-        self.before_curve.setPen(pen(self._model_colour(), 1.8, 0.9, dashed=True))
-        self.erm_before_curve.setPen(_dotted(self._erm_colour(), 1.8))
-        self.erm_after_curve.setPen(pen(self._erm_colour(), 2.4, dashed=True))
-        self._ensure_step_curves(self.view_steps)
-        self._rebuild_legend()
-
-    def _ensure_step_curves(self, count: int) -> None:
-        while len(self.step_curves) < count:
-            item = pg.PlotDataItem(connect="finite")
-            item.setZValue(7)
-            self.plot.addItem(item)
-            self.step_curves.append(item)
-        while len(self.step_curves) > count:
-            self.plot.removeItem(self.step_curves.pop())
-
-    def _rebuild_legend(self) -> None:
-        self.legend.clear()
-        self._after_sample = pg.PlotDataItem(pen=pen(self._model_colour(), 2.6))
-        self._erm_sample = pg.PlotDataItem(pen=pen(self._erm_colour(), 2.4, dashed=True))
-        name = algorithm_label(self._config.algorithm)
-        self.legend.addItem(self.truth_curve, f"true function (task {self._task_index})")
-        self.legend.addItem(self.support_points, "support points")
-        if self._x_query.size:
-            self.legend.addItem(self.query_points, "query points")
-        self.legend.addItem(self.before_curve, f"θ ({name}), before")
-        self.legend.addItem(self._after_sample, "after fine-tuning")
-        if self._erm_result is not None:
-            self.legend.addItem(self.erm_before_curve, "ERM, before")
-            self.legend.addItem(self._erm_sample, "ERM, after")
-        self._legend_shape = (self._task_index, self._x_query.size > 0,
-                              self._erm_result is not None, self._config.algorithm)
-        self._fit_legend()
-
-    def _fit_legend(self, *_args) -> None:
-        """Two columns where they fit inside the plot, else one: in a narrow dock the two
-        columns ran past the plot's edge and lost their ends ("α = 7.9" lost its digit)."""
-        room = self.view.boundingRect().width() - 12
-        self.legend.setColumnCount(2)
-        if self.legend.boundingRect().width() > room:
-            self.legend.setColumnCount(1)
-
-    def _set_legend_text(self, item, text: str) -> None:
-        for sample, label in self.legend.items:
-            if sample.item is item:
-                if label.text != text:
-                    label.setText(text)
-                    self._fit_legend()
-                return
-
-    def _draw(self) -> None:
-        result = self._result
-        shape = (self._task_index, self._x_query.size > 0, self._erm_result is not None,
-                 self._config.algorithm)
-        if shape != getattr(self, "_legend_shape", None):
-            self._rebuild_legend()
-        grid = self._grid
-        self.truth_band.setData(grid, self._truth)
-        self.truth_curve.setData(grid, self._truth)
-        self.support_points.setData(self._x_support, self._y_support)
-        self.query_points.setData(self._x_query, self._y_query)
-        self.before_curve.setData(grid, _finite(result.predictions[0]))
-        n = self.view_steps
-        self._ensure_step_curves(n)
-        drawn = self.drawn_steps
-        colour = self._model_colour()
-        for j, item in enumerate(self.step_curves, start=1):
-            if j > drawn:
-                item.setData([], [])
-                continue
-            newest = j == drawn
-            # earlier steps fade: the newest is solid, the oldest nearly transparent
-            alpha = 1.0 if newest else 0.15 + 0.45 * (j / max(drawn, 1))
-            item.setPen(pen(colour, 2.6 if newest else 1.3, alpha))
-            item.setData(grid, _finite(result.predictions[j]))
-        after = "after fine-tuning" if drawn == 0 else \
-            f"after {drawn} step{'s' if drawn != 1 else ''} (α = {self._config.inner_lr:g})"
-        self._set_legend_text(self._after_sample, after)
-        erm = self._erm_result
-        if erm is not None:
-            self.erm_before_curve.setData(grid, _finite(erm.predictions[0]))
-            self.erm_after_curve.setData(grid, _finite(erm.predictions[n]))
-            self._set_legend_text(self._erm_sample, f"ERM, after {n} step{'s' if n != 1 else ''}")
-        else:
-            self.erm_before_curve.setData([], [])
-            self.erm_after_curve.setData([], [])
-        self.plot.setTitle(f"task {self._task_index}: {self._task_formula(self._task_index)}"
-                           f"   ·   {self._x_support.size} support points",
-                           color=self.theme.foreground, size="9pt")
-        low, high = self._family.input_range()
-        mse = result.query_mse
-        text = (f"MSE on x ∈ [{low:g}, {high:g}]: {mse[0]:.3g} before → {mse[drawn]:.3g} after "
-                f"{drawn} step{'s' if drawn != 1 else ''}")
+            self.comparison_updated.emit(picture.mse)
+        self.drawing.show(picture)
+        text = mse_line(picture)
         self.mse_label.setText(text)
         self.mse_label.setToolTip(text)
 
     def _render_table(self) -> None:
-        head = "".join(f"<th align='right'>&nbsp;{s} step{'s' if s != 1 else ''}</th>"
-                       for s in TABLE_STEPS)
+        steps = self._state.steps
+        head = "".join(f"<th align='right'>&nbsp;{plural(s)}</th>" for s in steps)
         rows = ""
         for name, values in self.comparison.items():
-            cells = "".join(f"<td align='right'>&nbsp;{values[s]:.3g}</td>" for s in TABLE_STEPS)
+            cells = "".join(f"<td align='right'>&nbsp;{values[s]:.3g}</td>" for s in steps)
             rows += f"<tr><td>{name}</td>{cells}</tr>"
         self.table_label.setText(
             "<table cellspacing='0' cellpadding='1'>"
             f"<tr><th align='left'>query MSE</th>{head}</tr>{rows}</table>")
 
     # --- pretraining --------------------------------------------------------------------
+    def _baseline_steps(self) -> int:
+        steps = self._state.baseline_steps
+        return max(self.model.config.steps, 1) if steps is None else steps
+
     def _erm_config_key(self) -> tuple:
-        c = pretrain_config(self._config)
+        c = pretrain_config(self.model.config)
         return (c.task, c.seed, c.theta0, c.outer_optimizer, c.outer_lr, c.meta_batch, c.dtype,
-                c.device, int(self.erm_steps.value()))
+                c.device, self._baseline_steps())
 
     def _start_pretraining(self) -> None:
         self._cancel_pretraining()
-        self._erm_theta = None
-        self._erm_result_key = None
+        self.model.baseline_theta = None
         self._erm_key = self._erm_config_key()
         self._erm_generation += 1
-        steps = int(self.erm_steps.value())
-        worker = PretrainWorker(pretrain_config(self._config), steps, self._erm_generation, self)
+        steps = self._baseline_steps()
+        worker = PretrainWorker(pretrain_config(self.model.config), steps, self._erm_generation,
+                                self)
         self._workers.install(worker, (worker.progressed, self._on_pretrain_progressed),
                               (worker.finished, self._on_pretrain_finished),
                               (worker.failed, self._on_pretrain_failed))
@@ -727,9 +575,21 @@ class FunctionView(QWidget):
     def _cancel_pretraining(self) -> None:
         if self._workers.current is not None:
             self._erm_generation += 1
-            if self._erm_theta is None:
+            if self.model.baseline_theta is None:
                 self._erm_key = None
         self._workers.retire()
+
+    def _baseline_changed(self) -> None:
+        """The baseline was switched on or off, or its training steps changed."""
+        if self._state.baseline:
+            if self.model.baseline_theta is None or self._erm_key != self._erm_config_key():
+                self._start_pretraining()
+            else:
+                self.erm_status.setText("ERM ready")
+        elif self.pretraining():
+            self._cancel_pretraining()
+            self.erm_status.setText("ERM cancelled")
+        self._invalidate()
 
     @Slot(int, int, int)
     def _on_pretrain_progressed(self, generation: int, done: int, total: int) -> None:
@@ -741,8 +601,7 @@ class FunctionView(QWidget):
         if generation != self._erm_generation:
             return
         self._workers.release(STOP_WAIT_MS)  # it emits last: the worker is ending
-        self._erm_theta = np.asarray(theta, dtype=np.float64)
-        self._erm_result_key = None
+        self.model.baseline_theta = np.asarray(theta, dtype=np.float64)
         self.erm_status.setText("ERM ready")
         self._invalidate()
 
@@ -759,13 +618,9 @@ class FunctionView(QWidget):
     # --- slots --------------------------------------------------------------------------
     @Slot(int)
     def _on_task_chosen(self, index: int) -> None:
-        if index < 0 or self._tasks is None:
+        if index < 0 or self.model.tasks is None:
             return
-        self._task_index = index
-        self._load_task_points()
-        self._style_items()
-        self._points_edited()
-        self.task_selected.emit(index)
+        self.apply_state(self._state.replace(task=index, support_points=None))
 
     @Slot()
     def _on_draw_clicked(self) -> None:
@@ -776,52 +631,48 @@ class FunctionView(QWidget):
         self.reset_points()
 
     @Slot(int)
-    def _on_steps_changed(self, _value: int) -> None:
-        self._steps_follow_config = False
+    def _on_steps_changed(self, value: int) -> None:
+        self._set_state(self._state.replace(view_steps=int(value)))
         self._invalidate()
 
     @Slot(bool)
     def _on_erm_toggled(self, on: bool) -> None:
-        if on:
-            if self._erm_theta is None or self._erm_key != self._erm_config_key():
-                self._start_pretraining()
-            else:
-                self.erm_status.setText("ERM ready")
-        else:
-            if self.pretraining():
-                self._cancel_pretraining()
-                self.erm_status.setText("ERM cancelled")
-        self._invalidate()
+        changes = {"baseline": on}
+        if int(self.erm_steps.value()) != self._baseline_steps():  # typed, not yet confirmed
+            changes["baseline_steps"] = int(self.erm_steps.value())
+        self.apply_state(self._state.replace(**changes))
 
     @Slot()
     def _on_erm_steps_edited(self) -> None:
-        if self.erm_box.isChecked() and self._erm_key != self._erm_config_key():
-            self._start_pretraining()
+        self.apply_state(self._state.replace(baseline_steps=int(self.erm_steps.value())))
+
+    @Slot()
+    def _on_table_steps_edited(self) -> None:
+        text = self.table_steps.text()
+        try:
+            steps = [int(part) for part in text.replace(",", " ").split()]
+            state = self._state.replace(steps=steps)
+        except (ValueError, ViewStateError) as exc:
+            # kept as typed, in red, with the reason: the table keeps its last good columns
+            self.table_steps.setStyleSheet("color: #E07070;")
+            self.table_steps.setToolTip(f"Not used: {exc}" if isinstance(exc, ViewStateError)
+                                        else f"Not used: {text!r} is not a list of integers")
+            return
+        self.table_steps.setToolTip("Fine-tuning steps of the MSE table's columns")
+        self.apply_state(state)
 
     def _on_scene_clicked(self, event) -> None:
-        if self._tasks is None or event.double():
+        if self.model.tasks is None or event.double():
             return
         scene_pos = event.scenePos()
         if not self.view.sceneBoundingRect().contains(scene_pos):
             return
         point = self.view.mapSceneToView(scene_pos)
         if event.button() == Qt.MouseButton.LeftButton:
-            low, high = self._family.input_range()
+            low, high = self.model.family.input_range()
             if low <= point.x() <= high:
                 self.add_support_point(point.x())
                 event.accept()
         elif event.button() == Qt.MouseButton.RightButton:
             if self.remove_support_point_near(point.x(), point.y()):
                 event.accept()
-
-
-def _dotted(colour: str, width: float):
-    p = pen(colour, width)
-    p.setDashPattern([1, 3])
-    return p
-
-
-def _finite(values: np.ndarray) -> np.ndarray:
-    """NaN where a diverged fine-tuning overflowed, so the curve breaks instead of failing."""
-    return np.where(np.isfinite(values), values, np.nan)
-

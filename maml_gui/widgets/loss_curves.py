@@ -1,10 +1,8 @@
 """Loss over meta-steps: mean query loss before and after adaptation, and the worst task's.
 
-Three pyqtgraph curves made once and updated in place. Cheap at 30 updates a second with
-100,000 steps: the plot clips to the visible x-range and downsamples by peaks (the
-PlotItem's settings: PlotItem.addItem overrides per-curve ones), pens are 1 px wide (wider
-antialiased pens cost 5-20x more to draw on zig-zag curves), and an unchanged history is
-not redrawn.
+A thin shell (the log-scale box, the summary line) around a
+:class:`~maml_gui.plots.loss_curves.LossCurvesPlot`, which says why it stays cheap at 30
+updates a second; an unchanged history is not redrawn, nor one in a hidden tab.
 """
 
 from __future__ import annotations
@@ -16,14 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from maml_gui.core.history import RunHistory
 from maml_gui.palette import SCREEN, Theme
-from maml_gui.plots.items import pen
-
-# name -> (legend label, RunHistory column)
-CURVES = {
-    "before": ("mean loss before adaptation", "loss_before"),
-    "after": ("mean loss after adaptation", "loss_after"),
-    "worst": ("worst task after adaptation", "worst_after"),
-}
+from maml_gui.plots.loss_curves import LossCurvesPlot, summary_text
 
 
 class LossCurves(QWidget):
@@ -36,30 +27,9 @@ class LossCurves(QWidget):
         self._pending: RunHistory | None = None  # arrived while hidden in a shown window
 
         self.plot_widget = pg.PlotWidget(background=theme.background)
-        self.plot = self.plot_widget.getPlotItem()
-        self.plot.setMenuEnabled(False)
-        self.plot.setDownsampling(auto=True, mode="peak")
-        self.plot.setClipToView(True)
-        self.plot.showGrid(x=True, y=True, alpha=0.15)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setTextPen(theme.foreground)
-            self.plot.getAxis(axis).setPen(theme.foreground)
-        # an SI prefix on a log axis reads as nonsense ("2·10²" meaning 0.2)
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.plot.setLabel("bottom", "meta-step", color=theme.foreground)
-        self.plot.setLabel("left", "query loss", color=theme.foreground)
-        self.legend = self.plot.addLegend(offset=(-6, 6), labelTextColor=theme.foreground,
-                                          brush=pg.mkBrush(0, 0, 0, 120) if not theme.print_theme
-                                          else pg.mkBrush(255, 255, 255, 200))
-        colours = {"before": ("#9A9A9A", True), "after": (theme.foreground, False),
-                   "worst": (theme.aggregate, False)}
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        for name, (label, _column) in CURVES.items():
-            colour, dashed = colours[name]
-            curve = pg.PlotDataItem(pen=pen(colour, 1.0, dashed=dashed), connect="finite",
-                                    name=label)
-            self.plot.addItem(curve)
-            self.curves[name] = curve
+        self.drawing = LossCurvesPlot(theme, self.plot_widget.getPlotItem())
+        self.plot, self.legend, self.curves = (self.drawing.plot, self.drawing.legend,
+                                               self.drawing.curves)
 
         self.log_box = QCheckBox("log y")
         self.log_box.setToolTip("Logarithmic loss axis (losses that reach 0 leave gaps)")
@@ -99,22 +69,13 @@ class LossCurves(QWidget):
         if key == self._shown_key:
             return
         self._shown_key = key
-        # copies: history columns are views that decimation rewrites in place
-        steps = history.steps.astype(np.float64)
-        for name, (_label, column) in CURVES.items():
-            self.curves[name].setData(steps, np.array(getattr(history, column), dtype=np.float64))
-        if rows:
-            self.summary.setText(f"step {int(history.steps[-1]) + 1}: "
-                                 f"{history.loss_before[-1]:.4g} → {history.loss_after[-1]:.4g}"
-                                 f" (worst {history.worst_after[-1]:.4g})")
-        else:
-            self.summary.setText(" ")
+        self.drawing.show_history(history)
+        self.summary.setText(summary_text(history))
 
     def clear(self) -> None:
         self._shown_key = None
         self._pending = None
-        for curve in self.curves.values():
-            curve.setData([], [])
+        self.drawing.clear()
         self.summary.setText(" ")
 
     def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -130,5 +91,4 @@ class LossCurves(QWidget):
     # --- slots --------------------------------------------------------------------------
     @Slot(bool)
     def _on_log_toggled(self, on: bool) -> None:
-        self.plot.setLogMode(y=on)
-        self.plot.enableAutoRange(y=True)
+        self.drawing.set_log_y(on)

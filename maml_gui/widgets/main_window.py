@@ -29,7 +29,7 @@ from maml_gui.widgets.intro_panel import WELCOME_TEXT, WELCOME_TITLE, IntroPanel
 from maml_gui.widgets.landscape_canvas import LandscapeCanvas
 from maml_gui.widgets.method_view import MethodView
 from maml_gui.runtime.session_file import Session
-from maml_gui.view import ComparisonState, FunctionState, PlaybackState, WindowState
+from maml_gui.view import ComparisonState, PlaybackState, WindowState
 from maml_gui.widgets.parameter_panel import ParameterPanel
 from maml_gui.widgets.playback import frames_per_meta_step, preset_speed, speed_for
 from maml_gui.widgets.session_actions import SessionActions
@@ -426,7 +426,7 @@ class MainWindow(QMainWindow):
                 variants=[list(spec) for spec in self.comparison.variant_specs()],
                 layout=self.comparison.layout_box.currentText(),
                 target=self.comparison.target()),
-            function=FunctionState(task=self.function_view.selected_task()))
+            function=self.function_view.state)
         return Session(self.controller.config, view)
 
     def apply_session(self, session: Session) -> None:
@@ -450,8 +450,7 @@ class MainWindow(QMainWindow):
             self.comparison.set_variants([tuple(spec) for spec in view.comparison.variants])
         self.comparison.layout_box.setCurrentText(view.comparison.layout)
         self.comparison.set_target(view.comparison.target)
-        if self.function_view.has_data():
-            self.function_view.select_task(view.function.task)  # ignored if out of range
+        self.function_view.apply_state(view.function)  # a task out of range is ignored
         self.tabs.setCurrentIndex(1 if view.tab == "compare" else 0)
         if view.tab == "compare":
             self.comparison.set_base_config(session.config)

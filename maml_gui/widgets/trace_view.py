@@ -13,7 +13,6 @@ the number of tasks changes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -29,93 +28,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from maml_gui.core.algorithms import ALGORITHMS
 from maml_gui.core.algorithms.imaml import curvature_warning
-from maml_gui.core.animation import Frame, visible
-from maml_gui.core.config import FIELD_BY_NAME, Config
+from maml_gui.core.animation import Frame
+from maml_gui.core.config import Config
 from maml_gui.core.pseudocode import PseudoCode, PseudoCodeError, load_pseudocode
 from maml_gui.core.trace import StepRecord
 from maml_gui.palette import SCREEN, Theme
 from maml_gui.runtime.run_controller import Snapshot
-from maml_gui.widgets.loss_curves import LossCurves
 from maml_gui.plots.items import pen
+from maml_gui.view.trace_table import (  # noqa: F401 (format_number, describe_frame: re-exported)
+    Column, column_values, describe_frame, format_number, frame_view, settings_text,
+    table_columns,
+)
+from maml_gui.widgets.loss_curves import LossCurves
 
 VALUE_ROLE = Qt.ItemDataRole.UserRole  # the cell's number (float) or None
 BAR_ROLE = Qt.ItemDataRole.UserRole + 1  # a weight cell's bar length in [0, 1]
 BAR_COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2
 LINE_HIGHLIGHT = QColor(240, 190, 50, 110)  # amber, readable over light and dark bases
 DIMMED = QColor(128, 128, 128)  # numbers the animation has not reached yet
-_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-# settings shown above the code, by their fields' symbols; Reptile's outer step is ε
-_SHOWN_SETTINGS = ("inner_lr", "inner_steps", "outer_lr", "imaml_lambda", "cg_damping", "cg_steps",
-                   "cg_tol", "tr_lr")
-
-
-def format_number(value: float) -> str:
-    """Four significant digits (``nan`` and ``inf`` stay readable)."""
-    return f"{float(value):.4g}"
-
-
-def superscript(number: int) -> str:
-    return str(number).translate(_SUPERSCRIPT)
-
-
-def describe_frame(record: StepRecord, frame: Frame) -> str:
-    """What ``frame`` of ``record``'s meta-step shows, in words (e.g. "task 1, inner step 2 of 3")."""
-    who = "all tasks" if frame.task is None else f"task {frame.task}"
-    k = record.inner_steps
-    if frame.phase == "sample":
-        text = f"sample {record.n_tasks} task{'s' if record.n_tasks != 1 else ''}"
-    elif frame.phase == "inner":
-        text = f"{who}, inner step {frame.inner_step} of {k}"
-    elif frame.phase == "cg":
-        residuals = record.diagnostics["cg_residuals"]
-        iterations = residuals.shape[-1] - 1
-        text = f"{who}, CG iteration {frame.cg_iteration} of {iterations}"
-        if frame.task is not None:
-            text += f" (‖r‖ = {format_number(residuals[frame.task, frame.cg_iteration])})"
-    elif frame.phase == "task_grad":
-        text = f"{who}: meta-gradient"
-        if frame.task is not None:
-            norm = np.linalg.norm(record.task_meta_grads[frame.task])
-            text += f" ‖g{frame.task}‖ = {format_number(norm)}"
-    elif frame.phase == "aggregate":
-        text = f"aggregate: ‖g‖ = {format_number(np.linalg.norm(record.meta_grad))}"
-    elif frame.phase == "update":
-        text = "outer update θ → θ'"
-    else:
-        text = "task weights p updated"
-    return f"meta-step {record.step + 1} · {text}"
 
 
 # --- the per-task table --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Column:
-    key: str  # "before", "after", "grad", "weight", "cg", "loss<j>", "norm<j>"
-    header: str
-    tooltip: str
-
-
-def _columns(record: StepRecord) -> list[_Column]:
-    columns = [_Column("before", "L before", "query loss at θ (before adaptation)"),
-               _Column("after", "L after", "query loss at φᵢᵏ (after adaptation)"),
-               _Column("grad", "‖gᵢ‖", "norm of the task's meta-gradient gᵢ")]
-    if "task_weights" in record.diagnostics:
-        columns.append(_Column("weight", "weight p", "TR-MAML task weight pᵢ (bar: relative to "
-                                                     "the largest weight of all tasks)"))
-    if "cg_residuals" in record.diagnostics:
-        columns.append(_Column("cg", "CG ‖r‖", "iMAML: final relative CG residual "
-                                               "‖∇Lq − Mgᵢ‖/‖∇Lq‖, recomputed from gᵢ"))
-    for j in range(record.inner_steps + 1):
-        columns.append(_Column(f"loss{j}", f"Lˢ(φ{superscript(j)})",
-                               f"support loss at inner step {j}" + (" (φ⁰ = θ)" if j == 0 else "")))
-        if j < record.inner_steps:
-            columns.append(_Column(f"norm{j}", f"‖∇{superscript(j)}‖",
-                                   f"norm of the inner-loop gradient at φ{superscript(j)} "
-                                   "(of the objective the inner loop descends)"))
-    return columns
-
 
 class TaskTableModel(QAbstractTableModel):
     """One row per task of the meta-step; numbers not yet reached by the animation are dimmed."""
@@ -124,7 +58,7 @@ class TaskTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.theme = theme
         self._record: StepRecord | None = None
-        self._columns: list[_Column] = []
+        self._columns: list[Column] = []
         self._values = np.zeros((0, 0))  # (rows, columns)
         self._reached = np.zeros((0, 0), dtype=bool)
         self._bars = np.zeros(0)
@@ -135,8 +69,8 @@ class TaskTableModel(QAbstractTableModel):
     # --- updates ----------------------------------------------------------------------
     def set_record(self, record: StepRecord | None, frame: Frame | None) -> None:
         """Show ``record`` at ``frame``: cells refresh in place when the shape is unchanged."""
-        columns = _columns(record) if record is not None else []
-        values = self._column_values(record, columns)
+        columns = table_columns(record)
+        values = column_values(record, columns)
         same_shape = (values.shape == self._values.shape
                       and [c.key for c in columns] == [c.key for c in self._columns])
         if not same_shape:
@@ -170,56 +104,10 @@ class TaskTableModel(QAbstractTableModel):
                                   self.index(self._values.shape[0] - 1, self._values.shape[1] - 1))
             self.headerDataChanged.emit(Qt.Orientation.Vertical, 0, self._values.shape[0] - 1)
 
-    def _column_values(self, record: StepRecord | None, columns: list[_Column]) -> np.ndarray:
-        """The frame-independent numbers (TR-MAML's weights come in _update_frame_state)."""
-        if record is None:
-            return np.zeros((0, 0))
-        n = record.n_tasks
-        out = np.empty((n, len(columns)))
-        for c, column in enumerate(columns):
-            key = column.key
-            if key == "before":
-                out[:, c] = record.loss_before
-            elif key == "after":
-                out[:, c] = record.loss_after
-            elif key == "grad":
-                out[:, c] = np.linalg.norm(record.task_meta_grads, axis=1)
-            elif key == "weight":
-                out[:, c] = np.nan
-            elif key == "cg":
-                out[:, c] = record.diagnostics["cg_residuals"][:, -1]
-            elif key.startswith("loss"):
-                out[:, c] = record.inner_losses[:, int(key[4:])]
-            else:
-                out[:, c] = record.inner_grad_norms[:, int(key[4:])]
-        return out
-
     def _update_frame_state(self, frame: Frame | None) -> None:
-        record = self._record
-        self._focus, self._current_task = None, None
-        if "weight" in self.column_keys():
-            weights, self._bars = _weights(record, frame)
-            self._values[:, self.column_of("weight")] = weights
-        if record is None or frame is None:
-            self._reached = np.ones(self._values.shape, dtype=bool)
-            return
-        state = visible(record, frame)
-        points = state.path_points[:, None]
-        reached = np.ones(self._values.shape, dtype=bool)
-        for c, column in enumerate(self._columns):
-            key = column.key
-            if key in ("after", "grad", "cg"):
-                reached[:, c] = state.task_grads
-            elif key.startswith("loss"):
-                reached[:, c] = points[:, 0] > int(key[4:])
-            elif key.startswith("norm"):
-                reached[:, c] = points[:, 0] > int(key[4:]) + 1
-        self._reached = reached
-        focus_key = {"inner": f"loss{frame.inner_step}", "cg": "cg", "task_grad": "grad",
-                     "weights": "weight"}.get(frame.phase)
-        if focus_key in self.column_keys():
-            self._focus = (frame.task, self.column_of(focus_key))
-        self._current_task = frame.task
+        shown = frame_view(self._record, frame, self._columns, self._values)
+        self._reached, self._focus = shown.reached, shown.focus
+        self._current_task, self._bars = shown.current_task, shown.bars
 
     # --- the model interface ----------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -286,18 +174,6 @@ class TaskTableModel(QAbstractTableModel):
             pixmap.fill(QColor(self.theme.task(task)))
             self._swatches[task] = pixmap
         return self._swatches[task]
-
-
-def _weights(record: StepRecord, frame: Frame | None) -> tuple[np.ndarray, np.ndarray]:
-    """TR-MAML: each batch task's weight pᵢ (after the ascent from the ``weights`` frame on)
-    and its bar length relative to the largest weight of the pool."""
-    key = "task_weights_next" if frame is not None and frame.phase == "weights" else "task_weights"
-    pool = record.diagnostics[key]
-    ids = record.task_ids
-    weights = np.where(ids >= 0, pool[np.clip(ids, 0, None)], np.nan)
-    largest = float(np.max(pool)) if pool.size else 0.0
-    bars = np.nan_to_num(weights / largest) if largest > 0 else np.zeros_like(weights)
-    return weights, bars
 
 
 class WeightBarDelegate(QStyledItemDelegate):
@@ -512,29 +388,6 @@ class TraceView(QWidget):
             self.set_config(config)
 
     # --- public -----------------------------------------------------------------------
-    def set_figure_mode(self, fit_table: bool = True) -> None:
-        """For exported figures: no scroll bars or splitter handle, the code exactly as tall
-        as its lines and (``fit_table``) the tasks table as tall as its rows, so a figure
-        shows no scroll bar and no empty rows (the page below stays blank)."""
-        off = Qt.ScrollBarPolicy.ScrollBarAlwaysOff
-        for view in (self.code, self.table):
-            view.setHorizontalScrollBarPolicy(off)
-            view.setVerticalScrollBarPolicy(off)
-        self.splitter.setHandleWidth(0)
-        lines = max(self.code.document().blockCount(), 1)
-        margin = 2 * (self.code.frameWidth() + self.code.document().documentMargin()) + 2
-        self.code.setFixedHeight(round(lines * self.code.fontMetrics().lineSpacing() + margin))
-        if fit_table:
-            header = self.table.horizontalHeader()
-            height = (header.sizeHint().height() + 2 * self.table.frameWidth()
-                      + sum(self.table.rowHeight(r) for r in range(self.model.rowCount())))
-            self.table.setFixedHeight(height)
-            self.tabs.setFixedHeight(height + self.tabs.tabBar().sizeHint().height() + 4)
-            top = self.code.parentWidget()
-            top.setFixedHeight(top.sizeHint().height())
-            self.splitter.setFixedHeight(top.height() + self.tabs.height())
-            self.layout().addStretch(1)
-
     @property
     def pseudocode(self) -> PseudoCode | None:
         return self._code
@@ -626,23 +479,7 @@ class TraceView(QWidget):
         self.splitter.setSizes([top, total - top])
 
     def _show_settings(self) -> None:
-        algorithm = self._algorithm
-        cls = ALGORITHMS.get(algorithm)
-        if cls is None or self._config is None:
-            self.settings_label.setText(" ")
-            return
-        values = dict(self._record.hyper) if self._record is not None else self._config.hot_values()
-        parts = []
-        for name in _SHOWN_SETTINGS:
-            if name in cls.uses and name in values:
-                symbol = "ε" if (algorithm == "reptile" and name == "outer_lr") else \
-                    FIELD_BY_NAME[name].symbol
-                parts.append(f"{symbol} = {values[name]:.4g}")
-        optimizer = self._config.outer_optimizer
-        parts.append({"sgd": "SGD", "adam": "Adam"}.get(optimizer, optimizer))
-        if self._record is not None:
-            parts.append(f"n = {self._record.n_tasks}")
-        self.settings_label.setText(" · ".join(parts))
+        self.settings_label.setText(settings_text(self._config, self._algorithm, self._record))
 
     def _show_frame(self, record: StepRecord | None, frame: Frame | None) -> None:
         if record is None or frame is None:

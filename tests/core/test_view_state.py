@@ -9,11 +9,13 @@ from maml_gui.view import (
     ComparisonState, FunctionState, LandscapeState, PlaybackState, ViewStateError, WindowState,
     migrate_view,
 )
+from maml_gui.view.state import VIEW_VERSION
 
 STATES = [
     LandscapeState(surface="task:1", log_scale=True, plane="random", plane_seed=4,
                    range=[-1, 2, 0.5, 3], selected_task=1, arrows=False),
-    FunctionState(task=2, support_points=7, steps=[0, 3], baseline=False),
+    FunctionState(task=2, support_points=7, draw=3, steps=[0, 3], view_steps=4, baseline=True,
+                  baseline_steps=250),
     ComparisonState(variants=[["maml", ""], ["fomaml", "inner_lr=0.05"]],
                     layout="small multiples", target=0.01),
     PlaybackState(speed="full", order="one_by_one"),
@@ -55,6 +57,10 @@ def test_window_state_round_trip_keeps_every_part():
     (LandscapeState, {"zoom": 2}, "landscape.zoom: unknown setting"),
     (FunctionState, {"support_points": 0}, "function.support_points = 0: must be an integer ≥ 1"),
     (FunctionState, {"steps": [1, 2.5]}, "function.steps = [1, 2.5]"),
+    (FunctionState, {"view_steps": 0}, "function.view_steps = 0: must be an integer ≥ 1 and "
+                                       "≤ 100, or null"),
+    (FunctionState, {"draw": -1}, "function.draw = -1"),
+    (FunctionState, {"baseline": 1}, "function.baseline = 1: must be true or false"),
     (ComparisonState, {"layout": "grid"}, "comparison.layout = 'grid'"),
     (ComparisonState, {"variants": [["maml"]]}, "comparison.variants = [['maml']]"),
     (PlaybackState, {"speed": 0}, "playback.speed = 0: must be a number of frames per second"),
@@ -115,7 +121,7 @@ def test_an_old_session_file_opens(tmp_path):
     assert session.config.algorithm == "reptile"
     assert session.view.landscape.surface == "mean" and session.view.playback.speed == "full"
     assert session.view.comparison.layout == "small multiples"
-    assert session.to_json()["view"]["version"] == 2
+    assert session.to_json()["view"]["version"] == VIEW_VERSION
 
 
 def test_every_preset_view_is_valid():
@@ -124,3 +130,16 @@ def test_every_preset_view_is_valid():
     for name in preset_names():
         view = load_preset(name).view
         assert WindowState.from_json(json.loads(json.dumps(view.to_json()))) == view
+
+
+def test_a_version_2_view_keeps_only_the_function_views_task():
+    """Version-2 sessions wrote the function part's other fields with defaults the window
+    never showed (baseline true while its box was off): only the task is read from them."""
+    old = {"version": 2, "tab": "landscape", "landscape": {"surface": "mean"},
+           "function": {"task": 3, "support_points": None, "steps": [1, 5, 10], "baseline": True}}
+    view = WindowState.from_json(old)
+    assert view.function == FunctionState(task=3)
+    assert view.function.baseline is False and view.landscape.surface == "mean"
+    assert view.to_json()["version"] == VIEW_VERSION == 3
+    current = WindowState(function=FunctionState(task=1, baseline=True)).to_json()
+    assert WindowState.from_json(current).function.baseline is True  # version 3 is read as is

@@ -33,7 +33,7 @@ def test_four_methods_step_in_lockstep_from_the_same_theta0(qtbot, view):
     assert -1 <= rows[1].maml_cosine < 1
     assert view.table.rowCount() == 4 and view.table.item(0, 0).text() == "MAML"
     assert view.table.item(0, 1).text() == f"{histories[0].latest.meta_loss_after:.4g}"
-    first = view._trails[0].getData()
+    first = view.drawing.trails[0].getData()
     assert len(first[0]) == 4  # θ₀ and three updates
 
 
@@ -48,8 +48,8 @@ def test_variants_with_settings_and_small_multiples(qtbot, view):
     view.set_variants([("maml", ""), ("maml", "inner_lr=0.05")])
     assert view.start()
     view.layout_box.setCurrentIndex(1)
-    assert len(view._panels) == 2
-    assert view._panels[1].getViewBox().linkedView(0) is view._panels[0].getViewBox()
+    assert len(view.drawing.panels) == 2
+    assert view.drawing.panels[1].getViewBox().linkedView(0) is view.drawing.panels[0].getViewBox()
     assert view.metrics()[1].label == "MAML (α=0.05)"
     view.controller.set_rate(float("inf"))
     view.controller.play()
@@ -67,13 +67,13 @@ def test_surfaces_come_from_the_landscape_worker_not_the_gui_thread(qtbot, view,
     # the worker computes in a child process (or its own thread): patching here catches
     # only a computation in this thread
     monkeypatch.setattr(LandscapeEvaluator, "grid", refuse)
-    assert "Start comparison" in view._hint.textItem.toPlainText()  # not an empty 0–1 plot
+    assert "Start comparison" in view.drawing.hint.textItem.toPlainText()  # not an empty 0–1 plot
     assert view.start()
     assert view.overlay_plot.titleLabel.text.endswith("meta-step 0")
     qtbot.waitUntil(lambda: not view.surfaces_pending(), timeout=30_000)
-    image = view._overlay_image.image
+    image = view.drawing.overlay_image.image
     assert image is not None and image.shape == (view.surface_grid, view.surface_grid)
-    assert len(view._overlay_contours.getData()[0]) > 0  # contours like the main canvas
-    assert all(panel.image is not None for panel in view._panel_images)
-    low, high = view._colour_bar.levels()
+    assert len(view.drawing.overlay_contours.getData()[0]) > 0  # contours like the main canvas
+    assert all(panel.image is not None for panel in view.drawing.panel_images)
+    low, high = view.drawing.colour_bar.levels()
     assert high > low

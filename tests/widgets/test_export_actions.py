@@ -91,3 +91,16 @@ def test_failures_are_reported_and_leave_no_file(qtbot, window, tmp_path):
     assert not window.exports.export_figure(tmp_path / "f.png", "function", size=(200, 100))
     assert "needs at least" in window.banner.text
     assert not list(tmp_path.iterdir())
+
+
+def test_the_function_figure_is_drawn_from_the_views_state(qtbot, window, tmp_path):
+    from maml_gui.export.data import read_embedded_session
+
+    view = window.function_view
+    view.apply_state(view.state.replace(task=1, support_points=3, steps=[4]))
+    path = tmp_path / "f.svg"
+    assert window.exports.export_figure(path, "function", size=(700, 450))
+    text = path.read_text(encoding="utf-8")
+    assert "4 steps" in text and "3 support points" in text and "task 1:" in text
+    _, state = read_embedded_session(path)
+    assert state.function == view.state

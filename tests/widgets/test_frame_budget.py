@@ -132,7 +132,7 @@ def test_the_comparison_table_follows_slower_and_ends_on_the_last_step(qtbot):
     assert updates <= 1 + elapsed_ms / TABLE_MS and updates < 20
     latest = f"{histories[0].latest.meta_loss_after:.4g}"
     qtbot.waitUntil(lambda: shown() == latest, timeout=5000)  # the last one is not lost
-    assert view._trails[0].getData()[0].size == 22  # the plots drew every step
+    assert view.drawing.trails[0].getData()[0].size == 22  # the plots drew every step
     publish(False)  # paused: at once
     assert shown() == f"{histories[0].latest.meta_loss_after:.4g}"
     qtbot.waitUntil(lambda: not view.surfaces_pending(), timeout=60_000)
@@ -150,10 +150,10 @@ def test_the_comparison_draws_the_layout_shown_and_the_other_when_chosen(qtbot):
         for record in train(variant.config, 5, compare_to_maml=True):
             history.append(record)
     view.show_comparison(ComparisonSnapshot(0, tuple(variants), histories, True))
-    assert view._trails[1].getData()[0].size == 6
-    assert view._panel_trails[1].getData()[0] is None or not view._panel_trails[1].getData()[0].size
+    assert view.drawing.trails[1].getData()[0].size == 6
+    assert view.drawing.panel_trails[1].getData()[0] is None or not view.drawing.panel_trails[1].getData()[0].size
     view.layout_box.setCurrentIndex(1)  # small multiples: drawn now, from the same snapshot
-    x, y = view._panel_trails[1].getData()
+    x, y = view.drawing.panel_trails[1].getData()
     np.testing.assert_array_equal(np.column_stack([x, y]), histories[1].thetas)
-    assert len(view._panel_arrows[1].curve.getData()[0]) == 6  # a shaft and a two-stroke head
+    assert len(view.drawing.panel_arrows[1].curve.getData()[0]) == 6  # a shaft and a two-stroke head
     qtbot.waitUntil(lambda: not view.surfaces_pending(), timeout=60_000)

@@ -231,3 +231,68 @@ def test_legend_stays_inside_a_narrow_plot(qtbot):
     assert legend_inside()
     view.resize(700, 450)
     qtbot.waitUntil(lambda: view.legend.columnCount == 2)
+
+
+# --- the function view's state, bound to its controls both ways ---------------------------
+
+def test_controls_write_the_state(qtbot):
+    from maml_gui.view import FunctionState
+
+    view = make_view(qtbot, sinusoid_config())
+    states = []
+    view.state_changed.connect(states.append)
+    assert view.state == FunctionState()
+    view.steps_spin.setValue(4)
+    view.k_spin.setValue(7)
+    qtbot.mouseClick(view.draw_button, Qt.MouseButton.LeftButton)
+    view.table_steps.setText("2, 8")
+    view.table_steps.editingFinished.emit()
+    view.task_box.setCurrentIndex(3)
+    state = view.state
+    assert (state.task, state.view_steps, state.steps) == (3, 4, [2, 8])
+    # a new task shows its own points: the random draw belonged to the task before
+    assert state.support_points is None
+    assert states[-1] == state and len(states) == 4
+    assert set(view.comparison[META_LABEL]) == {2, 8}  # the table's columns follow the state
+    assert "8 steps" in view.table_label.text()
+    assert len(view.step_curves) == 4
+
+
+def test_the_state_drives_the_controls_and_the_points(qtbot):
+    from maml_gui.view import FunctionState
+
+    view = make_view(qtbot, sinusoid_config())
+    state = FunctionState(task=2, support_points=6, draw=3, steps=[1, 20], view_steps=5)
+    view.apply_state(state)
+    assert view.state == state
+    assert (view.task_box.currentIndex(), view.k_spin.value(), view.steps_spin.value()) == (2, 6, 5)
+    assert view.table_steps.text() == "1, 20"
+    x, y = view.support
+    np.testing.assert_array_equal(x, view.model.random_x(6, 3))  # the same draw every time
+    np.testing.assert_allclose(y, view._truth_at(x))
+    assert view.drawn_steps == 5 and len(view.step_curves) == 5
+    assert set(view.comparison[META_LABEL]) == {1, 20}
+    # another draw is other points; back to the task's own support set
+    qtbot.mouseClick(view.draw_button, Qt.MouseButton.LeftButton)
+    assert view.state.draw == 4 and not np.array_equal(view.support[0], x)
+    qtbot.mouseClick(view.reset_button, Qt.MouseButton.LeftButton)
+    assert view.state.support_points is None and len(view.support[0]) == 5  # k_shot
+
+
+def test_bad_table_steps_are_refused_in_red_and_the_state_kept(qtbot):
+    view = make_view(qtbot, softplus_config())
+    before = view.state
+    for text, words in (("1, x", "not a list of integers"), ("1, 99999", "function.steps")):
+        view.table_steps.setText(text)
+        view.table_steps.editingFinished.emit()
+        assert view.state == before
+        assert "E07070" in view.table_steps.styleSheet() and words in view.table_steps.toolTip()
+
+
+def test_the_baseline_box_is_the_states_baseline(qtbot):
+    view = make_view(qtbot, softplus_config())
+    view.set_pretrained_theta(np.array([0.5, 0.2]))
+    view.erm_box.setChecked(True)
+    assert view.state.baseline and ERM_LABEL in view.comparison
+    view.apply_state(view.state.replace(baseline=False))
+    assert not view.erm_box.isChecked() and ERM_LABEL not in view.comparison

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 from PySide6.QtCore import QSettings
 
@@ -126,6 +128,8 @@ def test_every_preset_opens_in_the_window(qtbot, window, name):
         assert window.canvas.surface_name == preset.view.landscape.surface
     if preset.view.tab == "compare":
         assert window.comparison.controller is not None
+    if window.function_view.has_data():  # a preset may set the function view (sinusoid)
+        assert window.function_view.state == preset.view.function
     window.controller.step_meta()
     qtbot.waitUntil(lambda: window.controller.history.total_steps == 1, timeout=10_000)
 
@@ -152,3 +156,24 @@ def test_an_exported_figure_opens_as_a_session(qtbot, window, tmp_path):
     assert other.sessions.open_session(figure)
     assert other.controller.config == window.controller.config
     assert other.canvas.surface_name == "task:0"
+
+
+def test_the_function_views_state_is_saved_and_restored(qtbot, window, tmp_path):
+    from maml_gui.view import FunctionState
+
+    window.controller.apply_changes({"task": {"family": "sinusoid", "n_tasks": 4, "k_shot": 5,
+                                              "k_query": 5, "hidden": [8]}})
+    state = FunctionState(task=1, support_points=9, draw=2, steps=[3, 6], view_steps=4,
+                          baseline_steps=50)
+    window.function_view.apply_state(state)
+    path = tmp_path / "f.json"
+    assert window.sessions.save(path)
+    assert read_session(path).view.function == state
+
+    other = MainWindow(make_config({}))
+    qtbot.addWidget(other)
+    assert other.sessions.open_session(path)
+    view = other.function_view
+    assert view.state == state
+    assert view.steps_spin.value() == 4 and view.erm_steps.value() == 50
+    np.testing.assert_array_equal(view.support[0], window.function_view.support[0])

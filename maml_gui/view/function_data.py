@@ -1,0 +1,217 @@
+"""What the function view draws, computed without Qt: a task's data, the model's fits.
+
+A :class:`FunctionModel` holds the function view's data for one config (the task list, the
+chosen task's support and query points, θ and the pretrained baseline's θ) and turns it,
+with a :class:`~maml_gui.view.FunctionState`, into a :class:`FunctionPicture`: the curves and
+numbers :class:`~maml_gui.plots.function.FunctionPlot` draws. The window's function view
+and every function-view export use it, so a figure shows what the window would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from maml_gui.core.config import Config
+from maml_gui.core.function_space import FineTuneResult, dense_grid, fine_tune, true_values
+from maml_gui.core.landscape import landscape_tasks
+from maml_gui.core.tasks import TaskBatch, make_family
+from maml_gui.core.training import initial_theta
+from maml_gui.view.state import FunctionState
+
+
+@dataclass
+class FunctionPicture:
+    """The curves and numbers of one function-view picture.
+
+    ``predictions`` is the meta-learned model's ``(steps + 1, G)`` predictions on ``grid``
+    after 0 … steps fine-tuning steps, ``drawn`` how many of them the frame has reached,
+    ``baseline`` the pretrained model's (or None), ``mse`` the query MSE table
+    ``{model: {steps: value}}``. ``band`` is room for an extra shaded curve pair
+    ``(grid, low, high)`` (e.g. a noise band), drawn under the truth when given.
+    """
+
+    grid: np.ndarray
+    truth: np.ndarray
+    x_support: np.ndarray
+    y_support: np.ndarray
+    x_query: np.ndarray
+    y_query: np.ndarray
+    predictions: np.ndarray
+    query_mse: np.ndarray
+    drawn: int
+    view_steps: int
+    baseline: np.ndarray | None
+    mse: dict[str, dict[int, float]]
+    task: int
+    formula: str
+    algorithm: str
+    inner_lr: float
+    input_range: tuple[float, float]
+    band: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+META_LABEL, BASELINE_LABEL = "meta-learned", "pretrained (ERM)"
+
+
+class FunctionModel:
+    """A config's tasks with data, the chosen task's points, θ and the fine-tuning results.
+
+    Results are cached by their inputs: asking for the same picture twice fine-tunes once.
+    """
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.family = make_family(config)
+        self.tasks: TaskBatch | None = None
+        self.task_index = 0
+        self.grid = np.zeros(0)
+        self.truth = np.zeros(0)
+        self.x_support = self.y_support = np.zeros(0)
+        self.x_query = self.y_query = np.zeros(0)
+        self.theta = np.zeros(0)
+        self.baseline_theta: np.ndarray | None = None
+        self._results: dict[str, tuple[tuple, FineTuneResult]] = {}
+        self.set_config(config, restarted=True)
+
+    # --- data ---------------------------------------------------------------------------
+    @property
+    def has_data(self) -> bool:
+        return self.family.has_data
+
+    def set_config(self, config: Config, *, restarted: bool = False) -> bool:
+        """Use ``config``; True when its tasks differ from the previous ones (reloaded then,
+        with the chosen task kept when it still exists)."""
+        old, self.config = self.config, config
+        self.family = make_family(config)
+        if not self.family.has_data:
+            self.tasks = None
+            return True
+        changed = self.tasks is None or old.task != config.task or old.seed != config.seed
+        if changed:
+            self.tasks = landscape_tasks(config).to("cpu", torch.float64)
+            self.grid = dense_grid(self.family)
+            self.task_index = min(self.task_index, self.tasks.n - 1)
+            self.load_task_points()
+        if restarted or self.theta.size != self.family.param_dim:
+            self.theta = initial_theta(config)
+        return changed
+
+    def select(self, index: int) -> bool:
+        """Show task ``index`` with its own points; False when out of range."""
+        if self.tasks is None or not 0 <= index < self.tasks.n:
+            return False
+        self.task_index = index
+        self.load_task_points()
+        return True
+
+    def load_task_points(self) -> None:
+        """The chosen task's own support set (with the family's noise, if any)."""
+        task = self.tasks.select([self.task_index])
+        self.x_support = task["x_support"][0].numpy().astype(np.float64).copy()
+        self.y_support = task["y_support"][0].numpy().astype(np.float64).copy()
+        if "x_query" in task.tensors:
+            self.x_query = task["x_query"][0].numpy().astype(np.float64).copy()
+            self.y_query = task["y_query"][0].numpy().astype(np.float64).copy()
+        else:
+            self.x_query = self.y_query = np.zeros(0)
+        self.truth = self.truth_at(self.grid)
+
+    def truth_at(self, x: np.ndarray) -> np.ndarray:
+        """The chosen task's noiseless function at ``x``."""
+        if self.tasks is None:
+            return np.full(np.shape(x), np.nan)
+        task = self.tasks.select([self.task_index])
+        return true_values(self.family, task, np.asarray(x, dtype=np.float64))[0]
+
+    def random_x(self, k: int, draw: int) -> np.ndarray:
+        """``k`` sorted inputs uniform over the input range: draw number ``draw`` of the
+        chosen task (the same numbers for the same seed, task, k and draw)."""
+        rng = np.random.default_rng([self.config.seed, self.task_index, draw, k])
+        low, high = self.family.input_range()
+        return np.sort(rng.uniform(low, high, size=k))
+
+    def apply_points(self, state: FunctionState) -> None:
+        """The support points ``state`` asks for: the task's own, or K random ones on the
+        true function."""
+        if state.support_points is None:
+            self.load_task_points()
+        else:
+            self.x_support = self.random_x(state.support_points, state.draw)
+            self.y_support = self.truth_at(self.x_support)
+
+    def set_support(self, x: np.ndarray, y: np.ndarray | None = None) -> None:
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        y = self.truth_at(x) if y is None else np.asarray(y, dtype=np.float64).reshape(-1)
+        self.x_support, self.y_support = x.copy(), y.copy()
+
+    def formula(self, index: int | None = None) -> str:
+        """Task ``index``'s function in words (``y = 0.93·sin(x − 1.20)``)."""
+        t = self.tasks
+        index = self.task_index if index is None else index
+        if "optima" in t.tensors:
+            a, b = (float(v) for v in t["optima"][index])
+            return f"y = softplus({a:.2f}·x {'+' if b >= 0 else '−'} {abs(b):.2f})"
+        if "amplitude" in t.tensors:
+            amplitude, phase = float(t["amplitude"][index]), float(t["phase"][index])
+            return f"y = {amplitude:.2f}·sin(x {'−' if phase >= 0 else '+'} {abs(phase):.2f})"
+        return ""
+
+    def y_range(self) -> tuple[float, float]:
+        """One y range for every task of the list, with room below for the legend."""
+        truth = true_values(self.family, self.tasks, self.grid)
+        values = np.concatenate([truth.ravel(), self.tasks["y_support"].numpy().ravel()])
+        values = values[np.isfinite(values)]
+        low, high = (float(values.min()), float(values.max())) if values.size else (-1.0, 1.0)
+        span = max(high - low, 1.0)
+        return low - 0.45 * span, high + 0.1 * span
+
+    # --- fine-tuning --------------------------------------------------------------------
+    def result(self, which: str, steps: int) -> FineTuneResult | None:
+        """The meta-learned (``"meta"``) or baseline (``"baseline"``) model fine-tuned
+        ``steps`` steps on the support points (cached; None without that model)."""
+        theta = self.theta if which == "meta" else self.baseline_theta
+        if theta is None or self.tasks is None:
+            return None
+        key = (theta.tobytes(), self.x_support.tobytes(), self.y_support.tobytes(),
+               self.task_index, self.tasks.n, self.config.inner_lr, steps, self.config.task)
+        cached = self._results.get(which)
+        if cached is None or cached[0] != key:
+            result = fine_tune(self.family, theta, self.x_support, self.y_support,
+                               self.config.inner_lr, steps, x_eval=self.grid, x_query=self.grid,
+                               y_query=self.truth)
+            self._results[which] = (key, result)
+        return self._results[which][1]
+
+    def picture(self, state: FunctionState, view_steps: int, fraction: float = 1.0
+                ) -> FunctionPicture:
+        """What to draw for ``state`` with ``view_steps`` fine-tuning steps, of which the
+        share ``fraction`` is reached (the animation frame's)."""
+        steps = max([view_steps, *state.steps])
+        meta = self.result("meta", steps)
+        baseline = self.result("baseline", steps) if state.baseline else None
+        mse = {META_LABEL: {s: float(meta.query_mse[s]) for s in state.steps}}
+        if baseline is not None:
+            mse[BASELINE_LABEL] = {s: float(baseline.query_mse[s]) for s in state.steps}
+        return FunctionPicture(
+            grid=self.grid, truth=self.truth, x_support=self.x_support, y_support=self.y_support,
+            x_query=self.x_query, y_query=self.y_query, predictions=meta.predictions,
+            query_mse=meta.query_mse, drawn=int(round(fraction * view_steps)),
+            view_steps=view_steps,
+            baseline=None if baseline is None else baseline.predictions[: view_steps + 1],
+            mse=mse, task=self.task_index, formula=self.formula(),
+            algorithm=self.config.algorithm, inner_lr=self.config.inner_lr,
+            input_range=self.family.input_range())
+
+    def view_steps(self, state: FunctionState) -> int:
+        """Fine-tuning steps drawn: the state's, else the run's k (at least 1)."""
+        if state.view_steps is not None:
+            return state.view_steps
+        return min(max(self.config.inner_steps, 1), MAX_VIEW_STEPS)
+
+
+MAX_VIEW_STEPS = 100
+
+__all__ = ["BASELINE_LABEL", "FunctionModel", "FunctionPicture", "MAX_VIEW_STEPS", "META_LABEL"]
