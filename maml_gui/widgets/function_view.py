@@ -30,7 +30,8 @@ from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.animation import visible
 from maml_gui.core.config import Config
 from maml_gui.core.function_space import (
-    DEFAULT_STEPS, FineTuneResult, dense_grid, fine_tune, pretrain_config, true_values,
+    DEFAULT_STEPS, FineTuneResult, Learner, dense_grid, fine_tune, learner_for, pretrain_config,
+    true_values,
 )
 from maml_gui.core.landscape import landscape_tasks
 from maml_gui.core.tasks import TaskBatch, make_family
@@ -40,6 +41,7 @@ from maml_gui.runtime.pretrain_worker import PretrainWorker
 from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.plots.items import SafeLegend, pen
+from maml_gui.plots.noise_band import NoiseBand
 
 META_LABEL, ERM_LABEL = "meta-learned", "pretrained (ERM)"
 TABLE_STEPS = DEFAULT_STEPS  # the article's 1, 5, 10 steps
@@ -70,6 +72,8 @@ class FunctionView(QWidget):
         self.theme = theme
         self._config = config
         self._family = make_family(config)
+        self._learner = learner_for(config)  # the algorithm's own adaptation (B-SMALL, MetaNAS)
+        self._erm_learner = learner_for(pretrain_config(config))
         self._tasks: TaskBatch | None = None
         self._task_index = 0
         self._x_support = np.zeros(0)
@@ -81,6 +85,8 @@ class FunctionView(QWidget):
         self._grid = np.zeros(0)
         self._truth = np.zeros(0)
         self._result: FineTuneResult | None = None
+        self._table_result: FineTuneResult | None = None  # what the MSE table reads
+        self._erm_table_result: FineTuneResult | None = None
         self._result_key: tuple | None = None
         self._erm_theta: np.ndarray | None = None
         self._erm_key: tuple | None = None
@@ -110,8 +116,10 @@ class FunctionView(QWidget):
         self.reset_button.setToolTip("Back to the task's own support set")
         self.steps_spin = QSpinBox()
         self.steps_spin.setRange(1, MAX_VIEW_STEPS)
-        self.steps_spin.setToolTip("Fine-tuning steps drawn (plain gradient descent with the inner "
-                                   "learning rate α). Starts at the run's k and follows it until "
+        self.steps_spin.setToolTip("Fine-tuning steps drawn (the algorithm's own inner steps with "
+                                   "the inner learning rate α: gradient descent on the support "
+                                   "loss; B-SMALL adds λ·KL and its noise, MetaNAS takes DARTS "
+                                   "steps as the temperature falls). Starts at the run's k and follows it until "
                                    "changed here; the animation maps the canvas's k inner steps "
                                    "onto these.")
         # two rows, so the view fits the ~420 px of a side dock
@@ -157,6 +165,7 @@ class FunctionView(QWidget):
         self.query_points.setZValue(3)
         self.before_curve = pg.PlotDataItem(connect="finite")
         self.before_curve.setZValue(6)
+        self.noise_band = NoiseBand(self.plot, theme.theta)
         self.step_curves: list[pg.PlotDataItem] = []
         self.erm_before_curve = pg.PlotDataItem(connect="finite")
         self.erm_before_curve.setZValue(4)
@@ -296,6 +305,8 @@ class FunctionView(QWidget):
         old = self._config
         self._config = config
         self._family = make_family(config)
+        self._learner = learner_for(config)
+        self._erm_learner = learner_for(pretrain_config(config))
         # a restart with the same tasks (Reset) keeps the chosen task and its edited points
         tasks_changed = self._tasks is None or old.task != config.task or old.seed != config.seed
         if not self._family.has_data:
@@ -338,6 +349,8 @@ class FunctionView(QWidget):
             self.set_config(snapshot.config)
         if not self._family.has_data:
             return
+        if snapshot.record is not None:  # MetaNAS adapts without its pruned operations
+            self._learner.algorithm.follow(snapshot.record.diagnostics)
         theta, fraction = self._frame_state(snapshot)
         theta = np.asarray(theta, dtype=np.float64)
         if theta.shape != self._theta.shape or not np.array_equal(theta, self._theta):
@@ -553,30 +566,44 @@ class FunctionView(QWidget):
         lr = self._config.inner_lr
         points_key = (self._x_support.tobytes(), self._y_support.tobytes(), self._task_index,
                       self._tasks.n, lr, steps, self._config.task)
-        key = (self._theta.tobytes(), *points_key)
+        # the whole config: B-SMALL's λ and noise, MetaNAS's temperatures change the adaptation
+        key = (self._theta.tobytes(), self._config, self.view_steps, *points_key)
         if key != self._result_key:
-            self._result = self._fine_tune(self._theta, steps)
+            self._result, self._table_result = self._fine_tune(self._learner, self._theta)
             self._result_key = key
             self.adaptation_updated.emit(self._result)
         if self._erm_theta is not None and self.erm_box.isChecked():
-            erm_key = (self._erm_theta.tobytes(), *points_key)
+            erm_key = (self._erm_theta.tobytes(), self.view_steps, *points_key)
             if erm_key != self._erm_result_key:
-                self._erm_result = self._fine_tune(self._erm_theta, steps)
+                self._erm_result, self._erm_table_result = self._fine_tune(self._erm_learner,
+                                                                           self._erm_theta)
                 self._erm_result_key = erm_key
         else:
-            self._erm_result = None
+            self._erm_result = self._erm_table_result = None
             self._erm_result_key = None
         self._update_comparison()
 
-    def _fine_tune(self, theta: np.ndarray, steps: int) -> FineTuneResult:
-        return fine_tune(self._family, theta, self._x_support, self._y_support,
-                         self._config.inner_lr, steps, x_eval=self._grid, x_query=self._grid,
-                         y_query=self._truth)
+    def _fine_tune(self, learner: Learner, theta: np.ndarray
+                   ) -> tuple[FineTuneResult, FineTuneResult]:
+        """Fine-tuning as ``learner``'s algorithm adapts: the drawn run (its noise band after
+        the view's steps) and the run the MSE table reads (the same one when its first steps
+        are the drawn ones; MetaNAS's temperature falls over the whole run, so not there)."""
+        steps = self._steps_needed()
+        stable = learner.algorithm.fine_tune_prefix_stable
+
+        def run(count: int) -> FineTuneResult:
+            return fine_tune(learner.family, theta, self._x_support, self._y_support,
+                             self._config.inner_lr, count, x_eval=self._grid, x_query=self._grid,
+                             y_query=self._truth, learner=learner, band_step=self.view_steps)
+
+        drawn = run(steps if stable else self.view_steps)
+        return drawn, (drawn if stable or self.view_steps == steps else run(steps))
 
     def _update_comparison(self) -> None:
-        table = {META_LABEL: {s: float(self._result.query_mse[s]) for s in TABLE_STEPS}}
-        if self._erm_result is not None:
-            table[ERM_LABEL] = {s: float(self._erm_result.query_mse[s]) for s in TABLE_STEPS}
+        table = {META_LABEL: {s: float(self._table_result.query_mse[s]) for s in TABLE_STEPS}}
+        if self._erm_table_result is not None:
+            table[ERM_LABEL] = {s: float(self._erm_table_result.query_mse[s])
+                                for s in TABLE_STEPS}
         if table != self.comparison:
             self.comparison = table
             self._render_table()
@@ -598,6 +625,7 @@ class FunctionView(QWidget):
         self.query_points.setBrush(pg.mkBrush(None))
         self.query_points.setPen(pen(colour, 1.4, 0.9))
         self.before_curve.setPen(pen(self._model_colour(), 1.8, 0.9, dashed=True))
+        self.noise_band.set_colour(self._model_colour())
         self.erm_before_curve.setPen(_dotted(self._erm_colour(), 1.8))
         self.erm_after_curve.setPen(pen(self._erm_colour(), 2.4, dashed=True))
         self._ensure_step_curves(self.view_steps)
@@ -623,11 +651,12 @@ class FunctionView(QWidget):
             self.legend.addItem(self.query_points, "query points")
         self.legend.addItem(self.before_curve, f"θ ({name}), before")
         self.legend.addItem(self._after_sample, "after fine-tuning")
+        if self._result is not None and self._result.band is not None:
+            self.legend.addItem(self.noise_band.fill, self.noise_band.label)
         if self._erm_result is not None:
             self.legend.addItem(self.erm_before_curve, "ERM, before")
             self.legend.addItem(self._erm_sample, "ERM, after")
-        self._legend_shape = (self._task_index, self._x_query.size > 0,
-                              self._erm_result is not None, self._config.algorithm)
+        self._legend_shape = self._legend_key()
         self._fit_legend()
 
     def _fit_legend(self, *_args) -> None:
@@ -648,9 +677,7 @@ class FunctionView(QWidget):
 
     def _draw(self) -> None:
         result = self._result
-        shape = (self._task_index, self._x_query.size > 0, self._erm_result is not None,
-                 self._config.algorithm)
-        if shape != getattr(self, "_legend_shape", None):
+        if self._legend_key() != getattr(self, "_legend_shape", None):
             self._rebuild_legend()
         grid = self._grid
         self.truth_band.setData(grid, self._truth)
@@ -671,6 +698,9 @@ class FunctionView(QWidget):
             alpha = 1.0 if newest else 0.15 + 0.45 * (j / max(drawn, 1))
             item.setPen(pen(colour, 2.6 if newest else 1.3, alpha))
             item.setData(grid, _finite(result.predictions[j]))
+        band = result.band
+        # the band belongs to the adapted model: shown once the drawn steps reach it
+        self.noise_band.set_band(grid, band if band is not None and band.step == drawn else None)
         after = "after fine-tuning" if drawn == 0 else \
             f"after {drawn} step{'s' if drawn != 1 else ''} (α = {self._config.inner_lr:g})"
         self._set_legend_text(self._after_sample, after)
@@ -691,6 +721,10 @@ class FunctionView(QWidget):
                 f"{drawn} step{'s' if drawn != 1 else ''}")
         self.mse_label.setText(text)
         self.mse_label.setToolTip(text)
+
+    def _legend_key(self) -> tuple:
+        return (self._task_index, self._x_query.size > 0, self._erm_result is not None,
+                self._config.algorithm, self._result is not None and self._result.band is not None)
 
     def _render_table(self) -> None:
         head = "".join(f"<th align='right'>&nbsp;{s} step{'s' if s != 1 else ''}</th>"

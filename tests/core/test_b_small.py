@@ -113,8 +113,8 @@ def test_meta_gradient_matches_finite_differences_with_noise_and_kl():
 
     def objective(t, create_graph=False):  # the same noise draws at every θ
         rows = task_rows(t, pool.n)
-        path, query = algorithm.adapt(rows, pool, config, torch.Generator().manual_seed(11),
-                                      create_graph=create_graph)
+        path, query = algorithm.inner_loop(rows, pool, config, torch.Generator().manual_seed(11),
+                                           config.inner_steps, create_graph=create_graph)
         return rows, query
 
     rows, query = objective(theta, create_graph=True)
