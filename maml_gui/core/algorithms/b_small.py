@@ -27,6 +27,7 @@ class BSMALL(Algorithm):
                "weights with log ρ > 3 drop out")
     second_order = True
     own_adaptation = True
+    chart_series = ("sparsity", "sparsity_per_layer", "kl", "masked_meta_loss_after")
     uses = ("inner_lr", "inner_steps", "outer_lr", "bsmall_lambda", "bsmall_log_sigma0",
             "bsmall_noise")
 
@@ -138,6 +139,7 @@ class BSMALL(Algorithm):
                 "kl": kl_theta.cpu().numpy(),
                 "kl_after": kl_after.cpu().numpy(),
                 "masked_loss_after": masked_after.cpu().numpy(),
+                "masked_meta_loss_after": np.array(float(masked_after.mean())),
                 "query_objective_after": query_objective.detach().cpu().numpy(),
             },
         )

@@ -224,6 +224,9 @@ class Algorithm:
     #: k steps of :meth:`fine_tune` are the first k of any longer run (False for MetaNAS,
     #: whose temperature falls over the whole run): one run then serves every step count
     fine_tune_prefix_stable: ClassVar[bool] = True
+    #: small fixed-shape diagnostics charted over the whole run (:class:`RunHistory` keeps
+    #: them thinned, beyond its window of recent records)
+    chart_series: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, family: TaskFamily, pool_size: int | None):
         self.family = family

@@ -60,6 +60,7 @@ class MetaNAS(Algorithm):
                "T anneals; w ← w + λ_w·mean(wᵢ − w), a ← a + λ_a·mean(aᵢ − a)")
     own_adaptation = True
     fine_tune_prefix_stable = False  # T anneals over the whole run
+    chart_series = ("arch_weights", "active_params")
     uses = ("inner_lr", "inner_steps", "outer_lr", "metanas_ops", "metanas_temperature",
             "metanas_inner_optimizer", "metanas_arch_outer_lr", "metanas_warmup",
             "metanas_prune", "metanas_prune_every")
