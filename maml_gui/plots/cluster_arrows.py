@@ -103,7 +103,8 @@ class ClusterArrows:
         self.pooled, self.own = [], []
         for i in range(n):
             colour = self.theme.task(i)
-            pooled = ArrowSet(self.plot, colour, width=3.0, z=27)
+            # thicker than the task meta-gradient arrows (2 px) that also start at θ
+            pooled = ArrowSet(self.plot, colour, width=4.0, z=27)
             own = ArrowSet(self.plot, colour, width=1.5, z=26, outline=None)
             own.curve.setPen(pen(colour, 1.5, OWN_ALPHA))
             self.pooled.append(pooled)

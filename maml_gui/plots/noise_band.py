@@ -14,16 +14,18 @@ class NoiseBand:
     """The band's edges, fill and mean curve on ``plot`` (hidden until :meth:`set_band`)."""
 
     def __init__(self, plot: pg.PlotItem, colour: str, *, z: float = 3.0):
-        self.low = pg.PlotCurveItem(pen=pen(colour, 1.0, 0.5))
-        self.high = pg.PlotCurveItem(pen=pen(colour, 1.0, 0.5))
-        fill = pg.mkColor(colour)
-        fill.setAlphaF(0.22)
-        self.fill = pg.FillBetweenItem(self.low, self.high, brush=pg.mkBrush(fill))
-        self.mean = pg.PlotCurveItem(pen=pen(colour, 1.4, 0.85, dashed=True))
+        self.low = pg.PlotCurveItem()
+        self.high = pg.PlotCurveItem()
+        self.fill = pg.FillBetweenItem(self.low, self.high)
+        self.mean = pg.PlotCurveItem()
         for item, offset in ((self.fill, 0.0), (self.low, 0.1), (self.high, 0.1), (self.mean, 0.2)):
             item.setZValue(z + offset)
             plot.addItem(item)
         self.label = f"noise band (mean ± {BAND_WIDTH:g} std)"
+        # what a legend shows for the band: a legend cannot draw a FillBetweenItem (it reads
+        # a PlotDataItem's options), so a filled sample that is never plotted stands in
+        self.legend_sample = pg.PlotDataItem(fillLevel=0.0)
+        self.set_colour(colour)
         self.set_band(None, None)
 
     def set_colour(self, colour: str) -> None:
@@ -33,6 +35,8 @@ class NoiseBand:
         fill.setAlphaF(0.22)
         self.fill.setBrush(pg.mkBrush(fill))
         self.mean.setPen(pen(colour, 1.4, 0.85, dashed=True))
+        self.legend_sample.setPen(pen(colour, 1.4, 0.85, dashed=True))
+        self.legend_sample.setFillBrush(pg.mkBrush(fill))
 
     def set_band(self, x: np.ndarray | None, band: PredictionBand | None) -> None:
         """Draw ``band`` over inputs ``x``; None hides it (a deterministic model)."""

@@ -652,7 +652,7 @@ class FunctionView(QWidget):
         self.legend.addItem(self.before_curve, f"θ ({name}), before")
         self.legend.addItem(self._after_sample, "after fine-tuning")
         if self._result is not None and self._result.band is not None:
-            self.legend.addItem(self.noise_band.fill, self.noise_band.label)
+            self.legend.addItem(self.noise_band.legend_sample, self.noise_band.label)
         if self._erm_result is not None:
             self.legend.addItem(self.erm_before_curve, "ERM, before")
             self.legend.addItem(self._erm_sample, "ERM, after")

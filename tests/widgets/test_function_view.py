@@ -284,6 +284,8 @@ def test_bsmall_noise_band_follows_log_sigma_and_vanishes_without_noise(qtbot):
         band = view.result.band
         assert band is not None and band.step == view.view_steps
         assert view.noise_band.visible
+        assert any(label.text.startswith("noise band") for _, label in view.legend.items)
+        assert not view.grab().isNull()  # painted, legend sample included
         x, low = view.noise_band.low.getData()
         np.testing.assert_array_equal(x, view.grid)
         np.testing.assert_array_equal(low, band.low)
