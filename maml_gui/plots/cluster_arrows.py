@@ -22,7 +22,7 @@ from maml_gui.plots.items import ArrowSet, pen
 from maml_gui.view.projection import Projection
 
 OWN_ALPHA = 0.45  # the members' own steps: visible, but behind their cluster's arrow
-LEGEND_TEXT = "cluster step −α·Mⱼ∇Lˢ (faint: each task's own −α∇Lˢ)"
+LEGEND_TEXT = "cluster step −α·Mⱼ∇Lˢ (faint: own)"
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ class NoiseBand:
             plot.addItem(item)
         self.label = f"noise band (mean ± {BAND_WIDTH:g} std)"
         # what a legend shows for the band: a legend cannot draw a FillBetweenItem (it reads
-        # a PlotDataItem's options), so a filled sample that is never plotted stands in
-        self.legend_sample = pg.PlotDataItem(fillLevel=0.0)
+        # a PlotDataItem's options), so a wide translucent line that is never plotted stands in
+        self.legend_sample = pg.PlotDataItem()
         self.set_colour(colour)
         self.set_band(None, None)
 
@@ -35,8 +35,7 @@ class NoiseBand:
         fill.setAlphaF(0.22)
         self.fill.setBrush(pg.mkBrush(fill))
         self.mean.setPen(pen(colour, 1.4, 0.85, dashed=True))
-        self.legend_sample.setPen(pen(colour, 1.4, 0.85, dashed=True))
-        self.legend_sample.setFillBrush(pg.mkBrush(fill))
+        self.legend_sample.setPen(pen(colour, 9.0, 0.3))
 
     def set_band(self, x: np.ndarray | None, band: PredictionBand | None) -> None:
         """Draw ``band`` over inputs ``x``; None hides it (a deterministic model)."""
