@@ -165,3 +165,26 @@ def test_meta_surface_adapts_with_darts_steps_and_judges_at_t_min():
         with torch.no_grad():
             plain_value = float(model.loss_at(plain, tasks, "query", t_min).mean())
         assert abs(plain_value - value) > 1e-6
+
+
+def test_views_adapt_without_the_operations_the_run_pruned():
+    """``follow`` takes the run's pruned operations from a record: the view's prediction then
+    leaves them out, as the run's adapted network does."""
+    from maml_gui.core.algorithms import make_algorithm, make_model
+
+    config = make_config({"algorithm": "metanas", "task": {"family": "sinusoid",
+                                                            "hidden": [6, 6], "n_tasks": 2}})
+    model = make_model(config)
+    algorithm = make_algorithm("metanas", model, None)
+    theta = torch.randn(model.param_dim, generator=torch.Generator().manual_seed(0),
+                        dtype=torch.float64)
+    x = torch.linspace(-5, 5, 7, dtype=torch.float64).unsqueeze(0)
+    full = algorithm.predict(theta.unsqueeze(0), x, config)
+    pruned = np.zeros((2, 4))
+    pruned[0, 2] = 1.0  # layer 1's sin
+    algorithm.follow({"pruned": pruned})
+    without = algorithm.predict(theta.unsqueeze(0), x, config)
+    expected = model.predict(theta.unsqueeze(0), x, config.metanas_temperature[1],
+                              torch.as_tensor(pruned.astype(bool)))
+    assert not torch.allclose(full, without)
+    assert torch.equal(without, expected)
