@@ -94,14 +94,20 @@ class ClusterArrows:
         self.pooled: list[ArrowSet] = []
         self.own: list[ArrowSet] = []
         self.steps: ClusterSteps | None = None
+        self.n_tasks = 0
         self._visible = True
 
     def set_tasks(self, n: int) -> None:
-        """One pooled and one own arrow set per task colour."""
+        """``n`` tasks: their arrow sets are made when a TreeMAML record first comes (other
+        algorithms never pay for 2n empty items)."""
         for arrows in [*self.pooled, *self.own]:
             self.plot.removeItem(arrows.curve)
         self.pooled, self.own = [], []
-        for i in range(n):
+        self.n_tasks = n
+
+    def _make_sets(self) -> None:
+        """One pooled and one own arrow set per task colour."""
+        for i in range(self.n_tasks):
             colour = self.theme.task(i)
             # thicker than the task meta-gradient arrows (2 px) that also start at θ
             pooled = ArrowSet(self.plot, colour, width=4.0, z=27)
@@ -131,6 +137,8 @@ class ClusterArrows:
             for arrows in [*self.pooled, *self.own]:
                 arrows.clear()
             return False
+        if not self.pooled:
+            self._make_sets()
         reached = np.asarray(path_points) - 1  # inner steps drawn per task
         shown = np.array([bool(np.any(reached[who] > j)) for who, j in
                           zip(steps.members, steps.step)], dtype=bool)

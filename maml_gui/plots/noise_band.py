@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtWidgets import QGraphicsPathItem
 
 from maml_gui.core.function_space import BAND_WIDTH, PredictionBand
 from maml_gui.plots.items import pen
@@ -16,7 +17,10 @@ class NoiseBand:
     def __init__(self, plot: pg.PlotItem, colour: str, *, z: float = 3.0):
         self.low = pg.PlotCurveItem()
         self.high = pg.PlotCurveItem()
-        self.fill = pg.FillBetweenItem(self.low, self.high)
+        # one closed polygon (low forward, high back): a FillBetweenItem listens to both
+        # curves' signals and crashed the interpreter's exit about one run in two
+        self.fill = QGraphicsPathItem()
+        self.fill.setPen(pg.mkPen(None))
         self.mean = pg.PlotCurveItem()
         for item, offset in ((self.fill, 0.0), (self.low, 0.1), (self.high, 0.1), (self.mean, 0.2)):
             item.setZValue(z + offset)
@@ -41,12 +45,17 @@ class NoiseBand:
         """Draw ``band`` over inputs ``x``; None hides it (a deterministic model)."""
         shown = band is not None and x is not None
         if shown:
-            self.low.setData(x, _finite(band.low))
-            self.high.setData(x, _finite(band.high))
+            low, high = _finite(band.low), _finite(band.high)
+            self.low.setData(x, low)
+            self.high.setData(x, high)
             self.mean.setData(x, _finite(band.mean))
+            path = pg.arrayToQPath(np.concatenate([x, x[::-1]]), np.concatenate([low, high[::-1]]))
+            path.closeSubpath()
+            self.fill.setPath(path)
         else:
             for curve in (self.low, self.high, self.mean):
                 curve.setData([], [])
+            self.fill.setPath(pg.QtGui.QPainterPath())
         for item in (self.fill, self.low, self.high, self.mean):
             item.setVisible(shown)
 
