@@ -265,8 +265,9 @@ class LandscapeEvaluator:
             inner = f"gradients pooled within clusters, α = {c.inner_lr:g}, k = {c.inner_steps}"
         elif c.algorithm == "metanas":
             t_max, t_min = c.metanas_temperature
+            judged = ALGORITHMS["metanas"].final_temperature(c)
             inner = (f"DARTS steps as T falls {t_max:g} → {t_min:g}, α = {c.inner_lr:g}, "
-                     f"k = {c.inner_steps}; judged at T = {t_min:g}")
+                     f"k = {c.inner_steps}; judged at T = {judged:g}")
         else:
             inner = f"α = {c.inner_lr:g}, k = {c.inner_steps}"
         mean = "Σᵢ pᵢ" if c.algorithm == "tr_maml" else "meanᵢ"

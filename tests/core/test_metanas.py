@@ -172,8 +172,8 @@ def test_views_adapt_without_the_operations_the_run_pruned():
     leaves them out, as the run's adapted network does."""
     from maml_gui.core.algorithms import make_algorithm, make_model
 
-    config = make_config({"algorithm": "metanas", "task": {"family": "sinusoid",
-                                                            "hidden": [6, 6], "n_tasks": 2}})
+    config = make_config({"algorithm": "metanas", "inner_steps": 3,
+                          "task": {"family": "sinusoid", "hidden": [6, 6], "n_tasks": 2}})
     model = make_model(config)
     algorithm = make_algorithm("metanas", model, None)
     theta = torch.randn(model.param_dim, generator=torch.Generator().manual_seed(0),
@@ -187,4 +187,4 @@ def test_views_adapt_without_the_operations_the_run_pruned():
     expected = model.predict(theta.unsqueeze(0), x, config.metanas_temperature[1],
                               torch.as_tensor(pruned.astype(bool)))
     assert not torch.allclose(full, without)
-    assert torch.equal(without, expected)
+    assert torch.allclose(without, expected, rtol=1e-12, atol=1e-12)  # T: 0.05 up to rounding

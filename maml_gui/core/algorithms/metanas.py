@@ -176,9 +176,11 @@ class MetaNAS(Algorithm):
 
     @staticmethod
     def final_temperature(config: Config) -> float:
-        """T after the inner loop: t_min (t_max without inner steps)."""
-        t_max, t_min = config.metanas_temperature
-        return float(t_min if config.inner_steps else t_max)
+        """T of the k-th (last) inner step, where the meta-step judges the adapted network:
+        t_min, or t_max when k ≤ 1."""
+        k = config.inner_steps
+        return float(temperatures(*config.metanas_temperature, k)[-1] if k else
+                     config.metanas_temperature[0])
 
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         model: MixedOpSinusoid = self.family  # type: ignore[assignment]
