@@ -262,12 +262,12 @@ class LandscapeEvaluator:
         if c.algorithm == "imaml":
             inner = f"proximal solve, λ = {c.imaml_lambda:g}, α = {c.inner_lr:g}, k = {c.inner_steps}"
         elif c.algorithm == "tree_maml":
-            inner = f"gradients pooled within clusters, α = {c.inner_lr:g}, k = {c.inner_steps}"
+            # short: a plot title wider than the canvas pushed its colour bar off a 1366 screen
+            inner = f"pooled, α = {c.inner_lr:g}, k = {c.inner_steps}"
         elif c.algorithm == "metanas":
-            t_max, t_min = c.metanas_temperature
+            t_max = c.metanas_temperature[0]
             judged = ALGORITHMS["metanas"].final_temperature(c)
-            inner = (f"DARTS steps as T falls {t_max:g} → {t_min:g}, α = {c.inner_lr:g}, "
-                     f"k = {c.inner_steps}; judged at T = {judged:g}")
+            inner = f"DARTS, T {t_max:g} → {judged:g}, α = {c.inner_lr:g}, k = {c.inner_steps}"
         else:
             inner = f"α = {c.inner_lr:g}, k = {c.inner_steps}"
         mean = "Σᵢ pᵢ" if c.algorithm == "tr_maml" else "meanᵢ"

@@ -25,6 +25,9 @@ class MethodPanel(QWidget):
         self.graphics.setBackground(SCREEN.background)
         layout.addWidget(self.graphics, 1)
         self.summary = QLabel(" ")
+        # wrapped: one long line of numbers set the dock's minimum width, which pushed the
+        # window past a 1366-pixel screen
+        self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
 
 
