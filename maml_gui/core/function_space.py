@@ -5,7 +5,10 @@ What the function view draws and what the few-shot benchmark measures, without Q
 - :func:`fine_tune` / :func:`fine_tune_batch`: plain gradient descent on the support loss of
   the family from θ, with the engine's own inner loop (:func:`run_inner_loop`, so the path
   is the one a meta-step takes on the same points), the model's predictions on a dense x
-  grid after every step and the query MSE after every step;
+  grid after every step and the query MSE after every step; with a :class:`Learner`, the
+  algorithm's own adaptation instead (B-SMALL's data + λ·KL steps judged by the masked
+  network, MetaNAS's DARTS steps under the falling temperature) and, for a stochastic
+  model, its noise band (:func:`prediction_band`);
 - :func:`train_model` / :func:`train_pretrained`: θ after N meta-steps of a config (the
   pretrained ERM baseline is the same config with ``algorithm = "pretrain"``), through
   :class:`MetaTrainer`;
@@ -26,13 +29,16 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from maml_gui.core.algorithms.base import run_inner_loop
+from maml_gui.core.algorithms import make_algorithm, make_model
+from maml_gui.core.algorithms.base import Algorithm, run_inner_loop
 from maml_gui.core.config import Config, ConfigError
 from maml_gui.core.tasks import SUPPORT, TaskBatch, TaskFamily, make_family
 from maml_gui.core.trace import StepRecord
 from maml_gui.core.training import MetaTrainer, seed_generators
 
 GRID_POINTS = 200  # x values of a drawn curve: 1-D inputs, so this is cheap
+BAND_SAMPLES = 32  # noise draws behind a prediction band (±2 std: ~1/6 relative error)
+BAND_WIDTH = 2.0  # the band spans mean ± this many standard deviations
 DEFAULT_STEPS = (1, 5, 10)  # the article's fine-tuning steps
 
 
@@ -84,6 +90,71 @@ def mse(family: TaskFamily, params: torch.Tensor, x: torch.Tensor, y: torch.Tens
 
 
 @dataclass(frozen=True)
+class Learner:
+    """An algorithm's own adaptation with a run's settings: what the function view fine-tunes
+    with, so that B-SMALL adapts on data + λ·KL and MetaNAS with its DARTS steps, as they do
+    in training (every other algorithm: plain gradient descent on the support loss)."""
+
+    algorithm: Algorithm
+    config: Config
+
+    @property
+    def family(self) -> TaskFamily:
+        return self.algorithm.family
+
+    def fine_tune(self, start: torch.Tensor, batch: TaskBatch, steps: int):
+        return self.algorithm.fine_tune(start, batch, self.config, steps)
+
+    def predict(self, phi: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.algorithm.predict(phi, x, self.config)
+
+
+def learner_for(config: Config) -> Learner:
+    """The :class:`Learner` of ``config``'s algorithm on its model (a fresh algorithm state:
+    MetaNAS with nothing pruned until :meth:`Algorithm.load_state_dict` says otherwise)."""
+    model = make_model(config)
+    return Learner(make_algorithm(config.algorithm, model, model.pool_size()), config)
+
+
+@dataclass(frozen=True)
+class PredictionBand:
+    """A stochastic model's predictions after ``step`` fine-tuning steps: the mean over
+    noise draws and mean ± :data:`BAND_WIDTH` standard deviations, each ``(G,)``."""
+
+    step: int
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def prediction_band(learner: Learner, phi: torch.Tensor, x: torch.Tensor, step: int, *,
+                    samples: int = BAND_SAMPLES, seed: int = 0) -> PredictionBand | None:
+    """The noise band of one task's predictions at its adapted parameters.
+
+    Parameters
+    ----------
+    phi : ``(P,)`` the task's parameters after ``step`` fine-tuning steps
+    x : ``(G,)`` inputs
+    samples, seed : noise draws, from a generator seeded by ``seed`` (a drawing never changes
+        between refreshes)
+
+    Returns None for a deterministic model (B-SMALL with ``bsmall_noise`` off, every other
+    algorithm).
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        draws = learner.algorithm.sample_predictions(phi.reshape(1, -1), x.reshape(1, -1),
+                                                     learner.config, samples, generator)
+    if draws is None:
+        return None
+    draws = draws[:, 0, :]  # (samples, G)
+    mean, std = draws.mean(0), draws.std(0)
+    return PredictionBand(step=int(step), mean=_frozen(mean),
+                          low=_frozen(mean - BAND_WIDTH * std),
+                          high=_frozen(mean + BAND_WIDTH * std))
+
+
+@dataclass(frozen=True)
 class FineTuneBatch:
     """Fine-tuning of ``n`` tasks for ``k`` steps (every array float64, read-only copies).
 
@@ -110,6 +181,7 @@ class FineTuneResult:
     support_loss: np.ndarray  # (k+1,)
     query_mse: np.ndarray  # (k+1,)
     paths: np.ndarray  # (k+1, P)
+    band: PredictionBand | None = None  # a stochastic model's noise band (B-SMALL)
 
     @property
     def steps(self) -> int:
@@ -120,7 +192,8 @@ def fine_tune_batch(family: TaskFamily, theta: np.ndarray | torch.Tensor,
                     x_support: np.ndarray, y_support: np.ndarray, inner_lr: float, steps: int, *,
                     x_query: np.ndarray | None = None, y_query: np.ndarray | None = None,
                     x_eval: np.ndarray | None = None,
-                    dtype: torch.dtype = torch.float64) -> FineTuneBatch:
+                    dtype: torch.dtype = torch.float64,
+                    learner: Learner | None = None) -> FineTuneBatch:
     """``steps`` gradient steps of size ``inner_lr`` on each task's support points, all at once.
 
     Parameters
@@ -130,10 +203,14 @@ def fine_tune_batch(family: TaskFamily, theta: np.ndarray | torch.Tensor,
         adaptation (every step repeats θ)
     x_query, y_query : ``(n, Q)`` points the query MSE is measured on (optional)
     x_eval : ``(G,)`` inputs where predictions are returned (optional)
+    learner : adapt and predict as this algorithm does (its own inner loop, settings and
+        evaluation forward; its config's α then replaces ``inner_lr``); None: plain
+        gradient descent with ``inner_lr``
 
     The steps are :func:`run_inner_loop`'s, on the family's support loss: the very path the
     engine's inner loop takes from θ on these points.
     """
+    predict = family.predict if learner is None else learner.predict
     if steps < 0:
         raise ValueError("steps must be ≥ 0")
     batch = points_batch(x_support, y_support, x_query=x_query, y_query=y_query, dtype=dtype)
@@ -148,12 +225,15 @@ def fine_tune_batch(family: TaskFamily, theta: np.ndarray | torch.Tensor,
         support = value.unsqueeze(1).expand(n, steps + 1)
     else:
         with torch.enable_grad():
-            inner = run_inner_loop(family, batch, start, float(inner_lr), int(steps),
-                                   create_graph=False)
+            inner = (run_inner_loop(family, batch, start, float(inner_lr), int(steps),
+                                    create_graph=False) if learner is None
+                     else learner.fine_tune(start, batch, int(steps)))
         path, support = inner.points, inner.losses
     by_step = path.transpose(0, 1)  # (k+1, n, P): leading dimensions broadcast in predict
     if x_query is not None:
-        query = mse(family, by_step, batch["x_query"], batch["y_query"]).transpose(0, 1)
+        with torch.no_grad():
+            query = (predict(by_step, batch["x_query"]) - batch["y_query"]).square().mean(-1)
+        query = query.transpose(0, 1)
     else:
         query = torch.full((n, steps + 1), float("nan"), dtype=dtype)
     predictions = None
@@ -162,7 +242,7 @@ def fine_tune_batch(family: TaskFamily, theta: np.ndarray | torch.Tensor,
         grid = np.asarray(x_eval, dtype=np.float64)
         x_t = torch.as_tensor(grid.copy(), dtype=dtype).unsqueeze(0).expand(n, -1)
         with torch.no_grad():
-            predictions = _frozen(family.predict(by_step, x_t).transpose(0, 1))
+            predictions = _frozen(predict(by_step, x_t).transpose(0, 1))
         grid = _frozen(grid)
     return FineTuneBatch(paths=_frozen(path), support_loss=_frozen(support),
                          query_mse=_frozen(query), predictions=predictions, x_eval=grid)
@@ -172,12 +252,15 @@ def fine_tune(family: TaskFamily, theta: np.ndarray | torch.Tensor, x_support: S
               y_support: Sequence[float], inner_lr: float, steps: int, *,
               x_eval: np.ndarray | None = None, x_query: np.ndarray | None = None,
               y_query: np.ndarray | None = None,
-              dtype: torch.dtype = torch.float64) -> FineTuneResult:
+              dtype: torch.dtype = torch.float64,
+              learner: Learner | None = None, band_step: int | None = None) -> FineTuneResult:
     """Fine-tune one model on one set of support points; predictions on a dense grid.
 
     ``x_eval`` defaults to :func:`dense_grid`. The query MSE is measured on
     ``x_query``/``y_query`` (NaN when they are not given); the function view passes the grid
-    and the true function there, i.e. the error over the whole input range.
+    and the true function there, i.e. the error over the whole input range. With a
+    ``learner`` the model adapts as its algorithm does (see :func:`fine_tune_batch`) and a
+    stochastic one gets its noise band after ``band_step`` steps (default: all ``steps``).
     """
     grid = dense_grid(family) if x_eval is None else np.asarray(x_eval, dtype=np.float64)
     x_s = np.asarray(x_support, dtype=np.float64).reshape(1, -1)
@@ -185,10 +268,14 @@ def fine_tune(family: TaskFamily, theta: np.ndarray | torch.Tensor, x_support: S
     xq = None if x_query is None else np.asarray(x_query, dtype=np.float64).reshape(1, -1)
     yq = None if y_query is None else np.asarray(y_query, dtype=np.float64).reshape(1, -1)
     result = fine_tune_batch(family, theta, x_s, y_s, inner_lr, steps, x_query=xq, y_query=yq,
-                             x_eval=grid, dtype=dtype)
+                             x_eval=grid, dtype=dtype, learner=learner)
+    band_step = steps if band_step is None else min(max(int(band_step), 0), steps)
+    band = None if learner is None else prediction_band(
+        learner, torch.as_tensor(result.paths[0, band_step].copy(), dtype=dtype),
+        torch.as_tensor(grid.copy(), dtype=dtype), band_step, seed=learner.config.seed)
     return FineTuneResult(x=result.x_eval, predictions=result.predictions[0],
                           support_loss=result.support_loss[0], query_mse=result.query_mse[0],
-                          paths=result.paths[0])
+                          paths=result.paths[0], band=band)
 
 
 # --- training the models compared ------------------------------------------------------------
@@ -365,7 +452,8 @@ def _float_dtype(tasks: TaskBatch) -> torch.dtype:
 
 
 __all__ = [
-    "BLOWN_UP", "DEFAULT_STEPS", "FewShotTable", "FineTuneBatch", "FineTuneResult", "GRID_POINTS",
+    "BAND_SAMPLES", "BAND_WIDTH", "BLOWN_UP", "DEFAULT_STEPS", "FewShotTable", "FineTuneBatch",
+    "FineTuneResult", "GRID_POINTS", "Learner", "PredictionBand", "learner_for", "prediction_band",
     "check_has_data", "dense_grid", "few_shot_comparison", "few_shot_tasks", "fine_tune",
     "fine_tune_batch", "mse", "points_batch", "pretrain_config", "train_model",
     "train_pretrained", "true_values",

@@ -2,7 +2,10 @@
 
 Every step's θ and losses go into growing arrays; once a column holds ``max_rows`` rows,
 every other row is dropped (the trail keeps its shape, memory stays flat). Only the last
-``keep`` full :class:`StepRecord` objects (with their inner paths) are kept.
+``keep`` full :class:`StepRecord` objects (with their inner paths) are kept. The small
+diagnostics an algorithm charts over the whole run (``Algorithm.chart_series``: B-SMALL's
+sparsity and KL, MetaNAS's operation probabilities) go into series thinned the same way, at
+most ``series_rows`` rows each.
 """
 
 from __future__ import annotations
@@ -11,16 +14,19 @@ from collections import deque
 
 import numpy as np
 
+from maml_gui.core.algorithms import ALGORITHMS
 from maml_gui.core.trace import StepRecord
 
 # numbers (θ components) the θ trail may hold: 2 parameters keep 100,000 steps, the MLP ~2,000
 TRAIL_BUDGET = 4_000_000
+SERIES_ROWS = 4096  # rows of a charted diagnostic: a curve's worth of points, whatever the run
 
 
 class RunHistory:
     """Bounded history of one run; append from one thread only (the GUI's drain timer)."""
 
-    def __init__(self, param_dim: int, *, keep: int = 64, max_rows: int | None = None):
+    def __init__(self, param_dim: int, *, keep: int = 64, max_rows: int | None = None,
+                 series_rows: int = SERIES_ROWS):
         self.param_dim = param_dim
         self.max_rows = max_rows or int(np.clip(TRAIL_BUDGET // max(param_dim, 1), 1000, 100_000))
         self.records: deque[StepRecord] = deque(maxlen=keep)
@@ -34,6 +40,10 @@ class RunHistory:
         self.total_steps = 0
         self.decimations = 0  # bumps when rows are dropped: cached projections must restart
         self.last_theta: np.ndarray | None = None
+        self.series_rows = max(int(series_rows), 2)
+        self._series_steps = np.zeros(0, dtype=np.int64)
+        self._series: dict[str, np.ndarray] = {}  # name -> (rows, *shape)
+        self._series_count = 0
 
     def append(self, record: StepRecord) -> None:
         if self._rows == self._steps.shape[0]:
@@ -52,6 +62,37 @@ class RunHistory:
         self.total_steps = record.step + 1
         self.last_theta = record.theta_next
         self.records.append(record)
+        self._append_series(record)
+
+    def _append_series(self, record: StepRecord) -> None:
+        algorithm = ALGORITHMS.get(record.algorithm)
+        names = () if algorithm is None else algorithm.chart_series
+        values = {name: np.asarray(record.diagnostics[name], dtype=np.float64)
+                  for name in names if name in record.diagnostics}
+        if not values:
+            return
+        known = {name: array.shape[1:] for name, array in self._series.items()}
+        if known != {name: value.shape for name, value in values.items()}:
+            self._series_count = 0  # another algorithm (or shape): a new chart
+            rows = min(16, self.series_rows)
+            self._series_steps = np.zeros(rows, dtype=np.int64)
+            self._series = {name: np.zeros((rows, *value.shape)) for name, value in values.items()}
+        if self._series_count == self._series_steps.shape[0]:
+            if self._series_count >= self.series_rows:  # every other row: the curve's shape
+                keep = slice(0, self._series_count, 2)  # stays, its memory does not grow
+                count = len(range(*keep.indices(self._series_count)))
+                for array in (self._series_steps, *self._series.values()):
+                    array[:count] = array[keep].copy()
+                self._series_count = count
+            else:
+                size = min(2 * self._series_count, self.series_rows)
+                self._series_steps = _resize(self._series_steps, size)
+                self._series = {name: _resize(a, size) for name, a in self._series.items()}
+        row = self._series_count
+        self._series_steps[row] = record.step
+        for name, value in values.items():
+            self._series[name][row] = value
+        self._series_count += 1
 
     def _grow(self) -> None:
         size = min(self._steps.shape[0] * 2, self.max_rows)
@@ -97,12 +138,21 @@ class RunHistory:
     def wall_times(self) -> np.ndarray:
         return self._wall[: self._rows]
 
+    def series(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A charted diagnostic over the whole run, thinned: ``(steps (R,), values (R, ...))``
+        (views, valid until the next append), or None if the run does not chart it."""
+        if name not in self._series:
+            return None
+        count = self._series_count
+        return self._series_steps[:count], self._series[name][:count]
+
     @property
     def latest(self) -> StepRecord | None:
         return self.records[-1] if self.records else None
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self._steps, self._theta, self._losses, self._wall))
+        return sum(a.nbytes for a in (self._steps, self._theta, self._losses, self._wall,
+                                      self._series_steps, *self._series.values()))
 
 
 def _resize(array: np.ndarray, rows: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from maml_gui.core.algorithms import algorithm_label
+from maml_gui.core.algorithms import ALGORITHMS, algorithm_label, make_algorithm
 from maml_gui.core.algorithms.tree_maml import pooling_matrix, step_labels
 from maml_gui.core.config import Config
 from maml_gui.core import landscape_mlp
@@ -50,8 +50,6 @@ NO_META_SURFACE = {
     "pretrain": "pretraining has no adaptation step, so it has no meta surface: "
                 "its objective is --surface mean",
     "b_small": "B-SMALL's adaptation is stochastic (LRT noise) and adds a KL term: "
-               "its meta surface is not drawn; use mean or task:I",
-    "metanas": "MetaNAS adapts with DARTS steps under a falling temperature: "
                "its meta surface is not drawn; use mean or task:I",
 }
 NO_META_SURFACE["norml"] = NO_META_SURFACE_RL = (
@@ -246,6 +244,10 @@ class LandscapeEvaluator:
         self.dtype = dtype
         self.device = torch.device(device)
         self.weights = None if weights is None else torch.tensor(np.asarray(weights), dtype=dtype)
+        # B-SMALL and MetaNAS adapt (and are judged) their own way: their meta surface is
+        # F(θ) = meanᵢ Lᵢ(their fine-tuning of θ), as the function view shows it
+        self.algorithm = (make_algorithm(config.algorithm, self.family, self.family.pool_size())
+                          if ALGORITHMS[config.algorithm].own_adaptation else None)
         self._analytic = self.family.loss_and_grad(
             torch.zeros(1, self.tasks.n, self.family.param_dim, dtype=dtype, device=device),
             self.tasks) is not None
@@ -274,7 +276,12 @@ class LandscapeEvaluator:
         if c.algorithm == "imaml":
             inner = f"proximal solve, λ = {c.imaml_lambda:g}, α = {c.inner_lr:g}, k = {c.inner_steps}"
         elif c.algorithm == "tree_maml":
-            inner = f"gradients pooled within clusters, α = {c.inner_lr:g}, k = {c.inner_steps}"
+            # short: a plot title wider than the canvas pushed its colour bar off a 1366 screen
+            inner = f"pooled, α = {c.inner_lr:g}, k = {c.inner_steps}"
+        elif c.algorithm == "metanas":
+            t_max = c.metanas_temperature[0]
+            judged = ALGORITHMS["metanas"].final_temperature(c)
+            inner = f"DARTS, T {t_max:g} → {judged:g}, α = {c.inner_lr:g}, k = {c.inner_steps}"
         else:
             inner = f"α = {c.inner_lr:g}, k = {c.inner_steps}"
         mean = "Σᵢ pᵢ" if c.algorithm == "tr_maml" else "meanᵢ"
@@ -346,6 +353,9 @@ class LandscapeEvaluator:
                 return self.family.loss(theta, self.tasks, QUERY).mean(-1).cpu().numpy()
         adapted = self.adapt(theta.expand(-1, self.tasks.n, -1))
         with torch.no_grad():
+            if self.algorithm is not None:
+                return self._aggregate(self.algorithm.evaluation_loss(adapted, self.tasks, QUERY,
+                                                                      self.config))
             return self._aggregate(self.family.loss(adapted, self.tasks, QUERY))
 
     def _aggregate(self, losses: torch.Tensor) -> np.ndarray:
@@ -359,7 +369,8 @@ class LandscapeEvaluator:
         """The meta surface through the family's own fused inner loop, where it has one
         (the 2-D families' own, or the MLP's low-rank one in :mod:`landscape_mlp`)."""
         c = self.config
-        if c.algorithm == "tree_maml":  # the families' fused loops do not pool across tasks
+        # the families' fused loops neither pool across tasks nor adapt as B-SMALL and MetaNAS
+        if c.algorithm == "tree_maml" or self.algorithm is not None:
             return None
         proximal = c.imaml_lambda if c.algorithm == "imaml" else None
         if landscape_mlp.supports(self.family):
@@ -380,6 +391,8 @@ class LandscapeEvaluator:
     def adapt(self, theta: torch.Tensor) -> torch.Tensor:
         """The inner loop of the configured algorithm from every row of ``theta`` ``(C, n, P)``."""
         c = self.config
+        if self.algorithm is not None:
+            return self.algorithm.fine_tune(theta, self.tasks, c, c.inner_steps).final
         proximal = c.algorithm == "imaml"
         anchor = theta
         phi = theta

@@ -5,8 +5,8 @@ a legend.
 A :class:`FunctionPlot` draws a :class:`~maml_gui.view.function_data.FunctionPicture`; it
 owns no worker and no controls. The window's
 :class:`~maml_gui.widgets.function_view.FunctionView` is a thin shell around one, and every
-function-view export builds its own (:mod:`maml_gui.export.views`). :attr:`FunctionPlot.band`
-is the place for an extra shaded pair of curves (e.g. a noise band): the picture's ``band``.
+function-view export builds its own (:mod:`maml_gui.export.views`). :attr:`FunctionPlot.noise_band`
+draws a stochastic model's noise band (B-SMALL's): the picture's ``band``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from maml_gui.core.algorithms import algorithm_label
 from maml_gui.palette import Theme, algorithm_colour
 from maml_gui.plots.items import SafeLegend, pen
+from maml_gui.plots.noise_band import NoiseBand
 from maml_gui.plots.table import TableData
 from maml_gui.view.function_data import FunctionPicture
 
@@ -58,11 +59,6 @@ class FunctionPlot:
             self.plot.getAxis(axis).setPen(theme.foreground)
         self.plot.setLabel("bottom", "x", color=theme.foreground)
         self.plot.setLabel("left", "y", color=theme.foreground)
-        # the band hook: a shaded region between two curves, under everything else
-        self.band_low = pg.PlotDataItem(connect="finite")
-        self.band_high = pg.PlotDataItem(connect="finite")
-        self.band = pg.FillBetweenItem(self.band_low, self.band_high)
-        self.band.setZValue(0)
         self.truth_band = pg.PlotDataItem(connect="finite")
         self.truth_band.setZValue(1)
         self.truth_curve = pg.PlotDataItem(connect="finite")
@@ -71,6 +67,7 @@ class FunctionPlot:
         self.query_points.setZValue(3)
         self.before_curve = pg.PlotDataItem(connect="finite")
         self.before_curve.setZValue(6)
+        self.noise_band = NoiseBand(self.plot, self.model_colour())
         self.step_curves: list[pg.PlotDataItem] = []
         self.erm_before_curve = pg.PlotDataItem(connect="finite")
         self.erm_before_curve.setZValue(4)
@@ -78,8 +75,7 @@ class FunctionPlot:
         self.erm_after_curve.setZValue(5)
         self.support_points = pg.ScatterPlotItem(size=11, symbol="o")
         self.support_points.setZValue(20)
-        for item in (self.band_low, self.band_high, self.band, self.truth_band,
-                     self.truth_curve, self.query_points, self.before_curve,
+        for item in (self.truth_band, self.truth_curve, self.query_points, self.before_curve,
                      self.erm_before_curve, self.erm_after_curve, self.support_points):
             self.plot.addItem(item)
         # two columns at the bottom left, in the room the y range leaves under the curves
@@ -105,18 +101,10 @@ class FunctionPlot:
     # --- drawing ------------------------------------------------------------------------
     def show(self, picture: FunctionPicture) -> None:
         """Draw ``picture``: every curve, the points, the legend and the title."""
-        shape = (picture.task, picture.x_query.size > 0, picture.baseline is not None,
-                 picture.algorithm)
-        if shape != self._legend_shape:
+        if self._shape(picture) != self._legend_shape:
             self._style(picture)
         grid = picture.grid
-        if picture.band is not None:
-            x, low, high = picture.band
-            self.band_low.setData(x, low)
-            self.band_high.setData(x, high)
-        else:
-            self.band_low.setData([], [])
-            self.band_high.setData([], [])
+        self.noise_band.set_band(grid, picture.band)
         self.truth_band.setData(grid, picture.truth)
         self.truth_curve.setData(grid, picture.truth)
         self.support_points.setData(picture.x_support, picture.y_support)
@@ -160,9 +148,7 @@ class FunctionPlot:
         self.before_curve.setPen(pen(self.model_colour(), 1.8, 0.9, dashed=True))
         self.erm_before_curve.setPen(_dotted(self.baseline_colour(), 1.8))
         self.erm_after_curve.setPen(pen(self.baseline_colour(), 2.4, dashed=True))
-        band = pg.mkColor(colour)
-        band.setAlphaF(0.15)
-        self.band.setBrush(pg.mkBrush(band))
+        self.noise_band.set_colour(self.model_colour())
         self._rebuild_legend(picture)
 
     def _ensure_step_curves(self, count: int) -> None:
@@ -185,12 +171,19 @@ class FunctionPlot:
             self.legend.addItem(self.query_points, "query points")
         self.legend.addItem(self.before_curve, f"θ ({name}), before")
         self.legend.addItem(self._after_sample, "after fine-tuning")
+        if picture.band is not None:
+            self.legend.addItem(self.noise_band.legend_sample, self.noise_band.label)
         if picture.baseline is not None:
             self.legend.addItem(self.erm_before_curve, "ERM, before")
             self.legend.addItem(self._erm_sample, "ERM, after")
-        self._legend_shape = (picture.task, picture.x_query.size > 0,
-                              picture.baseline is not None, picture.algorithm)
+        self._legend_shape = self._shape(picture)
         self.fit_legend()
+
+    @staticmethod
+    def _shape(picture: FunctionPicture) -> tuple:
+        """What the legend lists depends on."""
+        return (picture.task, picture.x_query.size > 0, picture.baseline is not None,
+                picture.algorithm, picture.band is not None)
 
     def fit_legend(self, *_args) -> None:
         """Two columns where they fit inside the plot, else one: in a narrow dock the two

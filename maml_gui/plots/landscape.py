@@ -21,6 +21,8 @@ from maml_gui.core.animation import visible
 from maml_gui.core.contours import contour_levels, contour_segments
 from maml_gui.core.landscape import Surface
 from maml_gui.palette import LANDSCAPE_COLORMAP, Theme
+from maml_gui.plots.cluster_arrows import LEGEND_TEXT as CLUSTER_LEGEND
+from maml_gui.plots.cluster_arrows import ClusterArrows
 from maml_gui.plots.items import (
     LEGEND_MARGIN, LEGEND_OFFSET, ArrowSet, SafeLegend, pen, place_legend,
 )
@@ -86,6 +88,7 @@ class LandscapePlot:
         self.optima: list[pg.TargetItem] = []
         self.task_arrows: list[ArrowSet] = []
         self.aggregate_arrow = ArrowSet(self.plot, theme.aggregate, width=3.5, z=30)
+        self.cluster_arrows = ClusterArrows(self.plot, theme)  # TreeMAML's pooled steps
         self.theta_handle = pg.TargetItem(pos=(0, 0), size=THETA_SIZE, movable=True, symbol="o",
                                           pen=pen(theme.outline, 2.0), brush=theme.theta,
                                           label="θ", labelOpts={"color": theme.foreground,
@@ -125,6 +128,8 @@ class LandscapePlot:
         self._legend_samples = []
         self.paths, self.optima, self.task_arrows = [], [], []
         self.n_tasks = n
+        self.cluster_arrows.set_tasks(n)
+        self._legend_labels.pop("clusters", None)
         if n > MAX_SYMBOL_TASKS:
             # with many tasks, points on every path cost more to draw than they tell: lines
             # only, every task's in one item (one update and one paint per frame, not n)
@@ -218,6 +223,7 @@ class LandscapePlot:
             item.setVisible(state.paths)
         for arrows in [*self.task_arrows, self.aggregate_arrow]:
             arrows.curve.setVisible(state.arrows)
+        self.cluster_arrows.set_visible(state.paths)  # steps of the inner paths
         for marker in self.optima:
             marker.setVisible(state.optima)
         self.legend.setVisible(state.legend)
@@ -247,6 +253,7 @@ class LandscapePlot:
         for arrows in self.task_arrows:
             arrows.clear()
         self.aggregate_arrow.clear()
+        self.cluster_arrows.clear()
         self.place_optima(projection)
 
     def show_snapshot(self, snapshot, projection: Projection) -> None:
@@ -272,6 +279,10 @@ class LandscapePlot:
                 continue
             uv = paths_uv[i, : int(state.path_points[i])]
             item.setData(uv[:, 0], uv[:, 1])
+        if self.cluster_arrows.show(record, state.path_points, projection) and \
+                "clusters" not in self._legend_labels:
+            self._legend_labels["clusters"] = self._legend_sample(
+                pen(self.theme.task(0), 3.0), None, CLUSTER_LEGEND)
         self._draw_arrows(record, state, base_uv, projection)
 
     def _draw_arrows(self, record, state, base_uv: np.ndarray, projection: Projection) -> None:
@@ -326,6 +337,7 @@ class LandscapePlot:
         """Recompute arrow heads for the current zoom and size."""
         for arrows in [*self.task_arrows, self.aggregate_arrow]:
             arrows.redraw()
+        self.cluster_arrows.redraw()
 
     def show_surface(self, surface: Surface, log_scale: bool, levels: tuple[float, float] | None,
                      *, plane_title: str = "", axis_names: tuple[str, str] | None = None

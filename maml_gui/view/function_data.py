@@ -15,7 +15,10 @@ import numpy as np
 import torch
 
 from maml_gui.core.config import Config
-from maml_gui.core.function_space import FineTuneResult, dense_grid, fine_tune, true_values
+from maml_gui.core.function_space import (
+    FineTuneResult, Learner, PredictionBand, dense_grid, fine_tune, learner_for, pretrain_config,
+    true_values,
+)
 from maml_gui.core.landscape import landscape_tasks
 from maml_gui.core.tasks import TaskBatch, make_family
 from maml_gui.core.training import initial_theta
@@ -29,8 +32,8 @@ class FunctionPicture:
     ``predictions`` is the meta-learned model's ``(steps + 1, G)`` predictions on ``grid``
     after 0 … steps fine-tuning steps, ``drawn`` how many of them the frame has reached,
     ``baseline`` the pretrained model's (or None), ``mse`` the query MSE table
-    ``{model: {steps: value}}``. ``band`` is room for an extra shaded curve pair
-    ``(grid, low, high)`` (e.g. a noise band), drawn under the truth when given.
+    ``{model: {steps: value}}``. ``band`` is a stochastic model's noise band (B-SMALL's)
+    once the frame has reached the steps it belongs to, else None.
     """
 
     grid: np.ndarray
@@ -50,7 +53,7 @@ class FunctionPicture:
     algorithm: str
     inner_lr: float
     input_range: tuple[float, float]
-    band: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    band: PredictionBand | None = None
 
 
 META_LABEL, BASELINE_LABEL = "meta-learned", "pretrained (ERM)"
@@ -59,7 +62,10 @@ META_LABEL, BASELINE_LABEL = "meta-learned", "pretrained (ERM)"
 class FunctionModel:
     """A config's tasks with data, the chosen task's points, θ and the fine-tuning results.
 
-    Results are cached by their inputs: asking for the same picture twice fine-tunes once.
+    Each model adapts as its algorithm does (:func:`~maml_gui.core.function_space.learner_for`:
+    B-SMALL on data + λ·KL, MetaNAS with its DARTS steps; the pretrained baseline by plain
+    gradient descent on the plain family). Results are cached by their inputs: asking for the
+    same picture twice fine-tunes once.
     """
 
     def __init__(self, config: Config):
@@ -73,7 +79,8 @@ class FunctionModel:
         self.x_query = self.y_query = np.zeros(0)
         self.theta = np.zeros(0)
         self.baseline_theta: np.ndarray | None = None
-        self._results: dict[str, tuple[tuple, FineTuneResult]] = {}
+        self.learner = self.baseline_learner = None
+        self._results: dict[str, tuple[tuple, tuple[FineTuneResult, FineTuneResult]]] = {}
         self.set_config(config, restarted=True)
 
     # --- data ---------------------------------------------------------------------------
@@ -86,6 +93,9 @@ class FunctionModel:
         with the chosen task kept when it still exists)."""
         old, self.config = self.config, config
         self.family = make_family(config)
+        if self.learner is None or old != config:
+            self.learner = learner_for(config)
+            self.baseline_learner = learner_for(pretrain_config(config))
         if not self.family.has_data:
             self.tasks = None
             return True
@@ -169,41 +179,71 @@ class FunctionModel:
         return low - 0.45 * span, high + 0.1 * span
 
     # --- fine-tuning --------------------------------------------------------------------
-    def result(self, which: str, steps: int) -> FineTuneResult | None:
-        """The meta-learned (``"meta"``) or baseline (``"baseline"``) model fine-tuned
-        ``steps`` steps on the support points (cached; None without that model)."""
+    def follow(self, diagnostics: dict[str, np.ndarray]) -> None:
+        """Adapt as the run does now (MetaNAS without the operations it has pruned)."""
+        self.learner.algorithm.follow(diagnostics)
+
+    def result(self, which: str, steps: int, view_steps: int | None = None
+               ) -> FineTuneResult | None:
+        """The meta-learned (``"meta"``) or baseline (``"baseline"``) model fine-tuned on the
+        support points: the run drawn with ``view_steps`` steps (default ``steps``), holding at
+        least ``steps`` steps where the first ones do not depend on the count (cached; None
+        without that model)."""
+        pair = self._runs(which, steps, steps if view_steps is None else view_steps)
+        return None if pair is None else pair[0]
+
+    def _runs(self, which: str, steps: int, view_steps: int
+              ) -> tuple[FineTuneResult, FineTuneResult] | None:
+        """``(drawn, table)``: the run drawn and the run the MSE table reads (one run unless
+        the algorithm's steps depend on their count: MetaNAS's temperature falls over the
+        whole run, so its ``view_steps`` drawn steps are not the first of ``steps``)."""
         theta = self.theta if which == "meta" else self.baseline_theta
         if theta is None or self.tasks is None:
             return None
+        learner = self.learner if which == "meta" else self.baseline_learner
+        followed = tuple((name, np.asarray(value).tobytes())
+                         for name, value in sorted(learner.algorithm.state_dict().items()))
+        # the whole config: B-SMALL's λ and noise, MetaNAS's temperatures change the adaptation
         key = (theta.tobytes(), self.x_support.tobytes(), self.y_support.tobytes(),
-               self.task_index, self.tasks.n, self.config.inner_lr, steps, self.config.task)
+               self.task_index, self.tasks.n, steps, view_steps, self.config, followed)
         cached = self._results.get(which)
         if cached is None or cached[0] != key:
-            result = fine_tune(self.family, theta, self.x_support, self.y_support,
-                               self.config.inner_lr, steps, x_eval=self.grid, x_query=self.grid,
-                               y_query=self.truth)
-            self._results[which] = (key, result)
+            stable = learner.algorithm.fine_tune_prefix_stable
+            drawn = self._fine_tune(learner, theta, steps if stable else view_steps, view_steps)
+            table = drawn if stable or view_steps == steps else \
+                self._fine_tune(learner, theta, steps, view_steps)
+            self._results[which] = (key, (drawn, table))
         return self._results[which][1]
+
+    def _fine_tune(self, learner: Learner, theta: np.ndarray, steps: int, band_step: int
+                   ) -> FineTuneResult:
+        return fine_tune(learner.family, theta, self.x_support, self.y_support,
+                         self.config.inner_lr, steps, x_eval=self.grid, x_query=self.grid,
+                         y_query=self.truth, learner=learner, band_step=band_step)
 
     def picture(self, state: FunctionState, view_steps: int, fraction: float = 1.0
                 ) -> FunctionPicture:
         """What to draw for ``state`` with ``view_steps`` fine-tuning steps, of which the
         share ``fraction`` is reached (the animation frame's)."""
         steps = max([view_steps, *state.steps])
-        meta = self.result("meta", steps)
-        baseline = self.result("baseline", steps) if state.baseline else None
-        mse = {META_LABEL: {s: float(meta.query_mse[s]) for s in state.steps}}
-        if baseline is not None:
-            mse[BASELINE_LABEL] = {s: float(baseline.query_mse[s]) for s in state.steps}
+        meta, meta_table = self._runs("meta", steps, view_steps)
+        baseline, baseline_table = self._runs("baseline", steps, view_steps) \
+            if state.baseline and self.baseline_theta is not None else (None, None)
+        mse = {META_LABEL: {s: float(meta_table.query_mse[s]) for s in state.steps}}
+        if baseline_table is not None:
+            mse[BASELINE_LABEL] = {s: float(baseline_table.query_mse[s]) for s in state.steps}
+        drawn = int(round(fraction * view_steps))
+        band = meta.band
         return FunctionPicture(
             grid=self.grid, truth=self.truth, x_support=self.x_support, y_support=self.y_support,
             x_query=self.x_query, y_query=self.y_query, predictions=meta.predictions,
-            query_mse=meta.query_mse, drawn=int(round(fraction * view_steps)),
-            view_steps=view_steps,
+            query_mse=meta.query_mse, drawn=drawn, view_steps=view_steps,
             baseline=None if baseline is None else baseline.predictions[: view_steps + 1],
             mse=mse, task=self.task_index, formula=self.formula(),
             algorithm=self.config.algorithm, inner_lr=self.config.inner_lr,
-            input_range=self.family.input_range())
+            input_range=self.family.input_range(),
+            # the band belongs to the adapted model: shown once the drawn steps reach it
+            band=band if band is not None and band.step == drawn else None)
 
     def view_steps(self, state: FunctionState) -> int:
         """Fine-tuning steps drawn: the state's, else the run's k (at least 1)."""

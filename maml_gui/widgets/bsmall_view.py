@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from maml_gui.core.tasks.svdo_sinusoid import LOG_RHO_THRESHOLD, SVDOSinusoid
 from maml_gui.palette import task_colour
-from maml_gui.widgets.method_panel import MethodPanel
+from maml_gui.widgets.method_panel import MethodPanel, run_losses_after, run_series
 
 
 class BSmallView(MethodPanel):
@@ -71,8 +71,9 @@ class BSmallView(MethodPanel):
                                                                  style=pg.QtCore.Qt.PenStyle.DashLine),
                                                     name="masked (log ρ < 3)")
 
-    def show_records(self, records, lam: float) -> None:
-        """Draw the latest of ``records`` (oldest first) and the curves over all of them."""
+    def show_records(self, records, lam: float, history=None) -> None:
+        """Draw the latest of ``records`` (oldest first); the curves cover the whole run from
+        ``history``'s thinned series (:class:`RunHistory`), else ``records`` alone."""
         if self.model is None or not records:
             return
         record = records[-1]
@@ -87,16 +88,18 @@ class BSmallView(MethodPanel):
             start += size
             image.setImage(block, levels=(-10.0, 10.0), autoLevels=False)
             contour.setData(block.T)  # IsocurveItem takes column-major data
-        steps = np.array([r.step for r in records], dtype=float)
-        per_layer = np.array([r.diagnostics["sparsity_per_layer"] for r in records])
+        series = run_series(history, records, ("sparsity", "sparsity_per_layer", "kl",
+                                            "masked_meta_loss_after"))
+        steps, values = series
+        per_layer = values["sparsity_per_layer"]
         for i in range(per_layer.shape[1]):
             self.curves[f"W{i + 1}"].setData(steps, per_layer[:, i])
-        self.curves["all"].setData(steps, [float(r.diagnostics["sparsity"]) for r in records])
-        self.curves["data"].setData(steps, [r.meta_loss_after for r in records])
-        self.curves["kl"].setData(steps, [lam * float(r.diagnostics["kl"]) for r in records])
-        self.curves["full"].setData(steps, [r.meta_loss_after for r in records])
-        self.curves["masked"].setData(
-            steps, [float(np.mean(r.diagnostics["masked_loss_after"])) for r in records])
+        self.curves["all"].setData(steps, values["sparsity"])
+        self.curves["kl"].setData(steps, lam * values["kl"])
+        self.curves["masked"].setData(steps, values["masked_meta_loss_after"])
+        loss_steps, loss_after = run_losses_after(history, records)
+        self.curves["data"].setData(loss_steps, loss_after)
+        self.curves["full"].setData(loss_steps, loss_after)
         d = record.diagnostics
         layers = ", ".join(f"W{i + 1} {100 * v:.0f} %" for i, v in enumerate(d["sparsity_per_layer"]))
         active = int(round((1 - float(d["sparsity"])) * flat.size))
@@ -104,3 +107,4 @@ class BSmallView(MethodPanel):
             f"sparsity {100 * float(d['sparsity']):.1f} % ({layers}); active weights "
             f"{active:,} of {flat.size:,}   ·   loss after adaptation: full "
             f"{record.meta_loss_after:.4g}, masked {float(np.mean(d['masked_loss_after'])):.4g}")
+

@@ -222,6 +222,10 @@ class FunctionView(QWidget):
     def erm_after_curve(self):
         return self.drawing.erm_after_curve
 
+    @property
+    def noise_band(self):
+        return self.drawing.noise_band
+
     # --- public -------------------------------------------------------------------------
     @property
     def config(self) -> Config:
@@ -259,7 +263,8 @@ class FunctionView(QWidget):
     def _result(self, which: str) -> FineTuneResult | None:
         if self.model.tasks is None:
             return None
-        return self.model.result(which, max([self.view_steps, *self._state.steps]))
+        return self.model.result(which, max([self.view_steps, *self._state.steps]),
+                                 self.view_steps)
 
     @property
     def view_steps(self) -> int:
@@ -366,6 +371,8 @@ class FunctionView(QWidget):
             self.set_config(snapshot.config)
         if not self.model.has_data:
             return
+        if snapshot.record is not None:  # MetaNAS adapts without its pruned operations
+            self.model.follow(snapshot.record.diagnostics)
         theta, fraction = self._frame_state(snapshot)
         theta = np.asarray(theta, dtype=np.float64)
         if theta.shape != self.model.theta.shape or not np.array_equal(theta, self.model.theta):
@@ -523,7 +530,7 @@ class FunctionView(QWidget):
             self._state.replace(baseline=False)
         picture = self.model.picture(state, self.view_steps, self._fraction)
         self._picture = picture
-        result = self.model.result("meta", max([self.view_steps, *self._state.steps]))
+        result = self._result("meta")
         if result is not self._shown_result:
             self._shown_result = result
             self.adaptation_updated.emit(result)

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
 from maml_gui.palette import task_colour
-from maml_gui.widgets.method_panel import MethodPanel
+from maml_gui.widgets.method_panel import MethodPanel, run_series
 
 PRUNED_COLOUR = "#5A5A5A"
 
@@ -53,8 +53,9 @@ class MetaNASView(MethodPanel):
         for o, name in enumerate(self.ops):
             self.history_curves.append(history.plot(pen=pg.mkPen(task_colour(o), width=2), name=name))
 
-    def show_records(self, records, inner_step: int | None = None) -> None:
-        """Bars of the latest record (at ``inner_step`` of its inner loop, else θ at T = 1)."""
+    def show_records(self, records, inner_step: int | None = None, history=None) -> None:
+        """Bars of the latest record (at ``inner_step`` of its inner loop, else θ at T = 1);
+        layer 1's probabilities over the whole run from ``history`` (else ``records``)."""
         if not records or not self.bars:
             return
         record = records[-1]
@@ -74,8 +75,8 @@ class MetaNASView(MethodPanel):
                        for o in range(len(self.ops))]
             bar.setOpts(height=probabilities[layer], brushes=brushes)
             plot.setTitle(f"layer {layer + 1} · {title}")
-        steps = np.array([r.step for r in records], dtype=float)
-        layer1 = np.array([r.diagnostics["arch_weights"][0] for r in records])
+        steps, values = run_series(history, records, ("arch_weights",))
+        layer1 = values["arch_weights"][:, 0]
         for o, curve in enumerate(self.history_curves):
             curve.setData(steps, layer1[:, o])
         names = [f"L{layer + 1} {self.ops[o]}" for layer, o in zip(*np.nonzero(pruned))]

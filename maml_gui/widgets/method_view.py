@@ -88,9 +88,10 @@ class MethodView(QStackedWidget):
         if self.currentWidget() is self.tree:
             self.tree.show_record(record, max(frame.inner_step - 1, 0) if animating else None)
         elif self.currentWidget() is self.bsmall:
-            self.bsmall.show_records(records, self._config.bsmall_lambda)
+            self.bsmall.show_records(records, self._config.bsmall_lambda, snapshot.history)
         elif self.currentWidget() is self.metanas:
-            self.metanas.show_records(records, frame.inner_step if animating else None)
+            self.metanas.show_records(records, frame.inner_step if animating else None,
+                                      snapshot.history)
         elif self.currentWidget() is self.itaml:
             self.itaml.show_records(records, self._config.itaml_decay)
         elif self.currentWidget() is self.norml:

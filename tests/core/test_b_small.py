@@ -9,7 +9,7 @@ import torch
 from maml_gui.core.algorithms import make_algorithm, make_model
 from maml_gui.core.algorithms.base import task_rows
 from maml_gui.core.config import ConfigError, make_config
-from maml_gui.core.tasks.svdo_sinusoid import kl_approximation, log_rho
+from maml_gui.core.tasks.svdo_sinusoid import SVDOSinusoid, kl_approximation, log_rho
 from maml_gui.core.training import MetaTrainer
 
 TASK = {"family": "sinusoid", "hidden": [5, 5], "n_tasks": 3, "k_shot": 5, "k_query": 6,
@@ -113,8 +113,8 @@ def test_meta_gradient_matches_finite_differences_with_noise_and_kl():
 
     def objective(t, create_graph=False):  # the same noise draws at every θ
         rows = task_rows(t, pool.n)
-        path, query = algorithm.adapt(rows, pool, config, torch.Generator().manual_seed(11),
-                                      create_graph=create_graph)
+        path, query = algorithm.inner_loop(rows, pool, config, torch.Generator().manual_seed(11),
+                                           config.inner_steps, create_graph=create_graph)
         return rows, query
 
     rows, query = objective(theta, create_graph=True)
@@ -178,3 +178,24 @@ def test_first_step_does_not_import_the_compiler():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_fine_tuning_is_the_inner_loop_of_the_meta_step_and_the_replay_uses_it():
+    """``fine_tune`` (what the function view and the divergence replay run) takes the very
+    steps of a meta-step's inner loop: data + λ·KL on every parameter, log σ included."""
+    config, trainer, algorithm = _setup(bsmall_lambda=0.05, bsmall_noise=False,
+                                        bsmall_log_sigma0=-2.0)
+    pool = trainer.pool
+    theta = trainer.theta.clone()
+    result = algorithm.meta_gradient(theta, pool, config)
+    path = algorithm.fine_tune(theta, pool, config, config.inner_steps)
+    np.testing.assert_allclose(path.points.numpy(), result.paths.numpy(), rtol=0, atol=1e-12)
+    base = SVDOSinusoid(trainer.family.params, -2.0).base_dim
+    assert not torch.allclose(path.points[:, -1, base:], theta[base:])  # log σ adapts too
+    replay = trainer._replay(theta.numpy(), pool)  # Algorithm.adapt: the same steps
+    np.testing.assert_allclose(replay, path.losses.numpy(), atol=1e-12)
+    # with the noise on, a view's adaptation is seeded: the same picture every time
+    noisy = config.with_changes({"bsmall_noise": True})
+    first = algorithm.fine_tune(theta, pool, noisy, 2).points
+    assert torch.equal(first, algorithm.fine_tune(theta, pool, noisy, 2).points)
+    assert not torch.equal(first, path.points)

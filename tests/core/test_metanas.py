@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from maml_gui.core.algorithms.base import run_inner_loop
 from maml_gui.core.algorithms.metanas import clip_rows
 from maml_gui.core.config import ConfigError, make_config
 from maml_gui.core.tasks.mixed_op_sinusoid import temperatures
@@ -133,3 +134,57 @@ def test_traces_keep_the_new_diagnostics_when_k_changes(tmp_path, algorithm):
         loaded = load_trace(path).records
         for key, value in records[-1].diagnostics.items():
             np.testing.assert_allclose(loaded[-1].diagnostics[key], value, rtol=1e-6)
+
+
+def test_meta_surface_adapts_with_darts_steps_and_judges_at_t_min():
+    """The landscape's meta surface of MetaNAS: F(θ) = meanᵢ Lᵢ(θ's DARTS adaptation) at
+    T = t_min; plain gradient descent on the MSE (the generic loop) gives other values."""
+    from maml_gui.core.algorithms import make_algorithm, make_model
+    from maml_gui.core.landscape import LandscapeEvaluator, landscape_tasks
+    from maml_gui.core.training import initial_theta
+
+    config = make_config({"algorithm": "metanas", "inner_lr": 0.05, "inner_steps": 3,
+                          "metanas_warmup": 0, "device": "cpu",
+                          "task": {"family": "sinusoid", "n_tasks": 4, "k_shot": 5,
+                                   "k_query": 5, "hidden": [8, 8]}})
+    tasks = landscape_tasks(config).to("cpu", torch.float64)
+    theta0 = initial_theta(config)
+    points = theta0[None] + 0.1 * np.random.default_rng(1).normal(size=(3, theta0.size))
+    values = LandscapeEvaluator(config, tasks).values("meta", points)
+    model = make_model(config)
+    algorithm = make_algorithm("metanas", model, None)
+    t_min = config.metanas_temperature[1]
+    for point, value in zip(points, values):
+        run = algorithm.task_optimise(torch.tensor(point).expand(tasks.n, -1), tasks, config, 3,
+                                      frozen=False)
+        with torch.no_grad():
+            expected = model.loss_at(run.path.final, tasks, "query", t_min).mean()
+        assert value == pytest.approx(float(expected), rel=1e-10)
+        plain = run_inner_loop(model, tasks, torch.tensor(point).expand(tasks.n, -1).clone(),
+                               config.inner_lr, 3, create_graph=False).final
+        with torch.no_grad():
+            plain_value = float(model.loss_at(plain, tasks, "query", t_min).mean())
+        assert abs(plain_value - value) > 1e-6
+
+
+def test_views_adapt_without_the_operations_the_run_pruned():
+    """``follow`` takes the run's pruned operations from a record: the view's prediction then
+    leaves them out, as the run's adapted network does."""
+    from maml_gui.core.algorithms import make_algorithm, make_model
+
+    config = make_config({"algorithm": "metanas", "inner_steps": 3,
+                          "task": {"family": "sinusoid", "hidden": [6, 6], "n_tasks": 2}})
+    model = make_model(config)
+    algorithm = make_algorithm("metanas", model, None)
+    theta = torch.randn(model.param_dim, generator=torch.Generator().manual_seed(0),
+                        dtype=torch.float64)
+    x = torch.linspace(-5, 5, 7, dtype=torch.float64).unsqueeze(0)
+    full = algorithm.predict(theta.unsqueeze(0), x, config)
+    pruned = np.zeros((2, 4))
+    pruned[0, 2] = 1.0  # layer 1's sin
+    algorithm.follow({"pruned": pruned})
+    without = algorithm.predict(theta.unsqueeze(0), x, config)
+    expected = model.predict(theta.unsqueeze(0), x, config.metanas_temperature[1],
+                              torch.as_tensor(pruned.astype(bool)))
+    assert not torch.allclose(full, without)
+    assert torch.allclose(without, expected, rtol=1e-12, atol=1e-12)  # T: 0.05 up to rounding

@@ -296,3 +296,71 @@ def test_the_baseline_box_is_the_states_baseline(qtbot):
     assert view.state.baseline and ERM_LABEL in view.comparison
     view.apply_state(view.state.replace(baseline=False))
     assert not view.erm_box.isChecked() and ERM_LABEL not in view.comparison
+
+
+# --- B-SMALL and MetaNAS adapt in the view as they do in training -----------------------------
+
+def _own_prediction(config, view):
+    """The algorithm's own adapted prediction on the view's points: a meta-step's inner loop
+    (its φᵏ) judged by the algorithm's evaluation forward."""
+    import torch
+
+    from maml_gui.core.algorithms import make_algorithm, make_model
+    from maml_gui.core.function_space import points_batch
+
+    model = make_model(config)
+    algorithm = make_algorithm(config.algorithm, model, None)
+    x, y = view.support
+    batch = points_batch(x, y, x_query=x, y_query=y)
+    theta = torch.tensor(initial_theta(config))
+    phi = algorithm.meta_gradient(theta, batch, config).paths[:, -1]
+    grid = torch.tensor(view.grid).unsqueeze(0)
+    with torch.no_grad():
+        return algorithm.predict(phi, grid, config)[0].numpy(), model
+
+
+def _plain_prediction(model, config, view):
+    from maml_gui.core.function_space import fine_tune
+
+    x, y = view.support
+    return fine_tune(model, initial_theta(config), x, y, config.inner_lr, view.view_steps,
+                     x_eval=view.grid).predictions[-1]
+
+
+@pytest.mark.parametrize("algorithm, extra", [
+    ("metanas", {"metanas_warmup": 0, "inner_lr": 0.05}),
+    ("b_small", {"bsmall_noise": False, "bsmall_lambda": 0.1, "bsmall_log_sigma0": -2.0}),
+])
+def test_the_adapted_curve_is_the_algorithms_own_adaptation(qtbot, algorithm, extra):
+    config = sinusoid_config(algorithm=algorithm, **extra)
+    view = make_view(qtbot, config)
+    assert view.view_steps == config.inner_steps and view.drawn_steps == config.inner_steps
+    own, model = _own_prediction(config, view)
+    drawn = view.step_curves[-1].getData()[1]
+    np.testing.assert_allclose(drawn, own, rtol=1e-10, atol=1e-12)
+    # plain gradient descent on the MSE (what the view did before) is another curve
+    assert np.max(np.abs(_plain_prediction(model, config, view) - own)) > 1e-4
+
+
+def test_bsmall_noise_band_follows_log_sigma_and_vanishes_without_noise(qtbot):
+    widths = []
+    for log_sigma0 in (-4.0, -2.5):
+        view = make_view(qtbot, sinusoid_config(algorithm="b_small", bsmall_log_sigma0=log_sigma0))
+        band = view.result.band
+        assert band is not None and band.step == view.view_steps
+        assert view.noise_band.visible
+        assert any(label.text.startswith("noise band") for _, label in view.legend.items)
+        assert not view.grab().isNull()  # painted, legend sample included
+        x, low = view.noise_band.low.getData()
+        np.testing.assert_array_equal(x, view.grid)
+        np.testing.assert_array_equal(low, band.low)
+        np.testing.assert_array_equal(view.noise_band.high.getData()[1], band.high)
+        assert np.all(band.high >= band.mean) and np.all(band.mean >= band.low)
+        widths.append(float(np.mean(band.high - band.low)))
+        # around the adapted model: the draws' mean is near the deterministic curve
+        drawn = view.step_curves[-1].getData()[1]
+        assert np.mean(np.abs(band.mean - drawn)) < 0.5 * widths[-1] + 1e-3
+    assert widths[1] > 3 * widths[0] > 0
+    view = make_view(qtbot, sinusoid_config(algorithm="b_small", bsmall_noise=False))
+    assert view.result.band is None and not view.noise_band.visible
+    assert view.noise_band.low.getData()[0] is None or len(view.noise_band.low.getData()[0]) == 0

@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF
 
 from maml_gui.core.training import train
 from maml_gui.export.figure import LandscapeFigure, snapshot_at
+from maml_gui.plots.cluster_arrows import LEGEND_TEXT as CLUSTER_TEXT
 from maml_gui.presets import load_preset
 
 SIZE = (640, 480)
@@ -104,3 +105,113 @@ def test_optima_markers_keep_their_own_copy(qtbot, two_tasks):
             assert marker.optimum.flags.owndata
         positions = [(m.pos().x(), m.pos().y()) for m in figure.drawing.optima]
         assert np.allclose(positions, [[0.3, 0.05], [0.83, 0.75]])
+
+
+# --- TreeMAML: one arrow per cluster per inner step ---------------------------------------------
+
+def _tree_config(clusters, dim=3):
+    """Four quadratic tasks (distinct curvatures) in two clusters, noisy support centres."""
+    rng = np.random.default_rng(4)
+    curvatures = [np.diag(rng.uniform(0.5, 1.5, dim)).tolist() for _ in range(4)]
+    centres = [[2.0, 0.1, 0.3], [2.0, -0.1, -0.2], [-2.0, 0.1, 0.1], [-2.0, -0.1, 0.0]]
+    noise = [[0.0, 1.0, 0.2], [0.0, -1.0, -0.1], [0.0, 1.0, 0.0], [0.0, -1.0, 0.3]]
+    from maml_gui.core.config import make_config
+
+    return make_config({
+        "algorithm": "tree_maml", "inner_lr": 0.4, "inner_steps": len(clusters),
+        "outer_lr": 0.3, "device": "cpu", "theta0": [1.0, 1.0, 0.5][:dim],
+        "task": {"family": "quadratic", "A": curvatures, "c": [c[:dim] for c in centres],
+                 "c_support": [[a + b for a, b in zip(c, e)][:dim] for c, e in zip(centres, noise)]},
+        "tree_clusters": clusters,
+    })
+
+
+def _arrows(arrow_set) -> tuple[np.ndarray, np.ndarray]:
+    """(tails, tips) of an ArrowSet as drawn: each arrow is six points (shaft, two barbs)."""
+    x, y = arrow_set.curve.getData()
+    if x is None or not len(x):
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    points = np.column_stack([x, y]).reshape(-1, 6, 2)
+    return points[:, 0], points[:, 1]
+
+
+def _support_grad(config, task: int, phi: np.ndarray) -> np.ndarray:
+    """∇Lₘˢ(φ) = Aₘ(φ − cₘˢ) by hand."""
+    task_params = config.task
+    return np.asarray(task_params["A"][task]) @ (phi - np.asarray(task_params["c_support"][task]))
+
+
+def _drawn_by_colour(drawing, kind):
+    """Every drawn arrow of ``kind`` (pooled / own) with the task index of its colour."""
+    out = []
+    for i, arrows in enumerate(getattr(drawing.cluster_arrows, kind)):
+        tails, tips = _arrows(arrows)
+        out += [(i, t, p) for t, p in zip(tails, tips)]
+    return out
+
+
+def test_tree_maml_draws_one_arrow_per_cluster_equal_to_the_pooled_step(qtbot):
+    """Step 1 pools all four tasks, step 2 the two clusters: one arrow, then two, each from
+    the cluster's shared point along −α·mean(members' support gradients), projected."""
+    config = _tree_config([[0, 0, 0, 0], [0, 0, 1, 1]])
+    records = list(train(config, 3))
+    alpha = config.inner_lr
+    with LandscapeFigure(config, size=SIZE, resolution=16) as figure:
+        figure.show(snapshot_at(config, records))
+        drawing, projection = figure.drawing, figure.projection
+        record = records[-1]
+        theta = np.asarray(record.theta)
+        expected = []  # (colour, tail, tip) in parameter space, computed by hand
+        pooled = np.mean([_support_grad(config, m, theta) for m in range(4)], axis=0)
+        phi1 = theta - alpha * pooled
+        expected.append((0, theta, phi1))
+        for members in ([0, 1], [2, 3]):
+            pooled = np.mean([_support_grad(config, m, phi1) for m in members], axis=0)
+            expected.append((members[0], phi1, phi1 - alpha * pooled))
+        drawn = _drawn_by_colour(drawing, "pooled")
+        assert len(drawn) == 3
+        for (colour, tail, tip), (drawn_colour, drawn_tail, drawn_tip) in zip(
+                sorted(expected, key=lambda e: e[0]), sorted(drawn, key=lambda d: d[0])):
+            assert drawn_colour == colour
+            np.testing.assert_allclose(drawn_tail, projection.to_plane(tail[None])[0], atol=1e-9)
+            np.testing.assert_allclose(drawn_tip, projection.to_plane(tip[None])[0], atol=1e-9)
+        # behind them, every task's own step at each inner step: 4 × 2 faint arrows
+        own = _drawn_by_colour(drawing, "own")
+        assert len(own) == 8
+        for task, tail, tip in own:
+            start = theta if np.allclose(tail, projection.to_plane(theta[None])[0]) else phi1
+            np.testing.assert_allclose(
+                tip, projection.to_plane((start - alpha * _support_grad(config, task, start))[None])[0],
+                atol=1e-9)
+        assert any(CLUSTER_TEXT in t for t in _legend_texts(drawing))
+
+
+def test_tree_maml_singletons_draw_each_tasks_own_gradient_step(qtbot):
+    config = _tree_config([[0, 1, 2, 3], [0, 1, 2, 3]], dim=2)
+    records = list(train(config, 2))
+    with LandscapeFigure(config, size=SIZE, resolution=16) as figure:
+        figure.show(snapshot_at(config, records))
+        record = records[-1]
+        drawn = _drawn_by_colour(figure.drawing, "pooled")
+        assert sorted(c for c, _, _ in drawn) == [0, 0, 1, 1, 2, 2, 3, 3]
+        for task, tail, tip in drawn:
+            path = np.asarray(record.paths[task])
+            j = int(np.argmin(np.linalg.norm(path[:-1] - tail, axis=1)))  # 2 params: the plane
+            np.testing.assert_allclose(tail, path[j], atol=1e-12)
+            step = -config.inner_lr * _support_grad(config, task, path[j])
+            np.testing.assert_allclose(tip - tail, step, atol=1e-12)
+
+
+def test_tree_maml_arrows_follow_the_inner_step_playback(qtbot):
+    config = _tree_config([[0, 0, 0, 0], [0, 0, 1, 1]])
+    records = list(train(config, 2))
+    from maml_gui.core.animation import build_frames
+
+    frames = build_frames(records[-1], "all_at_once")
+    counts = []
+    with LandscapeFigure(config, size=SIZE, resolution=16) as figure:
+        for index, frame in enumerate(frames[:3]):  # sample, inner 1, inner 2
+            figure.show(snapshot_at(config, records, frame_index=index, order="all_at_once"))
+            counts.append(len(_drawn_by_colour(figure.drawing, "pooled")))
+    assert [f.phase for f in frames[:3]] == ["sample", "inner", "inner"]
+    assert counts == [0, 1, 3]  # nothing, the root's arrow, then the two clusters' too

@@ -10,17 +10,20 @@ import torch
 from maml_gui.core.animation import Frame
 from maml_gui.core.config import make_config
 from maml_gui.core.tasks import make_family
+from maml_gui.core.history import RunHistory
 from maml_gui.core.training import train
+from maml_gui.runtime.offline import run_offline
 from maml_gui.widgets.method_view import MethodView
 from maml_gui.widgets.tree_view import cluster_runs, task_order
 
 SINE = {"family": "sinusoid", "hidden": [6, 6], "n_tasks": 4}
 
 
-def _snapshot(config, steps, frame=None):
-    records = list(train(config, steps))
+def _snapshot(config, steps, frame=None, keep=64):
+    history = run_offline(config, steps, keep=keep)
+    records = list(history.records)
     return SimpleNamespace(record=records[-1], frames=(frame,) if frame else (), frame_index=0,
-                           history=SimpleNamespace(records=records), full_speed=False), records
+                           history=history, full_speed=False), records
 
 
 def _view(qtbot, config):
@@ -87,6 +90,40 @@ def test_other_algorithms_get_a_pointer(qtbot):
     view = _view(qtbot, make_config({}))
     assert view.currentWidget() is view.none
     assert "TreeMAML" in view.none.text()
+
+
+def test_method_curves_cover_the_whole_run_beyond_the_recent_records(qtbot):
+    """A run of 40 steps with a window of 6 recent records: the curves still start at step 0
+    and hold every step's value, as the records said it."""
+    for config in (make_config({"algorithm": "b_small", "task": SINE, "inner_lr": 0.01,
+                                "outer_optimizer": "adam", "outer_lr": 0.01,
+                                "bsmall_lambda": 0.01}),
+                   make_config({"algorithm": "metanas", "task": SINE, "inner_steps": 2,
+                                "inner_lr": 0.05, "metanas_warmup": 0})):
+        seen = []
+        history = RunHistory(make_family(config).param_dim, keep=6)
+        for record in train(config, 40):
+            history.append(record)
+            seen.append(record)
+        assert len(history.records) == 6
+        snapshot = SimpleNamespace(record=seen[-1], frames=(), frame_index=0, history=history,
+                                   full_speed=False)
+        view = _view(qtbot, config)
+        view.show_snapshot(snapshot)
+        if config.algorithm == "b_small":
+            x, y = view.bsmall.curves["all"].getData()
+            expected = [float(r.diagnostics["sparsity"]) for r in seen]
+            masked_x, masked = view.bsmall.curves["masked"].getData()
+            np.testing.assert_allclose(masked, [np.mean(r.diagnostics["masked_loss_after"])
+                                                for r in seen])
+            x_kl, kl = view.bsmall.curves["kl"].getData()
+            np.testing.assert_allclose(kl, [0.01 * float(r.diagnostics["kl"]) for r in seen])
+            assert len(view.bsmall.curves["full"].getData()[0]) == 40
+        else:
+            x, y = view.metanas.history_curves[2].getData()  # sin's probability in layer 1
+            expected = [float(r.diagnostics["arch_weights"][0, 2]) for r in seen]
+        np.testing.assert_array_equal(x, np.arange(40))
+        np.testing.assert_allclose(y, expected)
 
 
 # --- iTAML (issue 15) ----------------------------------------------------------------------

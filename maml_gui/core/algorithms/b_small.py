@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from maml_gui.core.algorithms.base import Algorithm, MetaGradient, run_inner_loop, task_rows
+from maml_gui.core.algorithms.base import (
+    Algorithm, InnerPath, MetaGradient, run_inner_loop, starts, task_rows,
+)
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import QUERY, TaskBatch, TaskFamily
 from maml_gui.core.tasks.svdo_sinusoid import SVDOSinusoid
@@ -24,6 +26,8 @@ class BSMALL(Algorithm):
     summary = ("MAML on a sparse variational-dropout MLP: ℒᵢ = MSE + λ·KL in both loops; "
                "weights with log ρ > 3 drop out")
     second_order = True
+    own_adaptation = True
+    chart_series = ("sparsity", "sparsity_per_layer", "kl", "masked_meta_loss_after")
     uses = ("inner_lr", "inner_steps", "outer_lr", "bsmall_lambda", "bsmall_log_sigma0",
             "bsmall_noise")
 
@@ -40,9 +44,10 @@ class BSMALL(Algorithm):
             self._noise = torch.Generator().manual_seed(int(seed))
         return self._noise
 
-    def adapt(self, rows: torch.Tensor, batch: TaskBatch, config: Config,
-              noise: torch.Generator | None, *, create_graph: bool = True):
-        """The k inner steps on ℒˢ from ``rows`` and the query objective at φᵏ, per task."""
+    def inner_loop(self, rows: torch.Tensor, batch: TaskBatch, config: Config,
+                   noise: torch.Generator | None, steps: int, *, create_graph: bool):
+        """``steps`` inner steps on ℒˢ = data + λ·KL from ``rows`` and the query objective at
+        the end, per task."""
         model: SVDOSinusoid = self.family  # type: ignore[assignment]
         lam = config.bsmall_lambda
 
@@ -50,14 +55,57 @@ class BSMALL(Algorithm):
             data = model.data_loss(phi, batch, split, noise=noise)
             return data if lam == 0 else data + lam * model.kl(phi)
 
-        path = run_inner_loop(model, batch, rows, config.inner_lr, config.inner_steps,
+        path = run_inner_loop(model, batch, rows, config.inner_lr, steps,
                               create_graph=create_graph, objective_fn=objective)
         return path, objective(path.final, QUERY)
+
+    def view_noise(self, config: Config) -> torch.Generator | None:
+        """A fresh generator for one adaptation shown in a view: seeded from the run's seed,
+        so the same θ and points always give the same picture, and apart from training's
+        stream, which a view must not advance."""
+        if not config.bsmall_noise:
+            return None
+        seed = np.random.SeedSequence([config.seed, 0xB5A11, 1]).generate_state(1)[0]
+        return torch.Generator().manual_seed(int(seed))
+
+    def fine_tune(self, theta: torch.Tensor, batch: TaskBatch, config: Config, steps: int,
+                  *, noise: torch.Generator | None = None) -> InnerPath:
+        """B-SMALL's own inner steps (data + λ·KL, every parameter, LRT noise from ``noise``
+        or :meth:`view_noise`), detached."""
+        if noise is None:
+            noise = self.view_noise(config)
+        with torch.enable_grad():
+            path, _ = self.inner_loop(starts(theta, batch.n), batch, config, noise, steps,
+                                      create_graph=False)
+        return path
+
+    def adapt(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> InnerPath:
+        return self.fine_tune(theta, batch, config, config.inner_steps)
+
+    def predict(self, phi: torch.Tensor, x: torch.Tensor, config: Config) -> torch.Tensor:
+        """The evaluation forward: deterministic, weights with log ρ ≥ 3 dropped."""
+        model: SVDOSinusoid = self.family  # type: ignore[assignment]
+        return model.forward(phi, x, masked=True)
+
+    def evaluation_loss(self, phi: torch.Tensor, batch: TaskBatch, split: str,
+                        config: Config) -> torch.Tensor:
+        model: SVDOSinusoid = self.family  # type: ignore[assignment]
+        return model.data_loss(phi, batch, split, masked=True)
+
+    def sample_predictions(self, phi: torch.Tensor, x: torch.Tensor, config: Config,
+                           samples: int, generator: torch.Generator) -> torch.Tensor | None:
+        """Outputs under the local-reparameterisation noise (None with the noise off)."""
+        if not config.bsmall_noise:
+            return None
+        model: SVDOSinusoid = self.family  # type: ignore[assignment]
+        draws = phi.detach().expand(samples, *phi.shape)
+        return model.forward(draws, x, noise=generator)
 
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         model: SVDOSinusoid = self.family  # type: ignore[assignment]
         rows = task_rows(theta, batch.n)
-        path, query_objective = self.adapt(rows, batch, config, self.noise_generator(config))
+        path, query_objective = self.inner_loop(rows, batch, config, self.noise_generator(config),
+                                                config.inner_steps, create_graph=True)
         (task_grads,) = torch.autograd.grad(query_objective.sum(), rows)
         adapted = path.final.detach()
         with torch.no_grad():
@@ -80,6 +128,7 @@ class BSMALL(Algorithm):
                 "kl": kl_theta.cpu().numpy(),
                 "kl_after": kl_after.cpu().numpy(),
                 "masked_loss_after": masked_after.cpu().numpy(),
+                "masked_meta_loss_after": np.array(float(masked_after.mean())),
                 "query_objective_after": query_objective.detach().cpu().numpy(),
             },
         )

@@ -55,6 +55,13 @@ class InnerPath:
     grad_norms: torch.Tensor  # (n, k)
 
 
+def starts(theta: torch.Tensor, n: int) -> torch.Tensor:
+    """Detached starting points ``(..., n, P)``: θ ``(P,)`` copied for ``n`` tasks, or the
+    given per-task rows ``(..., n, P)`` as they are."""
+    theta = theta.detach()
+    return theta.expand(n, -1).clone() if theta.dim() == 1 else theta
+
+
 def task_rows(theta: torch.Tensor, n: int) -> torch.Tensor:
     """θ copied into ``n`` rows: a fresh leaf so that each row's gradient is one task's."""
     return theta.detach().unsqueeze(0).expand(n, -1).clone().requires_grad_(True)
@@ -211,6 +218,15 @@ class Algorithm:
     #: task i's inner loop depends on task i alone, so a backward pass of Σᵢ Lᵢ leaves gᵢ in
     #: row i; False when tasks share inner-loop information (see :func:`task_meta_gradients`)
     independent_rows: ClassVar[bool] = True
+    #: adapts otherwise than by plain gradient descent on the family's loss (its own
+    #: :meth:`fine_tune`, :meth:`predict` and :meth:`evaluation_loss`)
+    own_adaptation: ClassVar[bool] = False
+    #: k steps of :meth:`fine_tune` are the first k of any longer run (False for MetaNAS,
+    #: whose temperature falls over the whole run): one run then serves every step count
+    fine_tune_prefix_stable: ClassVar[bool] = True
+    #: small fixed-shape diagnostics charted over the whole run (:class:`RunHistory` keeps
+    #: them thinned, beyond its window of recent records)
+    chart_series: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, family: TaskFamily, pool_size: int | None):
         self.family = family
@@ -228,6 +244,44 @@ class Algorithm:
         start = theta.detach().unsqueeze(0).expand(batch.n, -1)
         return run_inner_loop(self.family, batch, start, config.inner_lr, config.inner_steps,
                               create_graph=False, proximal_lambda=self.proximal_lambda(config))
+
+    def fine_tune(self, theta: torch.Tensor, batch: TaskBatch, config: Config,
+                  steps: int) -> InnerPath:
+        """``steps`` steps of this algorithm's own adaptation from θ on every task of
+        ``batch`` (detached): what the learner does with θ on a new task, as the function view
+        and the landscape's meta surface show it.
+
+        Parameters
+        ----------
+        theta : ``(P,)`` shared by every task, or ``(..., n, P)`` one start per task (leading
+            dimensions are separate problems, e.g. landscape grid points)
+
+        Plain gradient descent on the support loss, unless the algorithm adapts otherwise
+        (:attr:`own_adaptation`): B-SMALL on data + λ·KL with its noise, MetaNAS with DARTS.
+        """
+        return run_inner_loop(self.family, batch, starts(theta, batch.n), config.inner_lr, steps,
+                              create_graph=False)
+
+    def predict(self, phi: torch.Tensor, x: torch.Tensor, config: Config) -> torch.Tensor:
+        """Outputs ``(..., n, M)`` of adapted parameters ``phi`` ``(..., n, P)`` as the
+        algorithm evaluates them (B-SMALL: masked and deterministic; MetaNAS: the last
+        inner step's temperature, pruned operations out)."""
+        return self.family.predict(phi, x)
+
+    def evaluation_loss(self, phi: torch.Tensor, batch: TaskBatch, split: str,
+                        config: Config) -> torch.Tensor:
+        """Every task's loss ``(..., n)`` under :meth:`predict` (the plain MSE for data)."""
+        return self.family.loss(phi, batch, split)
+
+    def sample_predictions(self, phi: torch.Tensor, x: torch.Tensor, config: Config,
+                           samples: int, generator: torch.Generator) -> torch.Tensor | None:
+        """``samples`` draws ``(samples, ..., n, M)`` of a stochastic model's outputs (B-SMALL's
+        noise), or None for a deterministic one."""
+        return None
+
+    def follow(self, diagnostics: dict[str, np.ndarray]) -> None:
+        """Take from a run's record the state that changes how this algorithm adapts
+        (MetaNAS's pruned operations), for a view that adapts as the run does; most have none."""
 
     def post_step(self, result: MetaGradient, batch: TaskBatch, config: Config) -> None:
         """Update algorithm state after the outer step (TR-MAML's task weights)."""

@@ -16,10 +16,12 @@ exactly the batched Reptile).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from maml_gui.core.algorithms.base import Algorithm, MetaGradient, mean_aggregate
+from maml_gui.core.algorithms.base import Algorithm, InnerPath, MetaGradient, starts
 from maml_gui.core.config import Config
 from maml_gui.core.optimizers import Adam
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
@@ -35,6 +37,16 @@ def inner_adam(lr: float) -> Adam:
     return Adam(lr, betas=(0.0, ADAM_BETA2))
 
 
+@dataclass
+class TaskOptimisation:
+    """The DARTS task optimiser's run: the path, softmax(a/T) along it and its counts."""
+
+    path: InnerPath
+    arch_path: torch.Tensor  # (..., n, layers, ops, k+1)
+    temperatures: list[float]
+    evals: int  # loss-and-gradient evaluations per task
+
+
 def clip_rows(grad: torch.Tensor, max_norm: float) -> torch.Tensor:
     """Each row's gradient scaled down to norm ``max_norm`` if above (torch's clip_grad_norm_)."""
     norms = grad.norm(dim=-1, keepdim=True)
@@ -46,6 +58,9 @@ class MetaNAS(Algorithm):
     label = "MetaNAS"
     summary = ("Reptile over weights and DARTS logits: k first-order DARTS steps per task as "
                "T anneals; w ← w + λ_w·mean(wᵢ − w), a ← a + λ_a·mean(aᵢ − a)")
+    own_adaptation = True
+    fine_tune_prefix_stable = False  # T anneals over the whole run
+    chart_series = ("arch_weights", "active_params")
     uses = ("inner_lr", "inner_steps", "outer_lr", "metanas_ops", "metanas_temperature",
             "metanas_inner_optimizer", "metanas_arch_outer_lr", "metanas_warmup",
             "metanas_prune", "metanas_prune_every")
@@ -70,31 +85,32 @@ class MetaNAS(Algorithm):
             drop[np.argmax(probs[layer])] = False
             self.pruned[layer] |= drop
 
-    def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
+    def task_optimise(self, start: torch.Tensor, batch: TaskBatch, config: Config, steps: int,
+                      *, frozen: bool) -> TaskOptimisation:
+        """``steps`` first-order DARTS steps from ``start`` ``(..., n, P)`` on every task's
+        support batch, the temperature falling from t_max to t_min over them; the
+        architecture stays put when ``frozen`` (warm-up)."""
         model: MixedOpSinusoid = self.family  # type: ignore[assignment]
-        every = config.metanas_prune_every
-        if every and self.steps_done and self.steps_done % every == 0 and not self.frozen(config):
-            self.prune(theta, config)
         pruned = torch.as_tensor(self.pruned)
-        n, k, base = batch.n, config.inner_steps, model.base_dim
-        temps = temperatures(*config.metanas_temperature, k)
-        frozen = self.frozen(config)
+        base = model.base_dim
+        temps = temperatures(*config.metanas_temperature, steps) if steps else \
+            [float(config.metanas_temperature[0])]
         adam = config.metanas_inner_optimizer == "adam"
         opt_w, opt_a = inner_adam(config.inner_lr), inner_adam(config.inner_lr)
-        start = theta.detach().unsqueeze(0).expand(n, -1)
-        w, a = start[:, :base].clone(), start[:, base:].clone()
+        w, a = start[..., :base].clone(), start[..., base:].clone()
         searched = ~pruned.reshape(-1).to(a.device)  # pruned logits stay where they are
 
         def loss_and_grads(w: torch.Tensor, a: torch.Tensor, temperature: float):
-            w, a = w.detach().requires_grad_(True), a.detach().requires_grad_(True)
-            loss = model.loss_at(torch.cat([w, a], -1), batch, SUPPORT, temperature, pruned)
-            grad_w, grad_a = torch.autograd.grad(loss.sum(), (w, a))
+            with torch.enable_grad():
+                w, a = w.detach().requires_grad_(True), a.detach().requires_grad_(True)
+                loss = model.loss_at(torch.cat([w, a], -1), batch, SUPPORT, temperature, pruned)
+                grad_w, grad_a = torch.autograd.grad(loss.sum(), (w, a))
             return loss.detach(), grad_w, grad_a
 
-        points, losses, norms, arch_path = [start.detach().clone()], [], [], []
-        arch_path.append(model.probabilities(model.arch(start), temps[0], pruned))
+        points, losses, norms = [start.detach().clone()], [], []
+        arch_path = [model.probabilities(model.arch(start), temps[0], pruned)]
         evals = 0
-        for temperature in temps:
+        for temperature in temps[:steps]:
             loss, grad_w, grad_a = loss_and_grads(w, a, temperature)
             evals += 1
             losses.append(loss)
@@ -113,9 +129,57 @@ class MetaNAS(Algorithm):
             phi = torch.cat([w, a], -1)
             points.append(phi.detach().clone())
             arch_path.append(model.probabilities(model.arch(phi), temperature, pruned))
-        adapted = points[-1]
         with torch.no_grad():
-            losses.append(model.loss_at(adapted, batch, SUPPORT, temps[-1], pruned))
+            losses.append(model.loss_at(points[-1], batch, SUPPORT, temps[-1], pruned))
+        empty = torch.zeros(start.shape[:-1] + (0,), dtype=start.dtype, device=start.device)
+        path = InnerPath(final=points[-1], points=torch.stack(points, dim=-2),
+                         losses=torch.stack(losses, dim=-1),
+                         grad_norms=torch.stack(norms, dim=-1) if norms else empty)
+        return TaskOptimisation(path, torch.stack(arch_path, dim=-1), temps, evals)
+
+    def fine_tune(self, theta: torch.Tensor, batch: TaskBatch, config: Config,
+                  steps: int) -> InnerPath:
+        """MetaNAS's task optimiser on weights and architecture (the architecture adapts at
+        test time whatever the warm-up), detached."""
+        return self.task_optimise(starts(theta, batch.n), batch, config, steps,
+                                  frozen=False).path
+
+    def adapt(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> InnerPath:
+        return self.task_optimise(starts(theta, batch.n), batch, config, config.inner_steps,
+                                  frozen=self.frozen(config)).path
+
+    def predict(self, phi: torch.Tensor, x: torch.Tensor, config: Config) -> torch.Tensor:
+        """The adapted network at the last inner step's temperature, pruned operations out."""
+        model: MixedOpSinusoid = self.family  # type: ignore[assignment]
+        return model.predict(phi, x, self.final_temperature(config), torch.as_tensor(self.pruned))
+
+    def evaluation_loss(self, phi: torch.Tensor, batch: TaskBatch, split: str,
+                        config: Config) -> torch.Tensor:
+        model: MixedOpSinusoid = self.family  # type: ignore[assignment]
+        return model.loss_at(phi, batch, split, self.final_temperature(config),
+                             torch.as_tensor(self.pruned))
+
+    @staticmethod
+    def final_temperature(config: Config) -> float:
+        """T of the k-th (last) inner step, where the meta-step judges the adapted network:
+        t_min, or t_max when k ≤ 1."""
+        k = config.inner_steps
+        return float(temperatures(*config.metanas_temperature, k)[-1] if k else
+                     config.metanas_temperature[0])
+
+    def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
+        model: MixedOpSinusoid = self.family  # type: ignore[assignment]
+        every = config.metanas_prune_every
+        if every and self.steps_done and self.steps_done % every == 0 and not self.frozen(config):
+            self.prune(theta, config)
+        pruned = torch.as_tensor(self.pruned)
+        n, base = batch.n, model.base_dim
+        frozen = self.frozen(config)
+        start = theta.detach().unsqueeze(0).expand(n, -1)
+        run = self.task_optimise(start, batch, config, config.inner_steps, frozen=frozen)
+        adapted = run.path.final
+        temps = run.temperatures
+        with torch.no_grad():
             loss_before = model.loss_at(start, batch, QUERY, temps[0], pruned)
             loss_after = model.loss_at(adapted, batch, QUERY, temps[-1], pruned)
         task_grads = start - adapted
@@ -123,26 +187,26 @@ class MetaNAS(Algorithm):
         beta = config.outer_lr
         task_grads[:, base:] *= config.metanas_arch_outer_lr / beta if beta > 0 else 0.0
         probabilities = model.probabilities(model.arch(theta.detach()), 1.0, pruned)
-        return MetaGradient(
-            task_grads=task_grads,
-            aggregate=mean_aggregate(task_grads),
-            paths=torch.stack(points, dim=1),
-            inner_losses=torch.stack(losses, dim=1),
-            inner_grad_norms=torch.stack(norms, dim=1),
+        return MetaGradient.from_path(
+            run.path, task_grads,
             loss_before=loss_before,
             loss_after=loss_after,
-            grad_evals=n * evals,
+            grad_evals=n * run.evals,
             hvp_evals=0,
             diagnostics={
                 "arch_weights": probabilities.cpu().numpy(),
                 # (n, layers, ops, k+1): inner steps last, the axis traces pad when k changes
-                "arch_path": torch.stack(arch_path, dim=-1).cpu().numpy(),
+                "arch_path": run.arch_path.cpu().numpy(),
                 "temperatures": np.array(temps),
                 "pruned": self.pruned.astype(np.float64),
                 "arch_frozen": np.array(float(frozen)),
                 "active_params": np.array(float(model.active_parameters(self.pruned))),
             },
         )
+
+    def follow(self, diagnostics: dict[str, np.ndarray]) -> None:
+        if "pruned" in diagnostics:
+            self.pruned = np.asarray(diagnostics["pruned"]).astype(bool).copy()
 
     def post_step(self, result: MetaGradient, batch: TaskBatch, config: Config) -> None:
         self.steps_done += 1
