@@ -49,10 +49,31 @@ class MetaGradient:
 
 @dataclass
 class InnerPath:
-    final: torch.Tensor  # φᵏ, still attached to the graph when ``create_graph``
     points: torch.Tensor  # (n, k+1, P), detached
     losses: torch.Tensor  # (n, k+1)
     grad_norms: torch.Tensor  # (n, k)
+    #: φᵏ, still attached to the graph when ``create_graph``; None when the inner loop ran on
+    #: the family's parameter blocks with a graph: :attr:`final` joins them on first use
+    final_tensor: torch.Tensor | None = None
+    #: φᵏ as the family's parameter views (:meth:`TaskFamily.parameter_views`), attached,
+    #: when the inner loop ran on them with a graph: MAML's query loss reads them directly
+    final_blocks: list[torch.Tensor] | None = None
+
+    @property
+    def final(self) -> torch.Tensor:
+        """φᵏ ``(n, P)``, attached to the graph when the inner loop kept one."""
+        if self.final_tensor is None:
+            self.final_tensor = torch.cat([b.flatten(1) for b in self.final_blocks], dim=-1)
+        return self.final_tensor
+
+
+def adapted_query_loss(family: TaskFamily, batch: TaskBatch, path: InnerPath) -> torch.Tensor:
+    """Every task's query loss at φᵏ, differentiable through the inner loop when it kept a
+    graph: on φᵏ's parameter blocks where the loop ran on them (no ``cat`` of the blocks
+    and no ``split`` of φᵏ again, nor their backward passes)."""
+    if path.final_blocks is not None:
+        return family.views_loss(path.final_blocks, batch, QUERY)
+    return family.loss(path.final, batch, QUERY)
 
 
 def task_rows(theta: torch.Tensor, n: int) -> torch.Tensor:
@@ -106,7 +127,7 @@ def run_inner_loop(
         losses.append(objective_fn(phi.detach(), SUPPORT))
     empty = torch.zeros(phi.shape[0], 0, dtype=phi.dtype, device=phi.device)
     return InnerPath(
-        final=phi,
+        final_tensor=phi,
         points=torch.stack(points, dim=1),
         losses=torch.stack(losses, dim=1),
         grad_norms=torch.stack(grad_norms, dim=1) if grad_norms else empty,
@@ -119,28 +140,38 @@ def _inner_loop_on_blocks(family: TaskFamily, batch: TaskBatch, start: torch.Ten
 
     Flattening every step's gradient into one θ-sized vector (``cat``) and cutting φ again
     (``split``, a ``cat`` in the backward) cost MAML a quarter of its time at k = 5 on the
-    MLP; the blocks are joined only for the recorded (detached) path and for φᵏ.
+    MLP; the blocks are joined only for φᵏ where a caller asks for it (:attr:`InnerPath.final`).
+    With a graph, each step is one node whose backward is the hand-written u ↦ u − αHu
+    (:meth:`TaskFamily.views_gradient_step`). The recorded path and the gradients are
+    joined once at the end, block by block (no per-step ``cat``, copies or per-block norms).
     """
+    losses = []
     with torch.set_grad_enabled(create_graph):
         blocks = family.parameter_views(start if create_graph else start.detach())
-        points, losses, grad_norms = [start.detach()], [], []
+        path, gradients = [[b] for b in blocks], [[] for _ in blocks]
         for _ in range(steps):
-            loss, grads = family.views_loss_and_grad(blocks, batch, SUPPORT)
+            loss, grads, blocks = family.views_gradient_step(blocks, batch, inner_lr, SUPPORT)
             losses.append(loss)
-            grad_norms.append(torch.stack([g.detach().flatten(1).norm(dim=-1) for g in grads],
-                                          dim=-1).norm(dim=-1))
-            blocks = [torch.add(b, g, alpha=-inner_lr) for b, g in zip(blocks, grads)]
-            points.append(torch.cat([b.detach().flatten(1) for b in blocks], dim=-1))
-        final = torch.cat([b.flatten(1) for b in blocks], dim=-1) if steps else start
+            for seen, value in zip(path + gradients, blocks + grads):
+                seen.append(value)
     with torch.no_grad():
-        losses.append(family.loss(final.detach(), batch, SUPPORT))
-    empty = torch.zeros(start.shape[0], 0, dtype=start.dtype, device=start.device)
+        losses.append(family.views_loss(blocks, batch, SUPPORT))
+        points = _joined(path)
+        grad_norms = _joined(gradients).norm(dim=-1) if steps else \
+            start.new_zeros(start.shape[0], 0)
+    attached = create_graph and steps > 0
     return InnerPath(
-        final=final if create_graph else final.detach(),
-        points=torch.stack(points, dim=1),
+        final_tensor=None if attached else (start if create_graph else points[:, -1]),
+        final_blocks=blocks if attached else None,
+        points=points,
         losses=torch.stack(losses, dim=1),
-        grad_norms=torch.stack(grad_norms, dim=1) if grad_norms else empty,
+        grad_norms=grad_norms,
     )
+
+
+def _joined(blocks_by_step: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Per-block lists of ``(n, …)`` views over the steps, as one ``(n, steps, P)`` tensor."""
+    return torch.cat([torch.stack(steps, dim=1).flatten(2) for steps in blocks_by_step], dim=-1)
 
 
 def task_meta_gradients(losses: torch.Tensor, rows: torch.Tensor, *, independent: bool,
