@@ -76,43 +76,31 @@ def test_subclasses_with_their_own_model_keep_autograds_gradient():
 
 @pytest.mark.parametrize("hidden", [[8, 8], [1, 5], [6]])
 def test_gradient_step_node_differentiates_as_the_op_by_op_step(hidden):
-    """GradientStep's hand-written backward (u ↦ u − αHu) against autograd through the same
-    step recorded op by op (the hand-written gradient and φ − α∇L), in float64."""
-    from maml_gui.core.tasks.mlp_step import backpropagate, gradient_step, layer_outputs
-    from maml_gui.core.tasks.base import split_tensors
-
+    """The step's one node and its hand-written backward (u ↦ u − αHu) against autograd
+    through the same step recorded op by op (the hand-written gradient, θ − α∇L), float64."""
     _, family, batch, theta = _setup(hidden)
-    x, y = split_tensors(batch, SUPPORT)
-    inputs, targets = x.unsqueeze(-1), y.unsqueeze(-1)
-    blocks = [b.detach().requires_grad_(True) for b in family.parameter_views(0.5 * theta)]
-    loss, grads, stepped = gradient_step(blocks, inputs, targets, 0.3)
-    reference_loss, reference_grads, _ = backpropagate(blocks, layer_outputs(blocks, inputs),
-                                                       targets)
-    reference = [b - 0.3 * g for b, g in zip(blocks, reference_grads)]
+    theta = (0.5 * theta).requires_grad_(True)
+    loss, grad, stepped = family.gradient_step(theta, batch, 0.3, SUPPORT)
+    reference_loss, reference_grad = family.loss_and_grad(theta, batch, SUPPORT)
+    reference = theta - 0.3 * reference_grad
     torch.testing.assert_close(loss, reference_loss, rtol=1e-12, atol=1e-14)
-    for mine, theirs in zip(grads + stepped, reference_grads + reference):
-        torch.testing.assert_close(mine, theirs.detach(), rtol=1e-12, atol=1e-14)
-    assert not any(g.requires_grad for g in grads) and all(s.requires_grad for s in stepped)
-    generator = torch.Generator().manual_seed(5)
-    cotangent = [torch.randn(b.shape, generator=generator, dtype=b.dtype) for b in blocks]
-    mine = torch.autograd.grad(stepped, blocks, grad_outputs=cotangent)
-    theirs = torch.autograd.grad(reference, blocks, grad_outputs=cotangent)
-    for a, b in zip(mine, theirs):
-        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
-    assert max(float((a - c).abs().max()) for a, c in zip(mine, cotangent)) > 1e-3  # H ≠ 0
+    torch.testing.assert_close(grad, reference_grad.detach(), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(stepped, reference.detach(), rtol=1e-12, atol=1e-14)
+    assert not grad.requires_grad and stepped.requires_grad
+    cotangent = torch.randn(theta.shape, generator=torch.Generator().manual_seed(5),
+                            dtype=theta.dtype)
+    (mine,) = torch.autograd.grad(stepped, theta, grad_outputs=cotangent)
+    (theirs,) = torch.autograd.grad(reference, theta, grad_outputs=cotangent)
+    torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-12)
+    assert float((mine - cotangent).abs().max()) > 1e-3  # the Hessian term is there
 
 
 def test_gradient_step_passes_gradcheck():
     """The step's vector-Jacobian product against finite differences (ReLU kinks aside)."""
-    from maml_gui.core.tasks.mlp_step import GradientStep
-    from maml_gui.core.tasks.base import split_tensors
-
     _, family, batch, theta = _setup([5, 4], n_tasks=2)
-    x, y = split_tensors(batch, SUPPORT)
-    blocks = tuple(b.detach().clone().requires_grad_(True)
-                   for b in family.parameter_views(0.5 * theta))
+    theta = (0.5 * theta).requires_grad_(True)
 
-    def stepped(*blocks):
-        return GradientStep.apply(x.unsqueeze(-1), y.unsqueeze(-1), 0.3, *blocks)[-len(blocks):]
+    def stepped(theta):
+        return family.gradient_step(theta, batch, 0.3, SUPPORT)[-1]
 
-    assert torch.autograd.gradcheck(stepped, blocks, eps=1e-6, atol=1e-6, rtol=1e-5)
+    assert torch.autograd.gradcheck(stepped, (theta,), eps=1e-6, atol=1e-6, rtol=1e-5)

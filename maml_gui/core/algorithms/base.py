@@ -49,31 +49,10 @@ class MetaGradient:
 
 @dataclass
 class InnerPath:
+    final: torch.Tensor  # φᵏ, still attached to the graph when ``create_graph``
     points: torch.Tensor  # (n, k+1, P), detached
     losses: torch.Tensor  # (n, k+1)
     grad_norms: torch.Tensor  # (n, k)
-    #: φᵏ, still attached to the graph when ``create_graph``; None when the inner loop ran on
-    #: the family's parameter blocks with a graph: :attr:`final` joins them on first use
-    final_tensor: torch.Tensor | None = None
-    #: φᵏ as the family's parameter views (:meth:`TaskFamily.parameter_views`), attached,
-    #: when the inner loop ran on them with a graph: MAML's query loss reads them directly
-    final_blocks: list[torch.Tensor] | None = None
-
-    @property
-    def final(self) -> torch.Tensor:
-        """φᵏ ``(n, P)``, attached to the graph when the inner loop kept one."""
-        if self.final_tensor is None:
-            self.final_tensor = torch.cat([b.flatten(1) for b in self.final_blocks], dim=-1)
-        return self.final_tensor
-
-
-def adapted_query_loss(family: TaskFamily, batch: TaskBatch, path: InnerPath) -> torch.Tensor:
-    """Every task's query loss at φᵏ, differentiable through the inner loop when it kept a
-    graph: on φᵏ's parameter blocks where the loop ran on them (no ``cat`` of the blocks
-    and no ``split`` of φᵏ again, nor their backward passes)."""
-    if path.final_blocks is not None:
-        return family.views_loss(path.final_blocks, batch, QUERY)
-    return family.loss(path.final, batch, QUERY)
 
 
 def task_rows(theta: torch.Tensor, n: int) -> torch.Tensor:
@@ -100,78 +79,43 @@ def run_inner_loop(
     are then that objective's values.
     """
     analytic = objective_fn is None and family.differentiable_grad
-    if analytic and start.dim() == 2 and proximal_lambda is None:
-        return _inner_loop_on_blocks(family, batch, start, inner_lr, steps, create_graph)
+    # the family's own differentiable step: one node in MAML's graph, its backward by hand
+    stepping = analytic and start.dim() == 2 and proximal_lambda is None
     if objective_fn is None:
         def objective_fn(phi: torch.Tensor, split: str) -> torch.Tensor:
             return family.loss(phi, batch, split)
     anchor = start.detach()
     phi = start if create_graph else start.detach().requires_grad_(True)
-    points, losses, grad_norms = [phi.detach()], [], []
+    points, losses, grads = [phi.detach()], [], []
     for _ in range(steps):
-        if analytic:  # the family's own gradient, differentiable (see TaskFamily)
+        if stepping:
             with torch.set_grad_enabled(create_graph):
-                loss, grad = family.loss_and_grad(phi, batch, SUPPORT)
+                loss, grad, phi = family.gradient_step(phi, batch, inner_lr, SUPPORT)
         else:
-            loss = objective_fn(phi, SUPPORT)
-            (grad,) = torch.autograd.grad(loss.sum(), phi, create_graph=create_graph)
-        if proximal_lambda is not None:
-            grad = grad + proximal_lambda * (phi - anchor)
+            if analytic:  # the family's own gradient, differentiable (see TaskFamily)
+                with torch.set_grad_enabled(create_graph):
+                    loss, grad = family.loss_and_grad(phi, batch, SUPPORT)
+            else:
+                loss = objective_fn(phi, SUPPORT)
+                (grad,) = torch.autograd.grad(loss.sum(), phi, create_graph=create_graph)
+            if proximal_lambda is not None:
+                grad = grad + proximal_lambda * (phi - anchor)
+            phi = torch.add(phi, grad, alpha=-inner_lr)  # one node in MAML's graph, not two
         losses.append(loss.detach())
-        grad_norms.append(grad.detach().norm(dim=-1))
-        phi = torch.add(phi, grad, alpha=-inner_lr)  # one node in MAML's graph, not two
+        grads.append(grad.detach())
         if not create_graph:
             phi = phi.detach().requires_grad_(True)
         points.append(phi.detach())
     with torch.no_grad():
         losses.append(objective_fn(phi.detach(), SUPPORT))
-    empty = torch.zeros(phi.shape[0], 0, dtype=phi.dtype, device=phi.device)
+        grad_norms = torch.stack(grads, dim=1).norm(dim=-1) if grads else \
+            torch.zeros(phi.shape[0], 0, dtype=phi.dtype, device=phi.device)
     return InnerPath(
-        final_tensor=phi,
+        final=phi,
         points=torch.stack(points, dim=1),
-        losses=torch.stack(losses, dim=1),
-        grad_norms=torch.stack(grad_norms, dim=1) if grad_norms else empty,
-    )
-
-
-def _inner_loop_on_blocks(family: TaskFamily, batch: TaskBatch, start: torch.Tensor,
-                          inner_lr: float, steps: int, create_graph: bool) -> InnerPath:
-    """:func:`run_inner_loop` on the family's parameter blocks, with its analytic gradient.
-
-    Flattening every step's gradient into one θ-sized vector (``cat``) and cutting φ again
-    (``split``, a ``cat`` in the backward) cost MAML a quarter of its time at k = 5 on the
-    MLP; the blocks are joined only for φᵏ where a caller asks for it (:attr:`InnerPath.final`).
-    With a graph, each step is one node whose backward is the hand-written u ↦ u − αHu
-    (:meth:`TaskFamily.views_gradient_step`). The recorded path and the gradients are
-    joined once at the end, block by block (no per-step ``cat``, copies or per-block norms).
-    """
-    losses = []
-    with torch.set_grad_enabled(create_graph):
-        blocks = family.parameter_views(start if create_graph else start.detach())
-        path, gradients = [[b] for b in blocks], [[] for _ in blocks]
-        for _ in range(steps):
-            loss, grads, blocks = family.views_gradient_step(blocks, batch, inner_lr, SUPPORT)
-            losses.append(loss)
-            for seen, value in zip(path + gradients, blocks + grads):
-                seen.append(value)
-    with torch.no_grad():
-        losses.append(family.views_loss(blocks, batch, SUPPORT))
-        points = _joined(path)
-        grad_norms = _joined(gradients).norm(dim=-1) if steps else \
-            start.new_zeros(start.shape[0], 0)
-    attached = create_graph and steps > 0
-    return InnerPath(
-        final_tensor=None if attached else (start if create_graph else points[:, -1]),
-        final_blocks=blocks if attached else None,
-        points=points,
         losses=torch.stack(losses, dim=1),
         grad_norms=grad_norms,
     )
-
-
-def _joined(blocks_by_step: list[list[torch.Tensor]]) -> torch.Tensor:
-    """Per-block lists of ``(n, …)`` views over the steps, as one ``(n, steps, P)`` tensor."""
-    return torch.cat([torch.stack(steps, dim=1).flatten(2) for steps in blocks_by_step], dim=-1)
 
 
 def task_meta_gradients(losses: torch.Tensor, rows: torch.Tensor, *, independent: bool,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 
 from maml_gui.core.algorithms.base import (
-    Algorithm, MetaGradient, adapted_query_loss, query_loss, run_inner_loop, task_rows,
+    Algorithm, MetaGradient, query_loss, run_inner_loop, task_rows,
 )
 from maml_gui.core.config import Config
-from maml_gui.core.tasks import TaskBatch
+from maml_gui.core.tasks import QUERY, TaskBatch
 
 
 class MAML(Algorithm):
@@ -21,7 +21,7 @@ class MAML(Algorithm):
         rows = task_rows(theta, batch.n)
         path = run_inner_loop(self.family, batch, rows, config.inner_lr, config.inner_steps,
                               create_graph=True)
-        loss_after = adapted_query_loss(self.family, batch, path)
+        loss_after = self.family.loss(path.final, batch, QUERY)
         (task_grads,) = torch.autograd.grad(loss_after.sum(), rows)
         return path, loss_after.detach(), task_grads
 

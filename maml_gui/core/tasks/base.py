@@ -169,17 +169,10 @@ class TaskFamily:
         (families with ``differentiable_grad``)."""
         raise NotImplementedError
 
-    def views_gradient_step(self, blocks: list[torch.Tensor], batch: TaskBatch, lr: float,
-                            split: str = SUPPORT
-                            ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """Every task's loss and gradient (detached) and the stepped views φ − lr·∇L(φ),
-        differentiable (families with ``differentiable_grad``)."""
-        raise NotImplementedError
-
-    def views_loss(self, blocks: list[torch.Tensor], batch: TaskBatch,
-                   split: str = SUPPORT) -> torch.Tensor:
-        """Every task's loss at the parameter views ``blocks``, differentiable (families with
-        ``differentiable_grad``)."""
+    def gradient_step(self, theta: torch.Tensor, batch: TaskBatch, lr: float,
+                      split: str = SUPPORT) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every task's loss and gradient (both detached) at rows ``theta`` ``(n, P)``, and
+        the step θ − lr·∇L(θ), differentiable (families with ``differentiable_grad``)."""
         raise NotImplementedError
 
     def loss_and_grad(

@@ -13,44 +13,70 @@ the Hessian-vector product Hu by Pearlmutter's R-operator through the same layer
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch.autograd.function import once_differentiable
 
 
-def linear(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
-           ) -> torch.Tensor:
-    """``inputs @ weightᵀ + bias`` for every task: ``(B, M, in)``, ``(B, out, in)``, ``(B, 1, out)``.
+#: a second product added to the first one (the R-operator's sums of two terms)
+Pair = tuple[torch.Tensor, torch.Tensor]
+
+
+def linear(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+           plus: Pair | None = None) -> torch.Tensor:
+    """``inputs @ weightᵀ + bias`` for every task: ``(B, M, in)``, ``(B, out, in)``, ``(B, 1, out)``;
+    with ``plus = (x, w)``, ``x @ wᵀ`` added (fused into the same kernels).
 
     ``bmm`` calls one small GEMM per task: for the MLP's 1-wide input and output layers
     that is 25 library calls for an outer product or a matrix-vector product, where one
     broadcast multiply (and a sum) does the work. The outer product is exact; the
     matrix-vector product sums the same terms, possibly in another order.
     """
-    if weight.shape[-1] == 1:  # one input: an outer product
-        weight = weight.reshape(weight.shape[0], 1, weight.shape[1])
-        return inputs * weight if bias is None else torch.addcmul(bias, inputs, weight)
-    if weight.shape[-2] == 1:  # one output: a weighted sum of the inputs
-        out = (inputs * weight).sum(-1, keepdim=True)
-    elif bias is not None:
-        return torch.baddbmm(bias, inputs, weight.transpose(1, 2))
-    else:
+    if weight.shape[-1] == 1:  # one input: outer products
+        out = inputs * _row(weight) if bias is None else torch.addcmul(bias, inputs, _row(weight))
+        return out if plus is None else torch.addcmul(out, plus[0], _row(plus[1]))
+    if weight.shape[-2] == 1:  # one output: weighted sums of the inputs
+        products = inputs * weight
+        if plus is not None:
+            products = torch.addcmul(products, *plus)
+        out = products.sum(-1, keepdim=True)
+        return out if bias is None else out + bias
+    if bias is None:
         out = torch.bmm(inputs, weight.transpose(1, 2))
-    return out if bias is None else out + bias
+    else:
+        out = torch.baddbmm(bias, inputs, weight.transpose(1, 2))
+    return out if plus is None else torch.baddbmm(out, plus[0], plus[1].transpose(1, 2))
 
 
-def weight_gradient(delta: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """``deltaᵀ @ inputs`` for every task, ``(B, out, in)``: Σ over points of δ's outer product
-    with the layer's inputs (a broadcast multiply and a sum when either is 1 wide)."""
+def weight_gradient(delta: torch.Tensor, inputs: torch.Tensor, plus: Pair | None = None
+                    ) -> torch.Tensor:
+    """``deltaᵀ @ inputs`` (+ ``plus[0]ᵀ @ plus[1]``) for every task, ``(B, out, in)``: Σ over
+    points of δ's outer product with the layer's inputs (a broadcast multiply and a sum when
+    either is 1 wide)."""
     if delta.shape[-1] == 1 or inputs.shape[-1] == 1:
-        return (delta * inputs).sum(1).view(delta.shape[0], delta.shape[-1], inputs.shape[-1])
-    return torch.bmm(delta.transpose(1, 2), inputs)
+        products = delta * inputs
+        if plus is not None:
+            products = torch.addcmul(products, *plus)
+        return products.sum(1).view(delta.shape[0], delta.shape[-1], inputs.shape[-1])
+    out = torch.bmm(delta.transpose(1, 2), inputs)
+    return out if plus is None else torch.baddbmm(out, plus[0].transpose(1, 2), plus[1])
 
 
-def input_gradient(delta: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """``delta @ weight`` for every task, ``(B, M, in)`` (an outer product for one output)."""
+def input_gradient(delta: torch.Tensor, weight: torch.Tensor, plus: Pair | None = None
+                   ) -> torch.Tensor:
+    """``delta @ weight`` (+ ``plus[0] @ plus[1]``) for every task, ``(B, M, in)`` (outer
+    products for one output)."""
     if weight.shape[-2] == 1:
-        return delta * weight
-    return torch.bmm(delta, weight)
+        out = delta * weight
+        return out if plus is None else torch.addcmul(out, *plus)
+    out = torch.bmm(delta, weight)
+    return out if plus is None else torch.baddbmm(out, *plus)
+
+
+def _row(weight: torch.Tensor) -> torch.Tensor:
+    """A one-input weight ``(B, out, 1)`` as a row ``(B, 1, out)``."""
+    return weight.reshape(weight.shape[0], 1, weight.shape[1])
 
 
 def layer_outputs(blocks: list[torch.Tensor], inputs: torch.Tensor) -> list[torch.Tensor]:
@@ -110,9 +136,8 @@ def hessian_vector_product(blocks: list[torch.Tensor], activations: list[torch.T
     r_activations: list[torch.Tensor | None] = [None]  # the inputs do not move
     r_hidden = None
     for i in range(layers):
-        r_hidden = linear(activations[i], vector[2 * i], vector[2 * i + 1])
-        if r_activations[i] is not None:
-            r_hidden = r_hidden + linear(r_activations[i], blocks[2 * i], None)
+        moved = None if r_activations[i] is None else (r_activations[i], blocks[2 * i])
+        r_hidden = linear(activations[i], vector[2 * i], vector[2 * i + 1], moved)
         if i < layers - 1:
             r_hidden = torch.ops.aten.threshold_backward(r_hidden, activations[i + 1], 0)
         r_activations.append(r_hidden)
@@ -120,50 +145,42 @@ def hessian_vector_product(blocks: list[torch.Tensor], activations: list[torch.T
     product: list[torch.Tensor] = list(vector)
     for i in range(layers - 1, -1, -1):
         delta, layer_input, r_input = deltas[i], activations[i], r_activations[i]
-        product[2 * i] = weight_gradient(r_delta, layer_input)
-        if r_input is not None:
-            product[2 * i] = product[2 * i] + weight_gradient(delta, r_input)
+        product[2 * i] = weight_gradient(r_delta, layer_input,
+                                         None if r_input is None else (delta, r_input))
         product[2 * i + 1] = r_delta.sum(1, keepdim=True)
         if i > 0:
             r_delta = torch.ops.aten.threshold_backward(
-                input_gradient(r_delta, blocks[2 * i]) + input_gradient(delta, vector[2 * i]),
-                layer_input, 0)
+                input_gradient(r_delta, blocks[2 * i], (delta, vector[2 * i])), layer_input, 0)
     return product
 
 
 class GradientStep(torch.autograd.Function):
-    """``(loss, ∇L(φ), φ − α∇L(φ))`` on the blocks of φ; only the new blocks carry a gradient.
+    """``(loss, ∇L(θ), θ − α∇L(θ))`` for rows θ ``(n, P)``; only the step carries a gradient.
 
-    One graph node per inner step: its backward maps the new blocks' cotangent u to
-    u − αHu (H symmetric, so this is the vector-Jacobian product of the step).
+    ``views`` cuts rows into the MLP's blocks (``SinusoidFamily.parameter_views``). One graph
+    node per inner step: its backward maps the step's cotangent u to u − αHu (H symmetric,
+    so this is the step's vector-Jacobian product).
     """
 
     @staticmethod
-    def forward(ctx, inputs: torch.Tensor, targets: torch.Tensor, lr: float,
-                *blocks: torch.Tensor):
-        activations = layer_outputs(list(blocks), inputs)
-        loss, grads, deltas = backpropagate(list(blocks), activations, targets)
-        stepped = [torch.add(b, g, alpha=-lr) for b, g in zip(blocks, grads)]
-        ctx.set_materialize_grads(False)  # no zero cotangents for the loss and gradients
-        ctx.save_for_backward(*blocks)
-        ctx.activations, ctx.deltas, ctx.lr = activations, deltas, lr
-        ctx.mark_non_differentiable(loss, *grads)
-        return (loss, *grads, *stepped)
+    def forward(ctx, views: Callable[[torch.Tensor], list[torch.Tensor]], inputs: torch.Tensor,
+                targets: torch.Tensor, lr: float, theta: torch.Tensor):
+        blocks = views(theta)
+        activations = layer_outputs(blocks, inputs)
+        loss, grads, deltas = backpropagate(blocks, activations, targets)
+        gradient = torch.cat([g.flatten(1) for g in grads], dim=-1)
+        ctx.set_materialize_grads(False)  # no zero cotangents for the loss and the gradient
+        ctx.views, ctx.blocks, ctx.activations, ctx.deltas, ctx.lr = \
+            views, blocks, activations, deltas, lr
+        ctx.mark_non_differentiable(loss, gradient)
+        return loss, gradient, torch.add(theta, gradient, alpha=-lr)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, _loss_cotangent, *cotangents):
-        blocks = list(ctx.saved_tensors)
-        upstream = [torch.zeros_like(b) if u is None else u
-                    for b, u in zip(blocks, cotangents[len(blocks):])]
-        product = hessian_vector_product(blocks, ctx.activations, ctx.deltas, upstream)
-        return (None, None, None,
-                *[torch.add(u, hv, alpha=-ctx.lr) for u, hv in zip(upstream, product)])
-
-
-def gradient_step(blocks: list[torch.Tensor], inputs: torch.Tensor, targets: torch.Tensor,
-                  lr: float) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    """Loss, gradient blocks and the stepped blocks φ − α∇L(φ) (see :class:`GradientStep`)."""
-    out = GradientStep.apply(inputs, targets, lr, *blocks)
-    n = len(blocks)
-    return out[0], list(out[1:1 + n]), list(out[1 + n:])
+    def backward(ctx, _loss_cotangent, _gradient_cotangent, cotangent):
+        if cotangent is None:
+            return None, None, None, None, None
+        product = hessian_vector_product(ctx.blocks, ctx.activations, ctx.deltas,
+                                         ctx.views(cotangent.contiguous()))
+        product = torch.cat([p.flatten(1) for p in product], dim=-1)
+        return None, None, None, None, torch.add(cotangent, product, alpha=-ctx.lr)

@@ -13,7 +13,7 @@ from maml_gui.core.fields import ConfigError, Field
 from maml_gui.core.tasks.base import (
     SUPPORT, TaskBatch, TaskFamily, n_tasks_field, split_tensors, uniform,
 )
-from maml_gui.core.tasks.mlp_step import backpropagate, gradient_step, layer_outputs
+from maml_gui.core.tasks.mlp_step import GradientStep, backpropagate, layer_outputs
 
 if TYPE_CHECKING:  # config imports the families: at run time they need only its fields
     from maml_gui.core.config import Config
@@ -174,21 +174,13 @@ class SinusoidFamily(TaskFamily):
         loss, grads, _ = backpropagate(blocks, self._activations(blocks, inputs), targets)
         return loss, grads
 
-    def views_gradient_step(self, blocks: list[torch.Tensor], batch: TaskBatch, lr: float,
-                            split: str = SUPPORT
-                            ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """Every task's MSE (detached), its gradient (detached) and the stepped views
-        φ − lr·∇L(φ), differentiable as one node per step (:class:`mlp_step.GradientStep`)."""
+    def gradient_step(self, theta: torch.Tensor, batch: TaskBatch, lr: float,
+                      split: str = SUPPORT) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every task's MSE and gradient (detached) at rows ``theta`` ``(n, P)`` and the step
+        θ − lr·∇L(θ), differentiable as one node (:class:`mlp_step.GradientStep`)."""
         x, y = split_tensors(batch, split)
-        return gradient_step(blocks, x.unsqueeze(-1), y.unsqueeze(-1), lr)
-
-    def views_loss(self, blocks: list[torch.Tensor], batch: TaskBatch,
-                   split: str = SUPPORT) -> torch.Tensor:
-        """Every task's MSE at the parameter views ``blocks`` (:meth:`parameter_views`),
-        differentiable: MAML's query loss at φᵏ without joining φᵏ's blocks into one vector."""
-        x, y = split_tensors(batch, split)
-        output = self._activations(blocks, x.unsqueeze(-1))[-1]
-        return (output.squeeze(-1) - y).square().mean(-1)
+        return GradientStep.apply(self.parameter_views, x.unsqueeze(-1), y.unsqueeze(-1), lr,
+                                  theta)
 
     def loss(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT) -> torch.Tensor:
         x, y = split_tensors(batch, split)
