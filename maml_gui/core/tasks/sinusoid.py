@@ -142,12 +142,6 @@ class SinusoidFamily(TaskFamily):
         shapes = [(batch, *shape) if name[0] == "W" else (batch, 1, *shape) for name, shape in mlp]
         return [piece.view(shape) for piece, shape in zip(pieces, shapes)]
 
-    def views_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
-                             split: str = SUPPORT) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Every task's MSE (detached) and its gradient, view by view (:meth:`parameter_views`)."""
-        x, y = split_tensors(batch, split)
-        return self._block_loss_and_grad(blocks, x.unsqueeze(-1), y.unsqueeze(-1))
-
     def _fold(self, theta: torch.Tensor, x: torch.Tensor
               ) -> tuple[torch.Size, torch.Tensor, torch.Tensor]:
         """Leading shape, θ as rows ``(B, P)`` and x as ``(B, M, 1)``, broadcast together."""
