@@ -104,3 +104,14 @@ def test_gradient_step_passes_gradcheck():
         return family.gradient_step(theta, batch, 0.3, SUPPORT)[-1]
 
     assert torch.autograd.gradcheck(stepped, (theta,), eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_gradient_step_refuses_a_backward_after_theta_changed_in_place():
+    _, family, batch, theta = _setup([5, 4], n_tasks=2)
+    leaf = theta.clone().requires_grad_(True)
+    rows = leaf * 1.0
+    _, _, stepped = family.gradient_step(rows, batch, 0.3, SUPPORT)
+    with torch.no_grad():
+        rows.add_(1.0)
+    with pytest.raises(RuntimeError, match="inplace"):
+        stepped.sum().backward()

@@ -5,8 +5,8 @@ Parameters are per-task views ``(B, out, in)`` (weights) and ``(B, 1, out)`` (bi
 ``(B, M, 1)``; the loss is every task's mean squared error over its M points.
 
 MAML at k inner steps differentiates k gradient steps φ ↦ φ − α∇L(φ). Recorded op by op, each
-step is some 25 autograd nodes and its backward over a hundred small ops (autograd's formulas
-for the hand-written gradient, their transposes, gradient accumulation): most of a meta-step's
+step was some 35 autograd nodes and its backward some 80 small ops (autograd's formulas for
+the hand-written gradient, their transposes, gradient accumulation): most of a meta-step's
 time at k = 5. :class:`GradientStep` makes the step one node whose backward is u ↦ u − αHu,
 the Hessian-vector product Hu by Pearlmutter's R-operator through the same layers.
 """
@@ -170,8 +170,8 @@ class GradientStep(torch.autograd.Function):
         loss, grads, deltas = backpropagate(blocks, activations, targets)
         gradient = torch.cat([g.flatten(1) for g in grads], dim=-1)
         ctx.set_materialize_grads(False)  # no zero cotangents for the loss and the gradient
-        ctx.views, ctx.blocks, ctx.activations, ctx.deltas, ctx.lr = \
-            views, blocks, activations, deltas, lr
+        ctx.save_for_backward(theta)  # checked: θ changed in place since would raise
+        ctx.views, ctx.activations, ctx.deltas, ctx.lr = views, activations, deltas, lr
         ctx.mark_non_differentiable(loss, gradient)
         return loss, gradient, torch.add(theta, gradient, alpha=-lr)
 
@@ -180,7 +180,8 @@ class GradientStep(torch.autograd.Function):
     def backward(ctx, _loss_cotangent, _gradient_cotangent, cotangent):
         if cotangent is None:
             return None, None, None, None, None
-        product = hessian_vector_product(ctx.blocks, ctx.activations, ctx.deltas,
+        (theta,) = ctx.saved_tensors
+        product = hessian_vector_product(ctx.views(theta), ctx.activations, ctx.deltas,
                                          ctx.views(cotangent.contiguous()))
         product = torch.cat([p.flatten(1) for p in product], dim=-1)
         return None, None, None, None, torch.add(cotangent, product, alpha=-ctx.lr)
