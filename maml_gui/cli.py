@@ -49,9 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{name:<24} {load_preset(name).title}")
             return EXIT_OK
         if args.version:
-            from importlib.metadata import version
+            from maml_gui import __version__
 
-            print(f"maml-gui {version('maml-gui')}")
+            # not importlib.metadata: a checkout run without installing has no metadata
+            print(f"maml-gui {__version__}")
             return EXIT_OK
         from maml_gui.app import NoDisplayError, run_app
 

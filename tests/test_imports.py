@@ -56,22 +56,9 @@ def _circles(graph: grimp.ImportGraph) -> list[list[str]]:
     return circles
 
 
-# Known circles, each a lazy import inside a function, to be removed (not to be added to):
-# the registry of algorithms is consulted by config validation and by make_family(config)
-# since TreeMAML, B-SMALL and MetaNAS (issue 14) came in; both import it lazily.
-KNOWN_LAZY_IMPORTS = [
-    ("maml_gui.core.config", "maml_gui.core.algorithms"),
-    ("maml_gui.core.tasks", "maml_gui.core.algorithms"),
-]
-
-
 def test_no_module_imports_itself_through_others():
     """Lazy imports inside functions count: they only hide a circle."""
     graph = grimp.build_graph("maml_gui", exclude_type_checking_imports=True, cache_dir=None)
-    for importer, imported in KNOWN_LAZY_IMPORTS:
-        assert graph.direct_import_exists(importer=importer, imported=imported), (
-            "a known circle is gone: remove it from KNOWN_LAZY_IMPORTS")
-        graph.remove_import(importer=importer, imported=imported)
     assert _circles(graph) == []
 
 

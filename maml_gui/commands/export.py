@@ -21,12 +21,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from maml_gui.cli_common import EXIT_FAILED, EXIT_OK, Progress, UsageError, load_config_from_args
 from maml_gui.export import (
     ALL_FORMATS, ANIMATION_FORMATS, DATA_FORMATS, IMAGE_FORMATS, MAX_SCALE, ExportError,
     check_size, export_format, parse_size,
 )
+
+if TYPE_CHECKING:
+    from maml_gui.view import LandscapeState
 
 VIEWS = ("landscape", "trace", "function", "comparison")
 AVAILABLE_VIEWS = VIEWS
@@ -168,6 +172,8 @@ class _View:
     plane: str | None = None
     order: str = "auto"
     fps: float | None = None
+    #: the source's landscape state: what is drawn and the random plane's seed
+    state: LandscapeState | None = None
 
 
 def _load_config(args: argparse.Namespace):
@@ -197,7 +203,7 @@ def _choose_view(args: argparse.Namespace, config, window_view, source) -> _View
 
     evaluator = LandscapeEvaluator(config, landscape_tasks(config))
     view, playback = window_view.landscape, window_view.playback
-    chosen = _View()
+    chosen = _View(state=view)
     if args.surface is not None:
         evaluator.check(args.surface)  # LandscapeError → exit 2
         chosen.surface = args.surface
@@ -214,7 +220,7 @@ def _choose_view(args: argparse.Namespace, config, window_view, source) -> _View
     from maml_gui.core.tasks import make_family
 
     chosen.log_scale = args.log if args.log is not None else view.log_scale_for(
-        make_family(config.task).param_dim)
+        make_family(config).param_dim)
     chosen.plane = args.plane or view.plane
     chosen.order = args.order or playback.order
     speed = playback.speed
@@ -490,7 +496,7 @@ def _write_image(args, config, records, step_index, size, view: _View) -> None:
     export_landscape_image(args.out, config, records=records, step=step_index, size=size,
                            scale=args.scale, transparent=args.transparent, surface=view.surface,
                            log_scale=view.log_scale, view_range=view.range, plane=view.plane,
-                           resolution=args.grid, caption=not args.no_caption)
+                           resolution=args.grid, caption=not args.no_caption, state=view.state)
 
 
 def _write_grid(args, config, records, step_index, size, view: _View) -> None:
@@ -499,7 +505,7 @@ def _write_grid(args, config, records, step_index, size, view: _View) -> None:
 
     with LandscapeFigure(config, size=size, surface=view.surface, view_range=view.range,
                          plane=view.plane, resolution=args.grid, caption=False,
-                         grid_2d=GRID_DATA) as figure:
+                         grid_2d=GRID_DATA, state=view.state) as figure:
         figure.show(snapshot_at(config, records, step_index))
         write_grid(args.out, config, figure.shown_surface, plane=figure.plane)
 
@@ -514,7 +520,8 @@ def _write_animation(args, config, records, size, view: _View) -> bool:
     ok = export_animation(args.out, config, records, start=start, end=end, size=size,
                           scale=args.scale, fps=view.fps or DEFAULT_FPS, order=view.order,
                           surface=view.surface, log_scale=view.log_scale, view_range=view.range,
-                          plane=view.plane, resolution=args.grid, progress=printer)
+                          plane=view.plane, resolution=args.grid, progress=printer,
+                          state=view.state)
     printer.finish()
     return ok
 

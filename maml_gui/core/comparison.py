@@ -23,6 +23,7 @@ VARIANT_KEYS = frozenset({
     "tree_clusters", "tree_thresholds", "tree_first_order", "bsmall_lambda", "bsmall_noise",
     "metanas_temperature", "metanas_inner_optimizer",
     "metanas_arch_outer_lr", "metanas_warmup", "metanas_prune", "metanas_prune_every",
+    "itaml_variant", "itaml_decay",
 })
 
 

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 # Field and ConfigError live in core/fields (the task families use them too); importing them
 # from here keeps working.
+from maml_gui.core.algorithm_checks import check_algorithm_settings
 from maml_gui.core.fields import ConfigError, Field
 from maml_gui.core.tasks import make_family, validate_task
 
@@ -23,8 +24,10 @@ SCHEMA_VERSION = 1
 MAX_TASK_NUMBERS = 20_000_000
 
 ALGORITHMS = ("maml", "fomaml", "reptile", "imaml", "tr_maml", "pretrain", "tree_maml", "b_small",
-              "metanas")
+              "metanas",
+              "itaml")
 METANAS_OPS = ("relu", "tanh", "sin", "identity")
+ITAML_VARIANTS = ("paper", "code", "replay", "naive")
 
 FIELDS: tuple[Field, ...] = (
     Field("algorithm", "choice", "maml", "Meta-learning algorithm.", choices=ALGORITHMS,
@@ -112,6 +115,28 @@ FIELDS: tuple[Field, ...] = (
     Field("metanas_prune_every", "int", 100,
           "Meta-steps between pruning passes (0: never prune).", label="MetaNAS prune every",
           hot=True, low=0, high=10_000_000, group="metanas"),
+    # --- iTAML (issue 15) ---
+    Field("itaml_variant", "choice", "paper",
+          "iTAML's rule: paper (every present task adapts from the same base), code (the "
+          "released code: the tasks adapt one after another), or a baseline on the same stream: "
+          "replay (plain SGD on new data ∪ memory) or naive (plain SGD on the new task only).",
+          label="iTAML variant", hot=True, choices=ITAML_VARIANTS, group="itaml",
+          formula="Φ ← μₛ · meanᵢ Φᵢ + (1 − μₛ) · Φ_base"),
+    Field("itaml_memory", "int", 20,
+          "Exemplar memory M: after session s each seen class keeps its first ⌊M/((s+1)·C)⌋ "
+          "exemplars (0: no memory).", label="iTAML memory M", low=0, high=1_000_000,
+          group="itaml", symbol="M"),
+    Field("itaml_decay", "float", 1.0,
+          "Decay β of the interpolation weight μₛ = exp(−β·s/T) (0: μ = 1, the plain mean).",
+          label="iTAML decay", hot=True, low=0.0, high=100.0, group="itaml",
+          formula="μₛ = exp(−β · s / T)", symbol="β_decay"),
+    Field("itaml_session_steps", "int", 50,
+          "Meta-steps (minibatches) per session; task s arrives at step s × this.",
+          label="iTAML steps per session", low=1, high=10_000_000, group="itaml"),
+    Field("itaml_batch", "int", 32,
+          "Exemplars per minibatch, drawn from the session's data.", label="iTAML batch",
+          nullable=True, low=1, high=1_000_000, group="itaml",
+          null_means="all of the session's data every step"),
     Field("seed", "int", 0, "Seed of every random draw (tasks, data, meta-batches, MLP init).",
           low=0, high=2**31 - 1, group="run"),
     Field("device", "str", "auto",
@@ -188,6 +213,11 @@ class Config:
     metanas_warmup: int
     metanas_prune: float
     metanas_prune_every: int
+    itaml_variant: str
+    itaml_memory: int
+    itaml_decay: float
+    itaml_session_steps: int
+    itaml_batch: int | None
     seed: int
     device: str
     dtype: str
@@ -257,12 +287,9 @@ def make_config(data: Mapping[str, Any] | None = None) -> Config:
 
 
 def _check_cross_field(config: Config) -> None:
-    from maml_gui.core.algorithms import ALGORITHMS as REGISTRY  # algorithms import config
-
     family = make_family(config.task)
-    algorithm = REGISTRY[config.algorithm]
-    algorithm.check_config(config, family)
-    family = algorithm.model(family, config)  # B-SMALL and MetaNAS add parameter blocks
+    check_algorithm_settings(config, family)
+    family = make_family(config)  # B-SMALL and MetaNAS add parameter blocks
     family.check_config(config)
     if config.device not in ("auto", "cpu", "mps", "cuda") and not (
         config.device.startswith("cuda:") and config.device[5:].isdigit()

@@ -25,7 +25,7 @@ or failed export leaves no file behind (temporary file, renamed at the end).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from maml_gui.core.io import AtomicPath
 from maml_gui.core.trace import StepRecord
 from maml_gui.export import ANIMATION_FORMATS, ExportCancelled, ExportError, export_format
 from maml_gui.palette import PUBLICATION, Theme
+
+if TYPE_CHECKING:
+    from maml_gui.view import LandscapeState
 
 Progress = Callable[[int, int], bool]
 MAX_FPS = 60.0
@@ -201,7 +204,8 @@ def export_animation(path: str | Path, config: Config, records: Sequence[StepRec
                      surface: str | None = None, log_scale: bool | None = None,
                      view_range: Sequence[float] | None = None, resolution: int | None = None,
                      plane: str | None = None, theme: Theme = PUBLICATION,
-                     progress: Progress | None = None) -> bool:
+                     progress: Progress | None = None, state: "LandscapeState | None" = None
+                     ) -> bool:
     """Write the adaptation animation of meta-steps ``[start, end)`` of ``records``.
 
     Parameters
@@ -213,7 +217,7 @@ def export_animation(path: str | Path, config: Config, records: Sequence[StepRec
     size, scale : frame size in logical pixels and pixels per logical pixel.
     fps : frames per second (each animation phase is one frame).
     order : ``auto``, ``one_by_one`` or ``together`` (how tasks' inner steps are animated).
-    surface, log_scale, view_range, resolution, plane, theme : as for
+    surface, log_scale, view_range, resolution, plane, theme, state : as for
         :class:`~maml_gui.export.figure.LandscapeFigure`.
     progress : ``progress(done, total) -> bool`` after each frame; False cancels.
 
@@ -240,7 +244,7 @@ def export_animation(path: str | Path, config: Config, records: Sequence[StepRec
     try:
         with LandscapeFigure(config, size=size, surface=surface, log_scale=log_scale,
                              view_range=view_range, resolution=resolution, plane=plane,
-                             theme=theme, grid_2d=GRID_ANIMATION) as figure:
+                             theme=theme, grid_2d=GRID_ANIMATION, state=state) as figure:
             # place the legend once, where it hides least of the whole range, and keep it
             last = records[plan[-1][0]]
             figure.show(snapshot_of(config, _history_until(config, records, plan[-1][0]), last,

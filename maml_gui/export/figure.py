@@ -20,7 +20,7 @@ or from a snapshot (the window's current state).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,6 +34,10 @@ from maml_gui.export.images import (
     config_metadata, flush_layout, prepare_widget, render_rgb, widget_painter, write_image,
 )
 from maml_gui.palette import PUBLICATION, Theme
+
+if TYPE_CHECKING:
+    from maml_gui.core.landscape import Plane
+    from maml_gui.view import LandscapeState
 
 DEFAULT_SIZE = (900, 700)
 GRID = 400  # landscape resolution of 2-parameter figures (a 900-pixel plot: ~2 pixels a cell)
@@ -107,6 +111,12 @@ class LandscapeFigure:
         parameters (default pca).
     theme : :data:`~maml_gui.palette.PUBLICATION` unless you want the screen look.
     caption : add a line under the title naming the meta-step and the animation phase.
+    state : a :class:`~maml_gui.view.LandscapeState` (e.g. the window's) whose drawn items
+        (trail, paths, arrows, optima, legend), selected task and random plane's seed the
+        figure uses; the surface, colour scale, range and plane are the arguments above.
+    shown_plane : the exact :class:`~maml_gui.core.landscape.Plane` to draw (e.g. the window's
+        canvas's: a random plane chosen mid-run is centred where θ was then); None: fitted
+        here as the canvas would from θ₀, refitting a PCA plane as the path grows.
 
     Close it (or use ``with``) to free its off-screen widget.
     """
@@ -115,7 +125,8 @@ class LandscapeFigure:
                  surface: str | None = None, log_scale: bool | None = None,
                  view_range: Sequence[float] | None = None, resolution: int | None = None,
                  plane: str | None = None, theme: Theme = PUBLICATION, caption: bool = True,
-                 grid_2d: int = GRID, dtype: torch.dtype = torch.float64):
+                 grid_2d: int = GRID, dtype: torch.dtype = torch.float64,
+                 state: "LandscapeState | None" = None, shown_plane: "Plane | None" = None):
         import pyqtgraph as pg
 
         from maml_gui.core.landscape import (
@@ -138,7 +149,7 @@ class LandscapeFigure:
             view_range = (xmin, xmax, ymin, ymax)
         if plane is not None and plane not in ("pca", "random", "axes"):
             raise ExportError(f"plane {plane!r}: use pca, random or axes")
-        self._family = make_family(config.task)
+        self._family = make_family(config)  # with B-SMALL's and MetaNAS's parameter blocks
         self._tasks = landscape_tasks(config)
         names = surface_names(self._tasks.n, config.algorithm)
         if surface is None:
@@ -147,11 +158,19 @@ class LandscapeFigure:
             # the evaluator's message says why (index out of range, no meta surface)
             LandscapeEvaluator(config, self._tasks).check(surface)
             raise LandscapeError(f"no surface {surface!r} here")
-        self.state = LandscapeState(surface=surface, log_scale=log_scale, plane=plane or "pca",
-                                    range=list(view_range) if view_range else None)
-        self.projection = Projection(self._family, self.state.plane, config.seed)
+        self.state = (state or LandscapeState()).replace(
+            surface=surface, log_scale=log_scale, plane=plane or "pca",
+            range=list(view_range) if view_range else None)
+        self.projection = Projection(self._family, self.state.plane,
+                                     self.state.plane_seed_for(config.seed))
         self._theta0 = initial_theta(config)
         self.projection.fit(np.atleast_2d(self._theta0))
+        self._fixed_plane = shown_plane is not None and self.projection.plane is not None
+        if self._fixed_plane:
+            if shown_plane.centre.shape != self._theta0.shape:
+                raise ExportError(f"the plane has {shown_plane.centre.size} coordinates; this "
+                                  f"model has {self._theta0.size} parameters")
+            self.projection.plane = shown_plane
         self._plane_steps = 0
         self.resolution = resolution or (grid_2d if self.projection.plane is None else GRID_PLANE)
         check_grid(self.resolution, (0.0, 1.0), (0.0, 1.0))
@@ -243,7 +262,7 @@ class LandscapeFigure:
         window's canvas does; a fixed range stays fixed."""
         from maml_gui.view.projection import path_points
 
-        if self.projection.plane is None or self.state.plane != "pca":
+        if self.projection.plane is None or self.state.plane != "pca" or self._fixed_plane:
             return
         steps = snapshot.history.total_steps
         if steps < 3 or (self.projection.plane.method == "pca"
@@ -365,7 +384,9 @@ def export_landscape_image(path: str | Path, config: Config, *, snapshot=None,
                            transparent: bool = False, surface: str | None = None,
                            log_scale: bool | None = None, view_range: Sequence[float] | None = None,
                            resolution: int | None = None, plane: str | None = None,
-                           theme: Theme = PUBLICATION, caption: bool = True) -> Path:
+                           theme: Theme = PUBLICATION, caption: bool = True,
+                           state: "LandscapeState | None" = None,
+                           shown_plane: "Plane | None" = None) -> Path:
     """Write a landscape figure to ``path`` (.png, .svg, .pdf).
 
     Give the state to draw as one of: ``snapshot`` (e.g. the window's current one),
@@ -384,7 +405,8 @@ def export_landscape_image(path: str | Path, config: Config, *, snapshot=None,
     total = len(records) if records else None
     with LandscapeFigure(config, size=size, surface=surface, log_scale=log_scale,
                          view_range=view_range, resolution=resolution, plane=plane,
-                         theme=theme, caption=caption) as figure:
+                         theme=theme, caption=caption, state=state,
+                         shown_plane=shown_plane) as figure:
         figure.show(snapshot, total_steps=total)
         return figure.render(path, scale=scale, transparent=transparent)
 

@@ -7,9 +7,9 @@ point one way: widgets → runtime / export → view → core.
 
 from maml_gui.view.fields import ViewField, ViewStateError
 from maml_gui.view.state import (
-    ComparisonState, FunctionState, LandscapeState, PlaybackState, ViewState, WindowState,
-    migrate_view,
+    MAX_PLANE_SEED, ComparisonState, FunctionState, LandscapeState, PlaybackState, ViewState,
+    WindowState, migrate_view,
 )
 
-__all__ = ["ComparisonState", "FunctionState", "LandscapeState", "PlaybackState", "ViewField",
+__all__ = ["MAX_PLANE_SEED", "ComparisonState", "FunctionState", "LandscapeState", "PlaybackState", "ViewField",
            "ViewState", "ViewStateError", "WindowState", "migrate_view"]

@@ -37,6 +37,7 @@ class ViewField:
     high: float | None = None
     nullable: bool = False
     null_means: str = ""
+    label: str = ""  # the name in the window's controls, where one differs from the help
 
     def allowed(self) -> str:
         """The allowed values, in words (for messages and help)."""

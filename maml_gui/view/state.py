@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Mapping
 from maml_gui.view.fields import ViewField, ViewStateError
 
 VIEW_VERSION = 2  # 1: the flat object of sessions written before the view states
+MAX_PLANE_SEED = 2**31 - 1  # the config's seed range (and what a Qt spin box can hold)
 
 
 class ViewState:
@@ -93,17 +94,25 @@ class LandscapeState(ViewState):
                   "shown (PCA of θ's path, seeded random directions, or θ₁, θ₂).",
                   choices=("pca", "random", "axes")),
         ViewField("plane_seed", "int", None, "Seed of the random plane's directions.", low=0,
-                  nullable=True, null_means="the config's seed"),
+                  high=MAX_PLANE_SEED, nullable=True, null_means="the config's seed"),
         ViewField("range", "rect", None, "The plotted rectangle.", nullable=True,
                   null_means="the tasks' region, or θ's path on a plane"),
         ViewField("selected_task", "int", None, "The task drawn highlighted.", low=0,
                   nullable=True, null_means="none: all tasks alike"),
-        ViewField("trail", "bool", True, "Draw θ's trail."),
-        ViewField("paths", "bool", True, "Draw the tasks' inner-loop paths."),
-        ViewField("arrows", "bool", True, "Draw the meta-gradient arrows."),
-        ViewField("optima", "bool", True, "Draw the tasks' optima (★)."),
-        ViewField("legend", "bool", True, "Draw the legend."),
+        ViewField("trail", "bool", True, "Draw θ's trail.", label="θ's trail"),
+        ViewField("paths", "bool", True, "Draw the tasks' inner-loop paths.",
+                  label="inner-loop paths"),
+        ViewField("arrows", "bool", True, "Draw the meta-gradient arrows.",
+                  label="meta-gradient arrows"),
+        ViewField("optima", "bool", True, "Draw the tasks' optima (★).", label="task optima ★"),
+        ViewField("legend", "bool", True, "Draw the legend.", label="legend"),
     )
+    #: the item groups that can be shown or hidden (the window's "Show" menu)
+    DRAWN: ClassVar[tuple[str, ...]] = ("trail", "paths", "arrows", "optima", "legend")
+
+    def plane_seed_for(self, config_seed: int) -> int:
+        """The random plane's seed: :attr:`plane_seed`, or the config's seed when unset."""
+        return config_seed if self.plane_seed is None else int(self.plane_seed)
 
     def log_scale_for(self, param_dim: int) -> bool:
         """The colour scale to use for a model of ``param_dim`` parameters."""
@@ -240,5 +249,5 @@ def migrate_view(data: Mapping[str, Any], where: str = "view") -> dict[str, Any]
     return migrated
 
 
-__all__ = ["ComparisonState", "FunctionState", "LandscapeState", "PlaybackState", "VIEW_VERSION",
+__all__ = ["ComparisonState", "MAX_PLANE_SEED", "FunctionState", "LandscapeState", "PlaybackState", "VIEW_VERSION",
            "ViewState", "WindowState", "migrate_view"]

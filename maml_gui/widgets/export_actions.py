@@ -127,7 +127,8 @@ class ExportActions(QObject):
                 export_landscape_image(
                     path, config, snapshot=snapshot, surface=state.surface,
                     log_scale=state.log_scale, view_range=state.range, plane=state.plane,
-                    size=size, scale=scale, transparent=transparent)
+                    size=size, scale=scale, transparent=transparent, state=state,
+                    shown_plane=window.canvas.plane)  # the plane on screen, exactly
             elif view == "trace":
                 from maml_gui.export.views import export_trace_image
 
@@ -172,7 +173,7 @@ class ExportActions(QObject):
                 path, window.controller.config, records, start=first - 1, end=last, size=size,
                 fps=fps, order=window.order_box.currentData(), surface=state.surface,
                 log_scale=state.log_scale, view_range=state.range, plane=state.plane,
-                progress=progress))
+                state=state, progress=progress))
         except (ExportError, OSError) as exc:
             return self._failed("animation", path, exc)
         if not finished:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QHBoxLayout, QLabel, QMenu, QPushButton, QSpinBox, QToolButton,
+    QVBoxLayout, QWidget,
 )
 
 from maml_gui.core.animation import visible
@@ -34,7 +36,7 @@ from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_w
 from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.runtime.view_model import ViewModel
-from maml_gui.view import LandscapeState
+from maml_gui.view import MAX_PLANE_SEED, LandscapeState
 from maml_gui.view.projection import Projection, fit_range, path_points
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
@@ -83,16 +85,46 @@ class LandscapeCanvas(QWidget):
         self._drawn: tuple | None = None  # what show_snapshot last drew
         self._plane_time = 0.0
         self._figure_mode = False  # exports: only the plot, no controls or readouts
+        self._legend_fields: dict[int, str] = {}  # legend entry's item → its view-state field
 
         self.surface_box = QComboBox()
         self.surface_box.setToolTip("Which surface the heatmap shows")
-        self.log_box = QCheckBox("log colour scale")
+        # may shrink below its longest title, so the plane's controls fit beside it
+        self.surface_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.surface_box.setMinimumContentsLength(8)
+        self.log_box = QCheckBox("log scale")  # short: the bar must fit a 1366-pixel window
         self.log_box.setToolTip("Colour by log₁₀ of the loss: shows detail in flat, low regions")
         self.plane_box = QComboBox()
         self.plane_box.addItems(["pca", "random", "axes"])
         self.plane_box.setToolTip("For models with more than 2 parameters: the plane shown.\n"
                                   "pca: the top two principal directions of θ's path and the inner "
                                   "steps; random: seeded filter-normalised directions; axes: θ₁, θ₂")
+        self.seed_box = QSpinBox()
+        self.seed_box.setPrefix("seed ")  # no separate label: the bar must fit 1366 pixels
+        self.seed_box.setRange(0, MAX_PLANE_SEED)
+        self.seed_box.setKeyboardTracking(False)  # one new plane per number typed, not per digit
+        # sized for a few digits, not for the range's ten (the text scrolls for longer seeds)
+        self.seed_box.setFixedWidth(self.seed_box.fontMetrics().horizontalAdvance("seed 00000")
+                                    + 30)
+        self.seed_box.setToolTip(LandscapeState.field("plane_seed").help
+                                 + "\nUntil you change it: the config's seed")
+        self.show_button = QToolButton()
+        self.show_button.setText("Show")
+        self.show_button.setToolTip("Which items the landscape draws")
+        self.show_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        show_menu = QMenu(self.show_button)
+        show_menu.setToolTipsVisible(True)
+        self.show_actions = {}
+        for name in LandscapeState.DRAWN:
+            field = LandscapeState.field(name)
+            action = show_menu.addAction(field.label)
+            action.setCheckable(True)
+            action.setChecked(field.default)
+            action.setToolTip(field.help)
+            action.toggled.connect(partial(self._on_show_toggled, name))
+            self.show_actions[name] = action
+        self.show_button.setMenu(show_menu)
         self.fit_button = QPushButton("Fit view")
         self.fit_button.setToolTip("Reset zoom to the tasks' region (or refit the plane)")
         bar = QHBoxLayout()
@@ -102,13 +134,16 @@ class LandscapeCanvas(QWidget):
         self.plane_label = QLabel("plane:")
         bar.addWidget(self.plane_label)
         bar.addWidget(self.plane_box)
+        bar.addWidget(self.seed_box)
+        bar.addWidget(self.show_button)
         bar.addWidget(self.fit_button)
 
         self.plot_widget = pg.PlotWidget(background=theme.background)
         self.drawing = LandscapePlot(theme, self.plot_widget.getPlotItem())
         # the controls write the view state here; observers subscribe to model.changed
         self.model = ViewModel(LandscapeState(surface="mean", log_scale=False), self)
-        self.projection = Projection(make_family(config.task), "pca", config.seed)
+        self.model.changed.connect(self._on_state_changed)
+        self.projection = Projection(make_family(config), "pca", config.seed)
         self.readout = QLabel(" ")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = QLabel(" ")
@@ -135,9 +170,11 @@ class LandscapeCanvas(QWidget):
         self.surface_box.currentIndexChanged.connect(self._on_surface_chosen)
         self.log_box.toggled.connect(self._on_log_toggled)
         self.plane_box.currentTextChanged.connect(self._on_plane_method_changed)
+        self.seed_box.valueChanged.connect(self._on_seed_chosen)
         self.fit_button.clicked.connect(self.fit_view)
         self.view.sigRangeChanged.connect(self._on_range_changed)
         self.theta_handle.sigPositionChangeFinished.connect(self._on_theta_dropped)
+        self.legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.set_config(config, restarted=True)
 
@@ -203,18 +240,18 @@ class LandscapeCanvas(QWidget):
         return self.model.state.replace(range=[x0, x1, y0, y1])
 
     def apply_state(self, state: LandscapeState) -> None:
-        """Show ``state``: its plane, surface (:class:`LandscapeError` if this config has no
-        such surface, after the rest is applied), colour scale, range, selected task and
-        drawn items."""
+        """Show ``state``: its plane and plane seed, surface (:class:`LandscapeError` if this
+        config has no such surface, after the rest is applied), colour scale, range, selected
+        task and drawn items."""
+        self.model.update(plane_seed=state.plane_seed)  # first: a random plane is drawn with it
         self.plane_box.setCurrentText(state.plane)
         self.set_log_scale(state.log_scale_for(self.param_dim))
         if state.range:
             x0, x1, y0, y1 = state.range
             self.view.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
-        self.drawing.apply_state(state)
-        self.model.update(selected_task=self.drawing.highlighted, trail=state.trail,
-                          paths=state.paths, arrows=state.arrows, optima=state.optima,
-                          legend=state.legend)
+        self.drawing.apply_state(state)  # a selected task this config lacks is dropped here
+        self.model.update(selected_task=self.drawing.highlighted,
+                          **{name: getattr(state, name) for name in LandscapeState.DRAWN})
         if state.surface:
             self.set_surface(state.surface)
 
@@ -235,10 +272,12 @@ class LandscapeCanvas(QWidget):
         """A new config: rebuild per-task items if the tasks changed, and recompute."""
         old = self._config
         self._config = config
-        family_changed = make_family(old.task).param_dim != make_family(config.task).param_dim
-        self._family = make_family(config.task)
+        # the model trained, not only the task family: B-SMALL and MetaNAS add parameters
+        family_changed = make_family(old).param_dim != make_family(config).param_dim
+        self._family = make_family(config)
         self.projection.family = self._family
-        self.projection.seed = config.seed
+        self.projection.seed = self.model.state.plane_seed_for(config.seed)
+        self._show_seed()
         tasks_changed = restarted or old.task != config.task or old.seed != config.seed
         if tasks_changed:
             self._tasks = landscape_tasks(config)
@@ -303,9 +342,7 @@ class LandscapeCanvas(QWidget):
                 if widget is not None:
                     widget.setVisible(not on)
         if not on:
-            dim = self._family.param_dim
-            self.plane_box.setVisible(dim > 2)
-            self.plane_label.setVisible(dim > 2)
+            self._show_plane_controls()
         margin = 0 if on else 4
         self.layout().setContentsMargins(margin, margin, margin, margin)
 
@@ -327,6 +364,34 @@ class LandscapeCanvas(QWidget):
                                optima.detach().cpu().numpy().astype(np.float64, copy=True),
                                on_path_clicked=self._on_path_clicked,
                                on_optimum_dropped=self._on_optimum_dropped)
+        self.show_actions["optima"].setEnabled(bool(self.optima))  # e.g. sine tasks have none
+        self._legend_fields = self._legend_entries()
+        self._sync_legend(LandscapeState.DRAWN)
+
+    def _sync_legend(self, names) -> None:
+        """Legend entries draw a crossed-out eye while their group (one of ``names``) is
+        hidden; their sample items are not on the plot, so they follow the state here."""
+        state = self.model.state
+        for sample, _label in self.legend.items:
+            name = self._legend_fields.get(id(sample.item))
+            if name in names:
+                sample.item.setVisible(getattr(state, name))
+                sample.update()
+
+    def _legend_entries(self) -> dict[int, str]:
+        """Which view-state field each legend entry's item belongs to (by the item's id)."""
+        fields: dict[int, str] = {}
+        for sample, label in self.legend.items:
+            item, text = sample.item, label.text
+            if item is self.trail:
+                fields[id(item)] = "trail"
+            elif item in self.paths or "inner steps" in text:
+                fields[id(item)] = "paths"
+            elif text.startswith("task optimum"):
+                fields[id(item)] = "optima"
+            elif text.startswith("−meta-gradient"):
+                fields[id(item)] = "arrows"
+        return fields
 
     def _place_optima(self) -> None:
         self.drawing.place_optima(self.projection)
@@ -339,11 +404,23 @@ class LandscapeCanvas(QWidget):
     # --- planes ---------------------------------------------------------------------
     def _ensure_plane(self, points: np.ndarray, centre: np.ndarray | None = None) -> None:
         """Choose the plane for >2 parameters, through ``centre`` (default: the last point)."""
-        dim = self._family.param_dim
-        self.plane_box.setVisible(dim > 2 and not self._figure_mode)
-        self.plane_label.setVisible(dim > 2 and not self._figure_mode)
         self.projection.method = self.plane_box.currentText()
+        self._show_plane_controls()
         self.projection.fit(points, centre)
+
+    def _show_plane_controls(self) -> None:
+        """The plane's controls only where there is a plane; its seed only where it is used."""
+        planes = self._family.param_dim > 2 and not self._figure_mode
+        seeded = planes and self.plane_box.currentText() == "random"
+        for widget, shown in ((self.plane_box, planes), (self.plane_label, planes),
+                              (self.seed_box, seeded)):
+            widget.setVisible(shown)
+
+    def _show_seed(self) -> None:
+        """The seed box shows the plane's seed (the config's until one is chosen)."""
+        self.seed_box.blockSignals(True)
+        self.seed_box.setValue(self.model.state.plane_seed_for(self._config.seed))
+        self.seed_box.blockSignals(False)
 
     def _maybe_refit_plane(self, snapshot: Snapshot) -> None:
         """Refit the PCA plane as the trajectory grows (by half since the last fit), at most
@@ -370,6 +447,10 @@ class LandscapeCanvas(QWidget):
     @Slot(str)
     def _on_plane_method_changed(self, method: str) -> None:
         self.model.update(plane=method)
+        self._refit_plane()
+
+    def _refit_plane(self) -> None:
+        """A new plane (method or seed changed) through the current path; a new surface."""
         if self._snapshot is not None and self._snapshot.record is not None:
             self._ensure_plane(*path_points(self._snapshot))
         else:
@@ -500,6 +581,43 @@ class LandscapeCanvas(QWidget):
     def _on_surface_chosen(self, _index: int) -> None:
         self.model.update(surface=self.surface_name)
         self._schedule()
+
+    @Slot(int)
+    def _on_seed_chosen(self, seed: int) -> None:
+        self.model.update(plane_seed=seed)
+
+    def _on_show_toggled(self, name: str, on: bool) -> None:
+        self.model.update(**{name: on})
+
+    def _on_legend_clicked(self, item) -> None:
+        """pyqtgraph hides a legend entry's own item when it is clicked; here the click shows
+        or hides that entry's whole group through the view state, as the Show menu does."""
+        name = self._legend_fields.get(id(item))
+        shown = getattr(self.model.state, name) if name else True
+        if name is None or item.isVisible() == shown:
+            item.setVisible(shown)  # e.g. θ's entry: nothing to hide
+            return
+        self.model.update(**{name: not shown})
+
+    @Slot(object, object)
+    def _on_state_changed(self, state: LandscapeState, names: list[str]) -> None:
+        """The view state changed (a control, a session, a script): draw what it says."""
+        drawn = [name for name in names if name in LandscapeState.DRAWN]
+        if drawn:
+            self.drawing.apply_state(state)
+            for name in drawn:
+                action = self.show_actions[name]
+                action.blockSignals(True)
+                action.setChecked(getattr(state, name))
+                action.blockSignals(False)
+            self._sync_legend(drawn)
+        if "plane_seed" in names:
+            self._show_seed()
+            seed = state.plane_seed_for(self._config.seed)
+            if seed != self.projection.seed:
+                self.projection.seed = seed
+                if self._plane is not None and self._plane.method == "random":
+                    self._refit_plane()
 
     @Slot(bool)
     def _on_log_toggled(self, on: bool) -> None:

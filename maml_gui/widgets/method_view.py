@@ -1,5 +1,5 @@
 """The "Method" dock: the view of what the current algorithm adds (TreeMAML's tree, B-SMALL's
-sparsity, MetaNAS's operation weights), or a line saying there is none."""
+sparsity, MetaNAS's operation weights, iTAML's stream), or a line saying there is none."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QWidget
 from maml_gui.core.config import Config
 from maml_gui.core.tasks import make_family
 from maml_gui.widgets.bsmall_view import BSmallView
+from maml_gui.widgets.itaml_view import ITAMLView
 from maml_gui.widgets.metanas_view import MetaNASView
 from maml_gui.widgets.tree_view import TreeView
 
@@ -24,7 +25,8 @@ class MethodView(QStackedWidget):
         self.tree = TreeView()
         self.bsmall = BSmallView()
         self.metanas = MetaNASView()
-        for widget in (self.none, self.tree, self.bsmall, self.metanas):
+        self.itaml = ITAMLView()
+        for widget in (self.none, self.tree, self.bsmall, self.metanas, self.itaml):
             self.addWidget(widget)
         self._config = config
         self.set_config(config)
@@ -42,8 +44,11 @@ class MethodView(QStackedWidget):
             model = make_family(config)
             self.metanas.set_ops(model.ops, model.n_hidden)
             self.setCurrentWidget(self.metanas)
+        elif algorithm == "itaml":
+            self.itaml.set_config(config)
+            self.setCurrentWidget(self.itaml)
         else:
-            self.none.setText("This view shows what TreeMAML, B-SMALL and MetaNAS add: "
+            self.none.setText("This view shows what TreeMAML, B-SMALL, MetaNAS and iTAML add: "
                               "choose one of them as the algorithm.")
             self.setCurrentWidget(self.none)
 
@@ -63,3 +68,5 @@ class MethodView(QStackedWidget):
             self.bsmall.show_records(records, self._config.bsmall_lambda)
         elif self.currentWidget() is self.metanas:
             self.metanas.show_records(records, frame.inner_step if animating else None)
+        elif self.currentWidget() is self.itaml:
+            self.itaml.show_records(records, self._config.itaml_decay)

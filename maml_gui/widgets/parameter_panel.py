@@ -42,13 +42,15 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("MetaNAS", ("metanas_ops", "metanas_temperature", "metanas_inner_optimizer",
                  "metanas_arch_outer_lr", "metanas_warmup", "metanas_prune",
                  "metanas_prune_every")),
+    ("iTAML", ("itaml_variant", "itaml_memory", "itaml_decay", "itaml_session_steps",
+               "itaml_batch")),
     ("Task", ()),
     ("Run", ("seed", "device", "dtype", "record_paths", "record_every", "record_task_grads")),
 )
 #: Fields with no editor: the length of a headless run means nothing in the window.
 NOT_SHOWN = frozenset({"steps"})
 #: Text of the check box that sets a nullable integer to null.
-NULL_TEXT = {"meta_batch": "all tasks"}
+NULL_TEXT = {"meta_batch": "all tasks", "itaml_batch": "all session data"}
 
 #: The task family is the ``family`` key of ``task``, not a Field of any table; this one
 #: only gives the combo box its label and tooltip (choices and default come from the registry).

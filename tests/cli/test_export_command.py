@@ -277,3 +277,31 @@ def test_a_session_file_gives_its_view(tmp_path, qtbot, expected):
     _, view = read_embedded_session(out)
     assert view.landscape.surface == "task:0" and view.landscape.log_scale is False
     assert view.landscape.range != [0.2, 0.8, 0.1, 0.9]
+
+
+def test_a_session_that_hides_items_exports_without_them(tmp_path, qtbot, expected):
+    """What a session draws (here: no trail, paths, optima or legend) and its plane seed reach
+    the exported picture and the view embedded in it."""
+    from maml_gui.palette import PUBLICATION
+    from maml_gui.runtime.session_file import Session, write_session
+    from maml_gui.view import LandscapeState, WindowState
+
+    config, _ = expected
+
+    def orange_pixels(state: LandscapeState, name: str) -> tuple[int, LandscapeState]:
+        session = tmp_path / f"{name}.json"
+        write_session(session, Session(config, WindowState(landscape=state)))
+        out = tmp_path / f"{name}.png"
+        assert main(["export", "--config", str(session), "--out", str(out), "--no-caption",
+                     *SMALL, "--quiet"]) == 0
+        with Image.open(out) as image:
+            pixels = np.asarray(image.convert("RGB")).astype(int)
+        task0 = np.array([int(PUBLICATION.task(0)[i:i + 2], 16) for i in (1, 3, 5)])
+        near = np.all(np.abs(pixels - task0) <= 24, axis=-1)  # task 0's orange
+        return int(near.sum()), read_embedded_session(out)[1].landscape
+
+    base = LandscapeState(arrows=False, optima=False, legend=False, plane_seed=9)
+    with_paths, _ = orange_pixels(base, "on")
+    without_paths, embedded = orange_pixels(base.replace(paths=False), "off")
+    assert with_paths > 20 and without_paths <= 2
+    assert (embedded.paths, embedded.optima, embedded.plane_seed) == (False, False, 9)

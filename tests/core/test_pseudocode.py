@@ -76,6 +76,9 @@ def test_the_maths_is_what_the_engine_computes():
     assert "reconstruction" in load_pseudocode("tree_maml").description
     assert "λ·KL" in load_pseudocode("b_small").text and "log ρ < 3" in load_pseudocode("b_small").text
     assert "λ_a·meanᵢ(aᵢ − a)" in line["metanas"]("update")
+    # iTAML (issue 15)
+    assert "μₛ·meanᵢ Φᵢ + (1 − μₛ)·Φ_base" in line["itaml"]("update")
+    assert "⌊M/((s+1)·C)⌋" in load_pseudocode("itaml").text
 
 
 # --- the format and its errors ---------------------------------------------------------

@@ -68,6 +68,19 @@ def test_nothing_is_cut_off_on_a_1366x768_laptop(qtbot, window):
     assert window.trace_dock.geometry().right() <= window.width()
 
 
+def test_the_plane_controls_fit_a_1366_pixel_laptop_beside_the_function_view(qtbot, window):
+    """The widest landscape bar (an MLP's random plane: plane box, seed box, Show menu) with
+    the function view docked beside it."""
+    window.apply_session(load_preset("sinusoid_few_shot"))
+    window.canvas.plane_box.setCurrentText("random")
+    assert window.canvas.seed_box.isVisibleTo(window)
+    assert window.minimumSizeHint().width() <= 1366
+    fit_to(window, QRect(0, 0, 1366, 768 - 32))
+    qtbot.waitUntil(lambda: window.width() <= 1366)
+    for part in (window.canvas.seed_box, window.canvas.show_button, window.canvas.fit_button):
+        assert inside(part, window), part
+
+
 def test_saved_geometry_too_big_for_this_screen_is_replaced(qtbot, settings):
     big = MainWindow(make_config({}), settings=settings)
     qtbot.addWidget(big)

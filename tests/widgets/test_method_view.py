@@ -87,3 +87,70 @@ def test_other_algorithms_get_a_pointer(qtbot):
     view = _view(qtbot, make_config({}))
     assert view.currentWidget() is view.none
     assert "TreeMAML" in view.none.text()
+
+
+# --- iTAML (issue 15) ----------------------------------------------------------------------
+
+def test_itaml_view_draws_the_stream_memory_mu_matrix_and_prediction(qtbot):
+    from maml_gui.core.algorithms.itaml_stream import class_ranks, sample_classes
+
+    config = make_config({"algorithm": "itaml", "itaml_session_steps": 2, "itaml_memory": 12,
+                          "itaml_batch": 5, "itaml_decay": 0.8,
+                          "task": {"family": "blobs", "n_tasks": 3, "hidden": [6, 6],
+                                   "n_points": 8, "n_query": 10}})
+    view = _view(qtbot, config)
+    assert view.currentWidget() is view.itaml
+    snapshot, records = _snapshot(config, 5)
+    view.show_snapshot(snapshot)
+    panel, d = view.itaml, records[-1].diagnostics
+    # the timeline: the session of every meta-step
+    x, y = panel.timeline_curve.getData()
+    np.testing.assert_array_equal(x, range(5))
+    np.testing.assert_array_equal(y, [0, 0, 1, 1, 2])
+    # μ: the formula's points and the current session's marker
+    np.testing.assert_allclose(panel.mu_points.getData()[1], np.exp(-0.8 * np.arange(3) / 3))
+    assert panel.mu_now.getData()[0].tolist() == [2.0]
+    # the memory: exactly the first 12/(3·2) = 2 exemplars of every class, at their positions
+    pool = panel._pool
+    family = make_family(config)
+    classes = sample_classes(family, pool)
+    kept = class_ranks(classes) < 2
+    shown = np.column_stack(panel.memory_points.getData())
+    np.testing.assert_allclose(shown, pool["x_support"].numpy()[kept])
+    assert len(shown) == 12
+    np.testing.assert_array_equal(panel.count_bars.opts["height"], [2] * 6)
+    ringed = np.column_stack(panel.batch_points.getData())
+    np.testing.assert_allclose(ringed, pool["x_support"].numpy()[d["batch_mask"].astype(bool)])
+    assert len(ringed) == 5
+    # the matrix: one cell per finite score, at (task, session)
+    cells = np.column_stack(panel.matrix_cells.getData())
+    finite = np.argwhere(np.isfinite(d["score_matrix"]) & np.tri(3, dtype=bool))
+    assert len(finite) == 6  # sessions 0-2, each over the tasks arrived by then
+    np.testing.assert_array_equal(cells, finite[:, ::-1])
+    labels = [t.toPlainText() if t.isVisible() else None for t in panel.matrix_texts]
+    assert labels == [f"{v:.2f}" if r >= c else None
+                      for (r, c), v in np.ndenumerate(d["score_matrix"])]
+    # task prediction: the newest task's continuum, scaled by its largest score
+    row = d["task_prediction"][2]
+    np.testing.assert_allclose(panel.prediction_bars.opts["height"], row / np.abs(row).max())
+    assert f"t̂ = {int(np.argmax(row))}" in panel.prediction_plot.titleLabel.text
+    assert "session 2 of 3" in panel.summary.text()
+    seen = d["agnostic_accuracy"][np.isfinite(d["agnostic_accuracy"])]
+    assert f"task-agnostic accuracy {seen.mean():.2f}" in panel.summary.text()
+
+
+def test_itaml_view_on_a_regression_stream(qtbot):
+    config = make_config({"algorithm": "itaml", "itaml_session_steps": 1, "itaml_memory": 4,
+                          "itaml_batch": None, "task": {"family": "softplus", "n_tasks": 2}})
+    view = _view(qtbot, config)
+    snapshot, records = _snapshot(config, 2)
+    view.show_snapshot(snapshot)
+    panel = view.itaml
+    shown = np.column_stack(panel.memory_points.getData())
+    pool = panel._pool
+    # after session 1: ⌊4/2⌋ = 2 points of each task, drawn as (x, y)
+    expected = np.concatenate([np.column_stack([pool["x_support"][t, :2], pool["y_support"][t, :2]])
+                               for t in range(2)])
+    np.testing.assert_allclose(shown, expected)
+    assert "query loss" in panel.matrix_plot.titleLabel.text
+    assert "classifiers only" in panel.prediction_plot.titleLabel.text

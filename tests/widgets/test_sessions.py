@@ -54,6 +54,34 @@ def test_save_and_open_restore_config_and_view(qtbot, window, tmp_path):
     assert data["format"] == "maml-gui-session" and data["schema_version"] == 1
 
 
+def test_what_is_drawn_and_the_plane_seed_survive_a_session(qtbot, window, tmp_path):
+    window.controller.apply_changes({"algorithm": "maml", "seed": 5, "task": {
+        "family": "sinusoid", "hidden": [6], "n_tasks": 2, "k_shot": 4, "k_query": 4,
+        "fixed_tasks": True}})
+    canvas = window.canvas
+    canvas.plane_box.setCurrentText("random")
+    canvas.seed_box.setValue(17)
+    canvas.show_actions["paths"].trigger()
+    canvas.show_actions["legend"].trigger()
+    path = tmp_path / "drawn.json"
+    assert window.sessions.save(path)
+    saved = json.loads(path.read_text())["view"]["landscape"]
+    assert (saved["plane"], saved["plane_seed"], saved["paths"], saved["legend"],
+            saved["trail"]) == ("random", 17, False, False, True)
+
+    other = MainWindow(make_config({}))
+    qtbot.addWidget(other)
+    assert other.sessions.open_session(path)
+    shown = other.canvas
+    assert shown.plane.method == "random" and shown.plane.seed == 17
+    assert shown.seed_box.value() == 17 and not shown.seed_box.isHidden()
+    assert not shown.show_actions["paths"].isChecked() and not shown.show_actions["legend"].isChecked()
+    assert shown.show_actions["arrows"].isChecked()
+    assert not any(item.isVisible() for item in shown.paths) and not shown.legend.isVisible()
+    assert shown.trail.isVisible()
+    assert shown.state.replace(range=None) == canvas.state.replace(range=None)
+
+
 @pytest.mark.parametrize("content, words", [
     ("{not json", "not valid JSON"),
     (json.dumps({"format": "maml-gui-session", "schema_version": 99, "config": {}}), "newer"),

@@ -6,6 +6,7 @@ from maml_gui.core.algorithms.b_small import BSMALL
 from maml_gui.core.algorithms.base import Algorithm, MetaGradient
 from maml_gui.core.algorithms.fomaml import FOMAML
 from maml_gui.core.algorithms.imaml import IMAML
+from maml_gui.core.algorithms.itaml import ITAML
 from maml_gui.core.algorithms.maml import MAML
 from maml_gui.core.algorithms.metanas import MetaNAS
 from maml_gui.core.algorithms.pretrain import Pretrain
@@ -18,7 +19,8 @@ from maml_gui.core.tasks import TaskFamily, make_family
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
     cls.name: cls for cls in (MAML, FOMAML, Reptile, IMAML, TRMAML, Pretrain, TreeMAML, BSMALL,
-                              MetaNAS)
+                              MetaNAS,
+                              ITAML)
 }
 assert tuple(ALGORITHMS) == CONFIG_ALGORITHMS, "config.ALGORITHMS must list the registry's names"
 
@@ -35,8 +37,9 @@ def make_algorithm(name: str, family: TaskFamily, pool_size: int | None) -> Algo
 
 def make_model(config: Config) -> TaskFamily:
     """The parameterised model ``config`` trains: its task family, with the parameter blocks
-    its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits)."""
-    return ALGORITHMS[config.algorithm].model(make_family(config.task), config)  # plain family
+    its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits); the same as
+    ``make_family(config)``, whose table (:mod:`maml_gui.core.tasks.models`) builds it."""
+    return make_family(config)
 
 
 __all__ = ["ALGORITHMS", "Algorithm", "MetaGradient", "algorithm_label", "make_algorithm",

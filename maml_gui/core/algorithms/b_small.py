@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from maml_gui.core.algorithms.base import Algorithm, MetaGradient, run_inner_loop, task_rows
-from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.config import Config
 from maml_gui.core.tasks import QUERY, TaskBatch, TaskFamily
 from maml_gui.core.tasks.svdo_sinusoid import SVDOSinusoid
 
@@ -30,17 +30,6 @@ class BSMALL(Algorithm):
     def __init__(self, family: TaskFamily, pool_size: int | None):
         super().__init__(family, pool_size)
         self._noise: torch.Generator | None = None
-
-    @classmethod
-    def check_config(cls, config: Config, family: TaskFamily) -> None:
-        if family.name != "sinusoid":
-            raise ConfigError("algorithm", "b_small",
-                              "B-SMALL's sparse variational dropout is built on the sinusoid MLP: "
-                              "set task.family = sinusoid")
-
-    @classmethod
-    def model(cls, family: TaskFamily, config: Config) -> TaskFamily:
-        return SVDOSinusoid(family.params, config.bsmall_log_sigma0)
 
     def noise_generator(self, config: Config) -> torch.Generator | None:
         """The seeded stream of LRT noise (None when the noise is off)."""

@@ -191,16 +191,6 @@ class Algorithm:
         self.family = family
         self.pool_size = pool_size
 
-    @classmethod
-    def check_config(cls, config: Config, family: TaskFamily) -> None:
-        """Refuse settings this algorithm cannot run with (raise :class:`ConfigError`)."""
-
-    @classmethod
-    def model(cls, family: TaskFamily, config: Config) -> TaskFamily:
-        """The parameterised model trained: the family itself, or one with more parameter
-        blocks (B-SMALL's log σ, MetaNAS's architecture logits). Built from cold settings only."""
-        return family
-
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         raise NotImplementedError
 

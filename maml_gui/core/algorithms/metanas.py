@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from maml_gui.core.algorithms.base import Algorithm, MetaGradient, mean_aggregate
-from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.config import Config
 from maml_gui.core.optimizers import Adam
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
 from maml_gui.core.tasks.mixed_op_sinusoid import MixedOpSinusoid, temperatures
@@ -55,21 +55,6 @@ class MetaNAS(Algorithm):
         model: MixedOpSinusoid = family  # type: ignore[assignment]
         self.pruned = np.zeros((model.n_hidden, len(model.ops)), dtype=bool)
         self.steps_done = 0
-
-    @classmethod
-    def check_config(cls, config: Config, family: TaskFamily) -> None:
-        if family.name != "sinusoid":
-            raise ConfigError("algorithm", "metanas",
-                              "MetaNAS searches the sinusoid MLP's non-linearities: "
-                              "set task.family = sinusoid")
-        t = config.metanas_temperature
-        if len(t) != 2 or t[0] < t[1]:
-            raise ConfigError("metanas_temperature", list(t),
-                              "must be [t_max, t_min] with t_max ≥ t_min")
-
-    @classmethod
-    def model(cls, family: TaskFamily, config: Config) -> TaskFamily:
-        return MixedOpSinusoid(family.params, config.metanas_ops)
 
     def frozen(self, config: Config) -> bool:
         """Architecture frozen this meta-step (warm-up)."""

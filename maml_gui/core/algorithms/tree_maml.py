@@ -22,8 +22,8 @@ import torch
 from maml_gui.core.algorithms.base import (
     Algorithm, MetaGradient, mean_aggregate, query_loss, task_meta_gradients, task_rows,
 )
-from maml_gui.core.config import Config, ConfigError
-from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily
+from maml_gui.core.config import Config
+from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch
 
 #: per-step own gradients are kept for the landscape's faint arrows up to this many parameters
 MAX_STORED_GRAD_DIM = 64
@@ -141,33 +141,6 @@ class TreeMAML(Algorithm):
     independent_rows = False
     uses = ("inner_lr", "inner_steps", "outer_lr", "tree_clusters", "tree_thresholds",
             "tree_first_order")
-
-    @classmethod
-    def check_config(cls, config: Config, family: TaskFamily) -> None:
-        if config.tree_clusters is None:
-            return
-        pool = family.pool_size()
-        if pool is None:
-            raise ConfigError("tree_clusters", "...",
-                              "fixed clusters label the tasks of a fixed pool: set "
-                              "task.fixed_tasks = true or leave tree_clusters empty")
-        previous = None
-        for j, labels in enumerate(config.tree_clusters):
-            where = f"tree_clusters[{j}]"
-            if len(labels) != pool:
-                raise ConfigError(where, list(labels),
-                                  f"must give one label per pool task ({pool})")
-            if any(not float(v).is_integer() for v in labels):
-                raise ConfigError(where, list(labels), "labels must be integers")
-            current = np.asarray(labels, dtype=np.int64)
-            if previous is not None:
-                same_now = current[:, None] == current[None, :]
-                same_before = previous[:, None] == previous[None, :]
-                if (same_now & ~same_before).any():
-                    raise ConfigError(where, list(labels),
-                                      f"clusters must be nested: each must lie inside one "
-                                      f"cluster of step {j}")
-            previous = current
 
     def meta_gradient(self, theta: torch.Tensor, batch: TaskBatch, config: Config) -> MetaGradient:
         n, k, alpha = batch.n, config.inner_steps, config.inner_lr

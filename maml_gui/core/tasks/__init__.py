@@ -6,13 +6,16 @@ from typing import Any, Mapping
 
 from maml_gui.core.fields import ConfigError
 from maml_gui.core.tasks.base import QUERY, SUPPORT, TaskBatch, TaskFamily
+from maml_gui.core.tasks.blobs import BlobsFamily
+from maml_gui.core.tasks.models import model_for
 from maml_gui.core.tasks.quadratic import QuadraticFamily
 from maml_gui.core.tasks.rbf import RBFFamily
 from maml_gui.core.tasks.sinusoid import SinusoidFamily
 from maml_gui.core.tasks.softplus import SoftplusFamily
 
 FAMILIES: dict[str, type[TaskFamily]] = {
-    cls.name: cls for cls in (SoftplusFamily, RBFFamily, QuadraticFamily, SinusoidFamily)
+    cls.name: cls for cls in (SoftplusFamily, RBFFamily, QuadraticFamily, SinusoidFamily,
+                              BlobsFamily)
 }
 DEFAULT_FAMILY = "softplus"
 
@@ -44,9 +47,7 @@ def make_family(task: Mapping[str, Any] | Any) -> TaskFamily:
     its algorithm adds (B-SMALL's log σ, MetaNAS's architecture logits).
     """
     if not isinstance(task, Mapping):  # a Config (not imported: config imports this package)
-        from maml_gui.core.algorithms import make_model  # algorithms import tasks
-
-        return make_model(task)
+        return model_for(task, make_family(task.task))
     params = {k: v for k, v in task.items() if k != "family"}
     return get_family(task["family"])(params)
 
