@@ -54,9 +54,21 @@ def check_metanas_temperature(config: "Config", family: TaskFamily) -> None:
                           "must be [t_max, t_min] with t_max ≥ t_min")
 
 
+def check_itaml_stream(config: "Config", family: TaskFamily) -> None:
+    """iTAML walks a fixed stream of tasks and draws its own minibatches from it."""
+    if family.pool_size() is None:
+        raise ConfigError("algorithm", "itaml",
+                          "iTAML needs a fixed stream of tasks: set task.fixed_tasks = true")
+    if config.meta_batch is not None:
+        raise ConfigError("meta_batch", config.meta_batch,
+                          "iTAML draws its own minibatches from the stream (itaml_batch): "
+                          "set meta_batch to null")
+
+
 CHECKS: dict[str, Callable[["Config", TaskFamily], None]] = {
     "tree_maml": check_tree_clusters,
     "metanas": check_metanas_temperature,
+    "itaml": check_itaml_stream,
 }
 
 
@@ -69,5 +81,5 @@ def check_algorithm_settings(config: "Config", family: TaskFamily) -> None:
         check(config, family)
 
 
-__all__ = ["CHECKS", "check_algorithm_settings", "check_metanas_temperature",
+__all__ = ["CHECKS", "check_algorithm_settings", "check_itaml_stream", "check_metanas_temperature",
            "check_tree_clusters"]

@@ -10,7 +10,9 @@ Surfaces (``name``):
 - ``imaml:i`` task i's regularised inner objective Lᵢˢ(φ) + λ/2‖φ − θ‖² around an anchor θ
 
 Every grid point and every task is evaluated at once (grid points × tasks × data in one
-tensor), chunk by chunk so memory stays bounded. For 2-parameter families the plane is
+tensor), chunk by chunk so memory stays bounded; a ``cancelled`` callback is asked between
+chunks, so a live request that a newer one superseded stops early. The MLP's meta surface
+goes through :mod:`maml_gui.core.landscape_mlp` (low-rank inner steps, no parameter copies). For 2-parameter families the plane is
 the parameter space itself; larger models are seen through a :class:`Plane`.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -26,9 +28,14 @@ import torch
 from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.algorithms.tree_maml import pooling_matrix, step_labels
 from maml_gui.core.config import Config
+from maml_gui.core import landscape_mlp
+from maml_gui.core.landscape_mlp import LandscapeCancelled
 from maml_gui.core.tasks import QUERY, SUPPORT, TaskBatch, TaskFamily, make_family
 
 MIN_GRID, MAX_GRID = 2, 2048
+# Grids of a plane through a model: the live canvas shows the coarse one within ~0.1 s of a
+# change, then the full one; exports and written data always use the full one.
+PLANE_GRID_COARSE, PLANE_GRID = 16, 64
 # Elements of the largest per-chunk temporary (grid points × tasks × data per task): small
 # enough to stay in cache, large enough that per-operation overhead is amortised.
 CHUNK_ELEMENTS = 1 << 16
@@ -273,37 +280,45 @@ class LandscapeEvaluator:
 
     def values(self, name: str, points: torch.Tensor | np.ndarray, *,
                anchor: torch.Tensor | np.ndarray | None = None,
-               chunk: int | None = None) -> np.ndarray:
+               chunk: int | None = None, cancelled: Callable[[], bool] | None = None,
+               fast: bool = True) -> np.ndarray:
         """Surface ``name`` at each row of ``points`` ``(G, P)``; returns ``(G,)`` float64.
 
         Points are processed in blocks of whole multiples of :data:`QUANTUM` (the last one
         padded with copies of the last point), so every vectorised loop runs on full SIMD
         registers with no scalar tail: each value is then bit-identical whatever the chunking.
+        ``cancelled`` is asked between blocks of the slow paths (the MLP's); when it says
+        True, :class:`LandscapeCancelled` is raised. ``fast=False`` skips the families' own
+        inner loops: the generic path, kept as the reference and the benchmarks' baseline.
         """
         kind, index = self.check(name)
-        points = torch.tensor(np.asarray(points), dtype=self.dtype, device=self.device)
+        points = torch.as_tensor(points, dtype=self.dtype, device=self.device)
         if kind == "imaml":
             if anchor is None:
                 raise LandscapeError("the imaml:I surface needs the current θ as its anchor")
             anchor = torch.tensor(np.asarray(anchor), dtype=self.dtype, device=self.device)
-        if kind == "meta":
-            fused = self._fused_meta(_pad(points), chunk)
+        if kind == "meta" and fast:
+            fused = self._fused_meta(_pad(points), chunk, cancelled)
             if fused is not None:
                 fused = fused[:points.shape[0]]
                 redo = np.flatnonzero(~np.isfinite(fused))  # exp overflowed: the clamped path
-                if redo.size:
+                # (the MLP's loop is the generic arithmetic: a diverged point diverges there too)
+                if redo.size and not landscape_mlp.supports(self.family):
                     fused[redo] = self._generic(kind, index, points[torch.as_tensor(redo)],
-                                                anchor, chunk)
+                                                anchor, chunk, cancelled)
                 return fused
-        return self._generic(kind, index, points, anchor, chunk)
+        return self._generic(kind, index, points, anchor, chunk, cancelled)
 
     def _generic(self, kind: str, index: int | None, points: torch.Tensor,
-                 anchor: torch.Tensor | None, chunk: int | None) -> np.ndarray:
+                 anchor: torch.Tensor | None, chunk: int | None,
+                 cancelled: Callable[[], bool] | None = None) -> np.ndarray:
         count = points.shape[0]
         points = _pad(points)
         chunk = _round_up(chunk or self.chunk_size(points.shape[0]), QUANTUM)
         out = np.empty(points.shape[0], dtype=np.float64)
         for start in range(0, points.shape[0], chunk):
+            if cancelled is not None and cancelled():
+                raise LandscapeCancelled()
             block = points[start:start + chunk]
             out[start:start + block.shape[0]] = self._evaluate(kind, index, block, anchor)
         return out[:count]
@@ -332,12 +347,19 @@ class LandscapeEvaluator:
             return (losses * self.weights.to(losses.device)).sum(-1).cpu().numpy()
         return losses.mean(-1).cpu().numpy()
 
-    def _fused_meta(self, points: torch.Tensor, chunk: int | None) -> np.ndarray | None:
-        """The meta surface through the family's own fused inner loop, where it has one."""
+    def _fused_meta(self, points: torch.Tensor, chunk: int | None,
+                    cancelled: Callable[[], bool] | None) -> np.ndarray | None:
+        """The meta surface through the family's own fused inner loop, where it has one
+        (the 2-D families' own, or the MLP's low-rank one in :mod:`landscape_mlp`)."""
         c = self.config
         if c.algorithm == "tree_maml":  # the families' fused loops do not pool across tasks
             return None
         proximal = c.imaml_lambda if c.algorithm == "imaml" else None
+        if landscape_mlp.supports(self.family):
+            losses = landscape_mlp.adapted_query_losses(
+                self.family, points, self.tasks, c.inner_lr, c.inner_steps, proximal,
+                chunk or landscape_mlp.chunk_size(self.tasks, self.family), cancelled)
+            return self._aggregate(losses)
         with torch.no_grad():
             losses = self.family.adapted_query_losses(
                 points, self.tasks, c.inner_lr, c.inner_steps, proximal,
@@ -378,8 +400,11 @@ class LandscapeEvaluator:
     # --- grids ------------------------------------------------------------------------
     def grid(self, name: str, xrange: Sequence[float], yrange: Sequence[float], resolution: int,
              *, plane: Plane | None = None, anchor: np.ndarray | None = None,
-             chunk: int | None = None) -> Surface:
-        """The surface on a ``resolution × resolution`` grid of the plane (or the 2 parameters)."""
+             chunk: int | None = None, cancelled: Callable[[], bool] | None = None,
+             fast: bool = True) -> Surface:
+        """The surface on a ``resolution × resolution`` grid of the plane (or the 2 parameters).
+
+        ``cancelled`` and ``fast``: as in :meth:`values`."""
         check_grid(resolution, xrange, yrange)
         self.check(name)
         x = np.linspace(xrange[0], xrange[1], resolution)
@@ -390,9 +415,13 @@ class LandscapeEvaluator:
                 raise LandscapeError(f"the {self.family.name} family has {self.family.param_dim} "
                                      "parameters: choose a plane (pca, random or axes)")
             points = np.stack([u.ravel(), v.ravel()], axis=-1)
-        else:
-            points = plane.points(u.ravel(), v.ravel())
-        z = self.values(name, points, anchor=anchor, chunk=chunk).reshape(resolution, resolution)
+        else:  # θ(u, v) = centre + u·d₁ + v·d₂ in torch: in numpy float64 it cost a
+            # sixth of the MLP's 64² surface
+            uv = torch.as_tensor(np.stack([u.ravel(), v.ravel()], axis=-1), dtype=self.dtype)
+            points = torch.addmm(torch.as_tensor(plane.centre, dtype=self.dtype), uv,
+                                 torch.as_tensor(plane.directions, dtype=self.dtype))
+        z = self.values(name, points, anchor=anchor, chunk=chunk, cancelled=cancelled,
+                        fast=fast).reshape(resolution, resolution)
         return Surface(x, y, z, name, self.label(name), plane)
 
 

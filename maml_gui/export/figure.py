@@ -28,6 +28,7 @@ import torch
 from maml_gui.core.algorithms import algorithm_label
 from maml_gui.core.animation import Frame
 from maml_gui.core.config import Config
+from maml_gui.core.landscape import PLANE_GRID
 from maml_gui.core.trace import StepRecord
 from maml_gui.export import ExportError, check_size
 from maml_gui.export.images import (
@@ -43,7 +44,7 @@ DEFAULT_SIZE = (900, 700)
 GRID = 400  # landscape resolution of 2-parameter figures (a 900-pixel plot: ~2 pixels a cell)
 GRID_ANIMATION = 200  # per frame, and recomputed whenever θ moves an iMAML surface
 GRID_DATA = 200  # exported grids
-GRID_PLANE = 48  # planes through an MLP cost ~0.25 ms a point
+GRID_PLANE = PLANE_GRID  # the canvas's full grid of a plane
 TITLE_SIZE = "9pt"  # as the canvas draws it
 TITLE_MARGIN = 16  # pixels left free beside the title
 

@@ -24,6 +24,7 @@ from maml_gui.palette import LANDSCAPE_COLORMAP, Theme
 from maml_gui.plots.items import (
     LEGEND_MARGIN, LEGEND_OFFSET, ArrowSet, SafeLegend, pen, place_legend,
 )
+from maml_gui.plots.task_paths import TaskPaths
 from maml_gui.view import LandscapeState
 from maml_gui.view.projection import Projection, colour_levels, display_values
 
@@ -80,7 +81,8 @@ class LandscapePlot:
                                      connect="finite")
         self.trail.setZValue(5)
         self.plot.addItem(self.trail)
-        self.paths: list[pg.PlotDataItem] = []
+        # per task (up to MAX_SYMBOL_TASKS), or one TaskPaths item for them all
+        self.paths: list[pg.PlotDataItem | TaskPaths] = []
         self.optima: list[pg.TargetItem] = []
         self.task_arrows: list[ArrowSet] = []
         self.aggregate_arrow = ArrowSet(self.plot, theme.aggregate, width=3.5, z=30)
@@ -105,6 +107,11 @@ class LandscapePlot:
         self._legend_labels: dict[str, object] = {}
         self._legend_samples: list[pg.PlotDataItem] = []
 
+    @property
+    def _many_paths(self) -> TaskPaths | None:
+        """The one item drawing every task's path, when there are too many for an item each."""
+        return self.paths[0] if self.paths and isinstance(self.paths[0], TaskPaths) else None
+
     # --- tasks ------------------------------------------------------------------------
     def set_tasks(self, n: int, optima: np.ndarray | None, *, on_path_clicked=None,
                   on_optimum_dropped=None) -> None:
@@ -118,26 +125,29 @@ class LandscapePlot:
         self._legend_samples = []
         self.paths, self.optima, self.task_arrows = [], [], []
         self.n_tasks = n
-        # with many tasks, points on every path cost more to draw than they tell: lines only
-        for i in range(n):
+        if n > MAX_SYMBOL_TASKS:
+            # with many tasks, points on every path cost more to draw than they tell: lines
+            # only, every task's in one item (one update and one paint per frame, not n)
+            item = TaskPaths([pen(self.theme.task(i), 1.5) for i in range(n)])
+            item.setZValue(10)
+            if on_path_clicked is not None:
+                item.sigClicked.connect(on_path_clicked)
+            self.plot.addItem(item)
+            self.paths.append(item)
+        for i in range(n if n <= MAX_SYMBOL_TASKS else 0):
             colour = self.theme.task(i)
             symbols = {"symbol": "o", "symbolSize": 6, "symbolBrush": colour,
                        "symbolPen": pen(self.theme.outline, 1.0)}
-            if n > MAX_SYMBOL_TASKS:
-                # plain curves without outlines: a quarter of the cost for 25 paths 30 times a second
-                item = pg.PlotCurveItem(pen=pen(colour, 1.5), connect="finite", clickable=True)
-            else:
-                item = pg.PlotDataItem(pen=pen(colour, 2.0), connect="finite", **symbols,
-                                       shadowPen=pen(self.theme.outline, 4.0, 0.5))
-                item.setCurveClickable(True, width=8)
+            item = pg.PlotDataItem(pen=pen(colour, 2.0), connect="finite", **symbols,
+                                   shadowPen=pen(self.theme.outline, 4.0, 0.5))
+            item.setCurveClickable(True, width=8)
             item.setZValue(10)
             if on_path_clicked is not None:
                 item.sigClicked.connect(on_path_clicked)
             item.task_index = i
             self.plot.addItem(item)
             self.paths.append(item)
-            if n <= MAX_SYMBOL_TASKS:
-                self.task_arrows.append(ArrowSet(self.plot, colour, width=2.0, z=25))
+            self.task_arrows.append(ArrowSet(self.plot, colour, width=2.0, z=25))
             if n <= MAX_LEGEND_TASKS:
                 self.legend.addItem(item, f"task {i}")
         if n > MAX_SYMBOL_TASKS:  # many tasks: their arrows in one neutral colour, one item
@@ -185,6 +195,12 @@ class LandscapePlot:
     def highlight_task(self, index: int | None) -> None:
         """Draw task ``index``'s path thicker and the others faded (None: all equal)."""
         self.highlighted = index
+        if self._many_paths is not None:
+            self._many_paths.set_pens([
+                pen(self.theme.task(i), 4.0 if i == index else 2.0,
+                    0.35 if index is not None and i != index else 1.0)
+                for i in range(self._many_paths.n_tasks)])
+            return
         for i, item in enumerate(self.paths):
             colour = self.theme.task(i)
             faded = index is not None and i != index
@@ -206,7 +222,7 @@ class LandscapePlot:
             marker.setVisible(state.optima)
         self.legend.setVisible(state.legend)
         if state.selected_task != self.highlighted and (
-                state.selected_task is None or state.selected_task < len(self.paths)):
+                state.selected_task is None or state.selected_task < self.n_tasks):
             self.highlight_task(state.selected_task)
 
     # --- drawing ----------------------------------------------------------------------
@@ -227,7 +243,7 @@ class LandscapePlot:
         self.set_theta(projection.to_plane(np.atleast_2d(theta0))[0])
         self.trail.setData([], [])
         for item in self.paths:
-            item.setData([], [])
+            item.clear() if item is self._many_paths else item.setData([], [])
         for arrows in self.task_arrows:
             arrows.clear()
         self.aggregate_arrow.clear()
@@ -247,7 +263,10 @@ class LandscapePlot:
         base_uv = projection.to_plane(record.theta[None])[0]
         # one projection for every task's path: per-task calls cost more than the drawing
         paths_uv = projection.to_plane(paths.reshape(-1, paths.shape[-1])).reshape(*paths.shape[:2], 2)
-        for i, item in enumerate(self.paths):
+        if self._many_paths is not None:
+            self._many_paths.set_paths(paths_uv[: record.n_tasks],
+                                       state.path_points[: record.n_tasks])
+        for i, item in enumerate(self.paths if self._many_paths is None else ()):
             if i >= record.n_tasks:
                 item.setData([], [])
                 continue
@@ -268,7 +287,7 @@ class LandscapePlot:
             scale = 0.0
         shown = np.flatnonzero(state.task_grads[: record.n_tasks]) if scale > 0 else []
         tips = base_uv + scale * (task_tips - base_uv)
-        if len(self.task_arrows) == 1 and len(self.paths) > MAX_SYMBOL_TASKS:
+        if self._many_paths is not None:
             self.task_arrows[0].set_arrows(np.repeat(base_uv[None], len(shown), 0), tips[shown])
         else:
             for i, arrows in enumerate(self.task_arrows):

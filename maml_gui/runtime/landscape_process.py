@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from maml_gui.core.config import make_config
-from maml_gui.core.landscape import LandscapeError, LandscapeEvaluator
+from maml_gui.core.landscape import LandscapeCancelled, LandscapeError, LandscapeEvaluator
 from maml_gui.runtime.channel import drain_commands, failure_message
 
 
@@ -49,19 +49,34 @@ def _newest(commands) -> dict[str, Any] | str | None:
 
 
 def _compute(request: dict[str, Any], commands, results):
-    """Every resolution of ``request``; returns a newer request (or "stop") that cut it short."""
+    """Every resolution of ``request``; returns a newer request (or "stop") that cut it short.
+
+    The evaluator asks between chunks of the grid whether a newer request has come: a
+    superseded request stops there (an MLP surface is hundreds of milliseconds of chunks),
+    and its remaining resolutions are never sent."""
     generation = request["generation"]
+    superseded: list[dict[str, Any] | str] = []
+
+    def cancelled() -> bool:
+        if not superseded:
+            newer = _newest(commands)
+            if newer is not None:
+                superseded.append(newer)
+        return bool(superseded)
+
     try:
         evaluator = LandscapeEvaluator(make_config(request["config"]), request["tasks"],
                                        weights=request["weights"], dtype=request["dtype"])
         for resolution in request["resolutions"]:
             surface = evaluator.grid(request["surface"], request["xrange"], request["yrange"],
-                                     resolution, plane=request["plane"], anchor=request["anchor"])
-            newer = _newest(commands)
-            if newer is not None:
-                results.put(("finished", generation))
-                return newer
+                                     resolution, plane=request["plane"], anchor=request["anchor"],
+                                     cancelled=cancelled)
+            if cancelled():
+                raise LandscapeCancelled()
             results.put(("surface", generation, surface))
+    except LandscapeCancelled:
+        results.put(("finished", generation))
+        return superseded[0]
     except Exception as exc:  # shown in the window; the loop goes on serving
         results.put(("failed", generation, failure_message(exc, (LandscapeError,))))
     results.put(("finished", generation))

@@ -1,8 +1,9 @@
 """Landscapes computed beside the window: newest request wins, coarse grid first.
 
-Each request carries a generation id; when a newer request arrives, the older one is
-abandoned between resolutions, and the receiver drops any result whose generation is not
-its latest, so a late surface can never overwrite a newer picture. The computation
+Each request carries a generation id; when a newer request arrives, the older one stops at
+the next chunk of the grid it is computing (its finer resolutions are never sent), and the
+receiver drops any result whose generation is not its latest, so a late surface can never
+overwrite a newer picture. The computation
 (:func:`maml_gui.runtime.landscape_process.serve`) runs through a
 :class:`~maml_gui.runtime.channel.Channel`: in a child process where the platform allows
 (see :mod:`maml_gui.runtime.processes`), else in a thread.

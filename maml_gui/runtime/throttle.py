@@ -14,12 +14,17 @@ MAX_INTERVAL_MS = 250.0
 class Throttle(QObject):
     """Runs ``callback`` at once if the last run is ``interval_ms`` old, else once at the end
     of the interval; the interval follows the callback's own cost (1.5×, within bounds), so
-    expensive frames are drawn less often and the window keeps time for input."""
+    expensive frames are drawn less often and the window keeps time for input.
 
-    def __init__(self, callback: Callable[[], None], parent: QObject | None = None):
+    ``min_ms`` and ``max_ms`` bound the interval (default: the snapshot rate, ~33 a second).
+    """
+
+    def __init__(self, callback: Callable[[], None], parent: QObject | None = None, *,
+                 min_ms: float = MIN_INTERVAL_MS, max_ms: float = MAX_INTERVAL_MS):
         super().__init__(parent)
         self._callback = callback
-        self.interval_ms = MIN_INTERVAL_MS
+        self._min_ms, self._max_ms = min_ms, max_ms
+        self.interval_ms = min_ms
         self._last = 0.0
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -38,7 +43,11 @@ class Throttle(QObject):
         self._callback()
         self._last = time.perf_counter()
         cost_ms = 1000.0 * (self._last - started)
-        self.interval_ms = min(MAX_INTERVAL_MS, max(MIN_INTERVAL_MS, 1.5 * cost_ms))
+        self.interval_ms = min(self._max_ms, max(self._min_ms, 1.5 * cost_ms))
+
+    def pending(self) -> bool:
+        """A call is scheduled for the end of the interval."""
+        return self._timer.isActive()
 
     def stop(self) -> None:
         self._timer.stop()

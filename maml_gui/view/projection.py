@@ -29,7 +29,7 @@ class Projection:
         self.method = method
         self.seed = seed
         self.plane: Plane | None = None
-        self._trail_cache: tuple[tuple | None, np.ndarray] = (None, np.zeros((0, 2)))
+        self._trail_cache = TrailCache()
 
     @property
     def needs_plane(self) -> bool:
@@ -37,17 +37,27 @@ class Projection:
 
     def fit(self, points: np.ndarray, centre: np.ndarray | None = None) -> None:
         """Choose the plane through ``centre`` (default: the last point) for ``points``."""
+        self.plane = self.fitted(points, centre)
+
+    def fitted(self, points: np.ndarray, centre: np.ndarray | None = None) -> Plane | None:
+        """The plane :meth:`fit` would choose, without choosing it (safe in another thread:
+        it reads only the method, the seed and the family)."""
         if not self.needs_plane:
-            self.plane = None
-            return
+            return None
         points = np.atleast_2d(points)
         centre = points[-1] if centre is None else centre
         if self.method == "axes":
-            self.plane = axes_plane(centre)
-        elif self.method == "pca" and len(points) >= 3 and np.ptp(points, axis=0).max() > 0:
-            self.plane = pca_plane(points, centre, max_points=PCA_POINTS)
-        else:  # PCA needs a path: until there is one, a seeded random plane
-            self.plane = random_plane(self.family, centre, seed=self.seed)
+            return axes_plane(centre)
+        if self.method == "pca" and len(points) >= 3 and np.ptp(points, axis=0).max() > 0:
+            return pca_plane(points, centre, max_points=PCA_POINTS)
+        # PCA needs a path: until there is one, a seeded random plane
+        return random_plane(self.family, centre, seed=self.seed)
+
+    def use_plane(self, plane: Plane, snapshot, trail_uv: np.ndarray) -> None:
+        """Switch to ``plane``, whose projection of ``snapshot``'s trail (its first
+        ``len(trail_uv)`` rows) was computed elsewhere: only later rows are projected here."""
+        self.plane = plane
+        self._trail_cache.seed(snapshot.history, (snapshot.run_id, id(plane)), trail_uv)
 
     def fit_snapshot(self, snapshot) -> None:
         """Fit the plane to ``snapshot``'s trail and latest inner paths, through the current θ."""
@@ -69,13 +79,34 @@ class Projection:
         thetas = snapshot.history.thetas
         if self.plane is None:
             return thetas[:, :2]
-        key = (snapshot.run_id, id(snapshot.history), snapshot.history.decimations, id(self.plane))
-        cached_key, cached = self._trail_cache
+        return self._trail_cache.project(snapshot.history, self.to_plane,
+                                         (snapshot.run_id, id(self.plane)))
+
+
+class TrailCache:
+    """A growing trail's plane coordinates: each call projects only the rows added since the
+    previous one (the MLP's whole trail is ~2,000 × 1,761 numbers: projecting it all on
+    every frame cost more than drawing the frame)."""
+
+    def __init__(self):
+        self._key: tuple | None = None
+        self._uv = np.zeros((0, 2))
+
+    def seed(self, history, key: tuple, uv: np.ndarray) -> None:
+        """``uv``: the projection of ``history``'s first ``len(uv)`` rows under ``key``."""
+        self._key, self._uv = (key, id(history), history.decimations), uv
+
+    def project(self, history, to_plane, key: tuple) -> np.ndarray:
+        """``history.thetas`` through ``to_plane``; ``key`` names the run and the plane (a new
+        key starts over; so do a new history and a decimation of its rows)."""
+        thetas = history.thetas
+        key = (key, id(history), history.decimations)
+        cached = self._uv
         # the last row is θ after the newest step: it is rewritten by the next step, so redo it
-        start = max(len(cached) - 1, 0) if cached_key == key and len(cached) <= len(thetas) else 0
-        uv = np.concatenate([cached[:start], self.to_plane(thetas[start:])]) if start else \
-            self.to_plane(thetas)
-        self._trail_cache = (key, uv)
+        start = max(len(cached) - 1, 0) if key == self._key and len(cached) <= len(thetas) else 0
+        uv = np.concatenate([cached[:start], to_plane(thetas[start:])]) if start else \
+            to_plane(thetas)
+        self._key, self._uv = key, uv
         return uv
 
 
@@ -84,9 +115,14 @@ def path_points(snapshot) -> tuple[np.ndarray, np.ndarray]:
     record = snapshot.record
     thetas = snapshot.history.thetas
     # an evenly spaced subset first: the MLP's whole trail is ~30 MB to copy
-    keep = np.unique(np.linspace(0, len(thetas) - 1, min(len(thetas), PCA_POINTS)).astype(int))
-    points = np.concatenate([thetas[keep], record.paths.reshape(-1, record.paths.shape[-1])])
+    points = np.concatenate([evenly_spaced(thetas),
+                             record.paths.reshape(-1, record.paths.shape[-1])])
     return points[np.all(np.isfinite(points), axis=1)], thetas[-1]
+
+
+def evenly_spaced(rows: np.ndarray, count: int = PCA_POINTS) -> np.ndarray:
+    """At most ``count`` evenly spaced rows of ``rows``, the first and the last included."""
+    return rows[np.unique(np.linspace(0, len(rows) - 1, min(len(rows), count)).astype(int))]
 
 
 def display_values(z: np.ndarray, log_scale: bool) -> tuple[np.ndarray, str]:
@@ -115,8 +151,8 @@ def colour_levels(values: np.ndarray) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
-__all__ = ["PCA_POINTS", "Projection", "colour_levels", "display_values", "fit_range",
-           "path_points"]
+__all__ = ["PCA_POINTS", "Projection", "TrailCache", "colour_levels", "display_values",
+           "evenly_spaced", "fit_range", "path_points"]
 
 
 def fit_range(projection: Projection, tasks, theta0: np.ndarray, snapshot=None

@@ -37,10 +37,13 @@ from maml_gui.runtime.comparison_controller import (
     STEP_RATES, ComparisonController, ComparisonSnapshot,
 )
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
+from maml_gui.runtime.throttle import Throttle
+from maml_gui.view.projection import TrailCache, evenly_spaced
 
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
 SURFACE_GRID = 144  # per panel; computed by a landscape worker when the variants start
 ARROW_FRACTION = 0.15
+TABLE_MS = 200.0  # the metrics table's shortest refresh interval while running
 METRIC_COLUMNS = ("variant", "meta-loss after", "worst task", "cos to MAML", "ms / step",
                   "grad evals / step", "steps to target")
 
@@ -89,6 +92,11 @@ class ComparisonView(QWidget):
         self._worker = None  # a landscape worker, made when the first surfaces are needed
         self._jobs: list[tuple[int | None, Config, str]] = []
         self._generation = 0
+        self._trail_caches: list[TrailCache] = []
+        # while running, the table follows a few times a second (its text relayouts cost more
+        # than the plots); a paused or finished comparison shows its last step at once
+        self._table_refresh = Throttle(self._refresh_table, self, min_ms=TABLE_MS,
+                                       max_ms=4 * TABLE_MS)
 
         self.rows: list[VariantRow] = []
         self.rows_box = QVBoxLayout()
@@ -184,6 +192,7 @@ class ComparisonView(QWidget):
         self.reset_button.clicked.connect(self._on_reset_clicked)
         self.rate_box.currentIndexChanged.connect(self._on_rate_changed)
         self.layout_box.currentIndexChanged.connect(self.stack.setCurrentIndex)
+        self.stack.currentChanged.connect(self._on_layout_shown)
         self.target_box.valueChanged.connect(self._on_target_changed)
         self._update_buttons()
 
@@ -308,6 +317,7 @@ class ComparisonView(QWidget):
     def shutdown(self) -> None:
         """Stop the comparison and the landscape worker (bounded wait)."""
         self.stop()
+        self._table_refresh.stop()
         self._jobs = []
         if self._worker is not None:
             self._worker.stop()
@@ -340,6 +350,11 @@ class ComparisonView(QWidget):
     def _on_rate_changed(self, _index: int) -> None:
         if self.controller is not None:
             self.controller.set_rate(self.rate_box.currentData())
+
+    @Slot(int)
+    def _on_layout_shown(self, _index: int) -> None:
+        if self._snapshot is not None:
+            self._on_snapshot(self._snapshot)  # it was not drawn while hidden
 
     @Slot(bool)
     def _on_playing_changed(self, playing: bool) -> None:
@@ -381,6 +396,7 @@ class ComparisonView(QWidget):
         else:
             self._colour_bar.setImageItem(self._overlay_image)
         self._trails, self._arrows, self._markers = [], [], []
+        self._trail_caches = [TrailCache() for _ in variants]
         self._panels, self._panel_images, self._panel_trails, self._panel_arrows = [], [], [], []
         columns = 3 if len(variants) > 4 else 2
         for index, variant in enumerate(variants):
@@ -538,7 +554,9 @@ class ComparisonView(QWidget):
     def _all_points(self) -> np.ndarray:
         if self._snapshot is None:
             return np.atleast_2d(self._theta0)
-        trails = [h.thetas for h in self._snapshot.histories if len(h.thetas)]
+        # evenly spaced rows of each trail, its last included: a plane fit and a view range
+        # need no more, and the MLP's four whole trails are ~60 MB to copy
+        trails = [evenly_spaced(h.thetas) for h in self._snapshot.histories if len(h.thetas)]
         return np.concatenate(trails) if trails else np.atleast_2d(self._theta0)
 
     def _project(self, points: np.ndarray) -> np.ndarray:
@@ -563,28 +581,36 @@ class ComparisonView(QWidget):
                 self._fit()
         (x0, x1), (y0, y1) = self.overlay_plot.getViewBox().viewRange()
         diagonal = math.hypot(x1 - x0, y1 - y0)
+        # on screen, only the layout shown is drawn (the other one when it is chosen);
+        # a view never shown (an export) draws both
+        live = self.isVisible() and not self._figure_mode
+        overlay = not live or self.stack.currentWidget() is self.overlay
+        multiples = not live or self.stack.currentWidget() is self.multiples
         for index, history in enumerate(snapshot.histories):
-            trail = self._project(history.thetas) if len(history.thetas) else np.zeros((0, 2))
-            for item in (self._trails[index], self._panel_trails[index]):
+            trail = self._trail_caches[index].project(
+                history, self._project, (snapshot.run_id, id(self._plane))) \
+                if len(history.thetas) else np.zeros((0, 2))
+            trails = [self._trails[index]] * overlay + [self._panel_trails[index]] * multiples
+            arrows = [self._arrows[index]] * overlay + [self._panel_arrows[index]] * multiples
+            for item in trails:
                 item.setData(trail[:, 0], trail[:, 1]) if len(trail) else item.setData([], [])
             record = history.latest
             if record is None:
                 start = self._project(self._theta0)[0]
                 self._markers[index].setData([start[0]], [start[1]])
-                self._arrows[index].clear()
-                self._panel_arrows[index].clear()
+                for item in arrows:
+                    item.clear()
                 continue
             theta = self._project(record.theta_next)[0]
             self._markers[index].setData([theta[0]], [theta[1]])
             direction = self._project(record.theta_next - record.meta_grad)[0] - theta
             length = float(np.hypot(*direction))
-            if np.isfinite(length) and length > 0 and not record.diverged:
-                tip = theta + ARROW_FRACTION * diagonal * direction / length
-                self._arrows[index].set_arrows(theta[None], tip[None])
-                self._panel_arrows[index].set_arrows(theta[None], tip[None])
-            else:
-                self._arrows[index].clear()
-                self._panel_arrows[index].clear()
+            for item in arrows:
+                if np.isfinite(length) and length > 0 and not record.diverged:
+                    tip = theta + ARROW_FRACTION * diagonal * direction / length
+                    item.set_arrows(theta[None], tip[None])
+                else:
+                    item.clear()
         first = snapshot.histories[0].loss_after if snapshot.histories else np.zeros(0)
         # the first step's loss, not the latest: a comparison drawn after the run (an
         # export) gets the same target as the window that watched it from the start
@@ -594,7 +620,10 @@ class ComparisonView(QWidget):
             self.target_box.setValue(loss - 0.5 * abs(loss))
             self.target_box.blockSignals(False)
             self._target_set = True
-        self._refresh_table()
+        if snapshot.playing and not self._figure_mode:
+            self._table_refresh.request()
+        else:
+            self._table_refresh.run()
         self._show_step(snapshot.steps)
         if self._figure_mode or snapshot.steps <= 1:
             # where the trails are not (they all start at θ₀, often in a corner)

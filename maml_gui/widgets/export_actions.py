@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
+from maml_gui.core.landscape import LandscapeError
 from maml_gui.core.tasks import make_family
 from maml_gui.export import ExportError
 from maml_gui.widgets.folders import last_folder, remember_folder
@@ -202,11 +203,11 @@ class ExportActions(QObject):
 
         canvas = self.window.canvas
         try:
-            if canvas.shown_surface is None:
+            surface = canvas.full_surface()  # the full grid, even if only the coarse is shown
+            if surface is None:
                 raise ExportError("the landscape has not been computed yet")
-            write_grid(path, self.window.controller.config, canvas.shown_surface,
-                       plane=canvas.plane)
-        except (ExportError, OSError) as exc:
+            write_grid(path, self.window.controller.config, surface, plane=canvas.plane)
+        except (ExportError, LandscapeError, OSError) as exc:
             return self._failed("grid", path, exc)
         return self._done(path)
 

@@ -11,6 +11,7 @@ seeded random directions, or two parameter axes) and says which in its title.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 
@@ -26,7 +27,8 @@ from PySide6.QtWidgets import (
 from maml_gui.core.animation import visible
 from maml_gui.core.config import Config
 from maml_gui.core.landscape import (
-    LandscapeError, LandscapeEvaluator, Plane, Surface, landscape_tasks, surface_names,
+    PLANE_GRID, PLANE_GRID_COARSE, LandscapeError, LandscapeEvaluator, Plane, Surface,
+    landscape_tasks, surface_names,
 )
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
@@ -42,7 +44,9 @@ from maml_gui.view.projection import Projection, fit_range, path_points
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 COARSE, FINE = 48, 176  # grid sizes for 2-parameter surfaces: a quick first look, then detail
-COARSE_PLANE, FINE_PLANE = 20, 40  # an MLP surface costs ~0.25 ms per point
+# a plane through an MLP: 16² first (tens of ms), then 64² (a few hundred ms); the heatmap
+# spans the same rectangle at both, so the coarse one shows upscaled under the same axes
+COARSE_PLANE, FINE_PLANE = PLANE_GRID_COARSE, PLANE_GRID
 DEBOUNCE_MS = 30
 REFIT_SECONDS = 4.0  # the PCA plane's shortest refit interval at full speed
 
@@ -67,6 +71,8 @@ class LandscapeCanvas(QWidget):
     """A surface could not be computed: a readable reason."""
     task_selected = Signal(object)
     """A task's path was clicked: its index, or None."""
+    _plane_fitted = Signal()
+    """The fitter thread finished a plane (emitted there; queued to this object's thread)."""
 
     def __init__(self, config: Config, parent: QWidget | None = None, *, theme: Theme = SCREEN):
         super().__init__(parent)
@@ -84,6 +90,8 @@ class LandscapeCanvas(QWidget):
         self._finest = 0  # the finest resolution of the latest request
         self._drawn: tuple | None = None  # what show_snapshot last drew
         self._plane_time = 0.0
+        self._fitter: ThreadPoolExecutor | None = None  # made for the first full-speed refit
+        self._plane_fit: tuple | None = None  # (snapshot, decimations, future) while fitting
         self._figure_mode = False  # exports: only the plot, no controls or readouts
         self._legend_fields: dict[int, str] = {}  # legend entry's item → its view-state field
 
@@ -176,6 +184,8 @@ class LandscapeCanvas(QWidget):
         self.theta_handle.sigPositionChangeFinished.connect(self._on_theta_dropped)
         self.legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        # queued even when the fit is done before its callback is added (it then runs here)
+        self._plane_fitted.connect(self._on_plane_fitted, Qt.ConnectionType.QueuedConnection)
         self.set_config(config, restarted=True)
 
     # --- the drawing's items (tests and scripts reach them here) ----------------------
@@ -288,6 +298,7 @@ class LandscapeCanvas(QWidget):
         self._started = True
         self._refresh_surface_choices()
         if restarted:
+            self._plane_fit = None  # a fit of the old run's trail is of no use
             self.projection.plane = None
             self._plane_steps = 0
             self._snapshot = None
@@ -347,8 +358,12 @@ class LandscapeCanvas(QWidget):
         self.layout().setContentsMargins(margin, margin, margin, margin)
 
     def shutdown(self) -> None:
-        """Stop the debounce timer and the landscape thread (bounded wait)."""
+        """Stop the debounce timer, the plane fitter and the landscape thread (bounded wait)."""
         self._debounce.stop()
+        self._plane_fit = None
+        if self._fitter is not None:
+            self._fitter.shutdown(wait=True, cancel_futures=True)  # one fit: ≤ ~0.1 s
+            self._fitter = None
         self._workers.shutdown()
 
     def closeEvent(self, event) -> None:
@@ -424,22 +439,62 @@ class LandscapeCanvas(QWidget):
 
     def _maybe_refit_plane(self, snapshot: Snapshot) -> None:
         """Refit the PCA plane as the trajectory grows (by half since the last fit), at most
-        every few seconds while running at full speed: each refit means a new surface."""
+        every few seconds while running at full speed: each refit means a new surface.
+
+        At full speed the fit and the projection of the trail onto the new plane (tens of
+        ms for the MLP's trail) run in a thread, and the plane changes when they are done:
+        the frames meanwhile are drawn on the old plane."""
         if self._family.param_dim == 2 or self.plane_box.currentText() != "pca":
             return
         steps = snapshot.history.total_steps
         due = (self._plane is None or self._plane.method != "pca"
                or steps >= max(1.5 * self._plane_steps, self._plane_steps + 10))
-        if not due or steps < 3:
+        if not due or steps < 3 or self._plane_fit is not None:
             return
         now = time.perf_counter()
-        if snapshot.playing and snapshot.full_speed and now - self._plane_time < REFIT_SECONDS:
+        if snapshot.playing and snapshot.full_speed:
+            if now - self._plane_time >= REFIT_SECONDS:
+                self._plane_time = now
+                self._fit_plane_beside(snapshot)
             return
         self._plane_time = now
         self._ensure_plane(*path_points(snapshot))
         self._plane_steps = steps
         self._place_optima()
         self.fit_view()
+
+    def _fit_plane_beside(self, snapshot: Snapshot) -> None:
+        """Fit the plane and project the trail in the fitter thread (see above)."""
+        if self._fitter is None:
+            self._fitter = ThreadPoolExecutor(1, thread_name_prefix="maml-gui plane fit")
+        points, centre = path_points(snapshot)  # copies
+        history = snapshot.history
+        # rows the next steps never rewrite (a decimation does: then the result is dropped)
+        thetas = history.thetas[: max(len(history.thetas) - 1, 0)]
+        projection = self.projection
+        self._plane_fit = (snapshot, history.decimations, self._fitter.submit(
+            _fit_and_project, projection, points, centre, thetas))
+        self._plane_fit[2].add_done_callback(lambda _future: self._plane_fitted.emit())
+
+    @Slot()
+    def _on_plane_fitted(self) -> None:
+        if self._plane_fit is None:
+            return  # the run restarted or the canvas shut down meanwhile
+        snapshot, decimations, future = self._plane_fit
+        self._plane_fit = None
+        current = self._snapshot
+        if (future.cancelled() or future.exception() is not None or current is None
+                or current.run_id != snapshot.run_id or current.history is not snapshot.history
+                or snapshot.history.decimations != decimations
+                or self.plane_box.currentText() != "pca"):
+            return  # stale: the next due snapshot fits again
+        plane, trail_uv = future.result()
+        self.projection.use_plane(plane, snapshot, trail_uv)
+        self._plane_steps = snapshot.history.total_steps
+        self._place_optima()
+        self._drawn = None
+        self.fit_view()
+        self.show_snapshot(current)
 
     def _to_plane(self, points: np.ndarray) -> np.ndarray:
         return self.projection.to_plane(points)
@@ -543,6 +598,16 @@ class LandscapeCanvas(QWidget):
         self._shown.surface = surface
         self._render_surface()
         return surface
+
+    def full_surface(self) -> Surface | None:
+        """The current surface at its full grid (what exports write, never the coarse first
+        look): the one shown when it is complete, else computed now in this thread and shown.
+        None when nothing can be computed (an empty view)."""
+        if self.landscape_complete():
+            return self._shown.surface
+        if self._request() is None:
+            return None
+        return self.compute_landscape_now(FINE if self._plane is None else FINE_PLANE)
 
     @Slot(int, object)
     def _on_surface_ready(self, generation: int, surface: Surface) -> None:
@@ -658,6 +723,16 @@ class LandscapeCanvas(QWidget):
         if value is not None:
             text += f"   {surface_title(surface.name)} = {value:.5g}"
         self.readout.setText(text)
+
+
+def _fit_and_project(projection: Projection, points: np.ndarray, centre: np.ndarray,
+                     thetas: np.ndarray) -> tuple[Plane, np.ndarray]:
+    """The fitter thread's job: a plane for ``points`` through ``centre``, and the plane
+    coordinates of ``thetas`` (numpy's BLAS releases the GIL: the window keeps drawing)."""
+    plane = projection.fitted(points, centre)
+    trail = Projection(projection.family)
+    trail.plane = plane
+    return plane, trail.to_plane(thetas)
 
 
 def _bilinear(surface: Surface, x: float, y: float) -> float | None:

@@ -21,6 +21,7 @@ from maml_gui.core.landscape import LandscapeError
 from maml_gui.core.safe_read import parse_json
 from maml_gui.core.tasks import get_family
 from maml_gui.runtime.run_controller import FULL_SPEED, SPEEDS, RunController, Snapshot
+from maml_gui.runtime.throttle import Throttle
 from maml_gui.widgets.comparison_view import ComparisonView
 from maml_gui.widgets.export_actions import ExportActions
 from maml_gui.widgets.function_view import FunctionView
@@ -36,6 +37,9 @@ from maml_gui.widgets.trace_view import TraceView
 from maml_gui.widgets.window_fit import available_geometry, fit_to, fits
 
 DEFAULT_SPEED_INDEX = SPEEDS.index(4.0)
+#: At full speed the canvas draws every snapshot (~30 a second); the trace table, the loss
+#: curves, the function and method views and the status bar at most every this many ms.
+SIDE_VIEWS_MS = 200.0
 #: Keys of the window's shortcuts that a number field would swallow without using them.
 _SHORTCUT_KEYS = (Qt.Key.Key_R, Qt.Key.Key_Space)
 
@@ -150,6 +154,9 @@ class MainWindow(QMainWindow):
         self._build_view_menu()
         self._frames_per_step = frames_per_meta_step(config, self.order_box.currentData())
         self._cg_tab_wanted = False
+        self._latest: Snapshot | None = None
+        self._side_views = Throttle(self._refresh_side_views, self, min_ms=SIDE_VIEWS_MS,
+                                    max_ms=4 * SIDE_VIEWS_MS)
         self._connect()
         fit_to(self, available_geometry(self))
         # first launch: the canvas gets the room, the trace what its text needs
@@ -268,14 +275,30 @@ class MainWindow(QMainWindow):
         self.speed_slider.valueChanged.connect(self._on_speed_moved)
         self.order_box.currentIndexChanged.connect(self._on_order_chosen)
         self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.trace_dock.visibilityChanged.connect(self._on_trace_dock_shown)
         self.function_dock.visibilityChanged.connect(self._on_function_dock_shown)
         self.method_dock.visibilityChanged.connect(self._on_method_dock_shown)
 
     # --- controller → views -----------------------------------------------------------
     @Slot(object)
     def _on_snapshot(self, snapshot: Snapshot) -> None:
+        self._latest = snapshot
         self.canvas.show_snapshot(snapshot)
-        self.trace.show_snapshot(snapshot)
+        self._update_computing()
+        if snapshot.playing and snapshot.full_speed:
+            # the canvas gets every snapshot; tables, curves and the side views a few a
+            # second (the latest one when they run): together they cost more than the canvas
+            self._side_views.request()
+        else:  # animating, stepping or paused: every frame at once, the final one included
+            self._side_views.run()
+
+    @Slot()
+    def _refresh_side_views(self) -> None:
+        """The trace (table, loss curves), function and method views and the status bar, for
+        the latest snapshot; a view nobody can see waits until it is shown."""
+        snapshot = self._latest
+        if _seen(self.trace):
+            self.trace.show_snapshot(snapshot)
         if not self.function_view.visibleRegion().isEmpty():  # refits cost ms: only if seen
             self.function_view.show_snapshot(snapshot)
         if not self.method_view.visibleRegion().isEmpty():
@@ -283,7 +306,6 @@ class MainWindow(QMainWindow):
         if self._cg_tab_wanted and self.trace.tabs.isTabVisible(1):
             self._cg_tab_wanted = False  # an iMAML scenario opens on its CG residuals
             self.trace.tabs.setCurrentIndex(1)
-        self._update_computing()
         if self.comparison_visible():
             return  # the status bar counts the comparison's steps meanwhile
         record = snapshot.record
@@ -594,6 +616,11 @@ class MainWindow(QMainWindow):
         self.rate_label.setText("" if snapshot.playing else "paused")
 
     @Slot(bool)
+    def _on_trace_dock_shown(self, visible: bool) -> None:
+        if visible:
+            self.trace.show_snapshot(self.controller.snapshot())
+
+    @Slot(bool)
     def _on_function_dock_shown(self, visible: bool) -> None:
         if visible:
             self.function_view.show_snapshot(self.controller.snapshot())
@@ -705,10 +732,16 @@ class MainWindow(QMainWindow):
         QApplication.instance().removeEventFilter(self)
         self.save_settings()
         self.controller.shutdown()
+        self._side_views.stop()
         self.canvas.shutdown()
         self.comparison.shutdown()
         self.function_view.shutdown()
         super().closeEvent(event)
+
+
+def _seen(widget: QWidget) -> bool:
+    """On screen (not in a hidden dock or tab), or in a window never shown (scripts, tests)."""
+    return not widget.window().isVisible() or not widget.visibleRegion().isEmpty()
 
 
 def last_session_config(settings: QSettings) -> Config | None:

@@ -28,7 +28,7 @@ from maml_gui.core.algorithms.itaml_stream import (
     class_ranks, classes_per_task, draw_minibatch, infer, interpolation_weight, memory_counts,
     memory_mask, sample_classes, session_mask, session_of, task_scores, task_subset,
 )
-from maml_gui.core.config import Config, ConfigError
+from maml_gui.core.config import Config
 from maml_gui.core.tasks import SUPPORT, TaskBatch, TaskFamily
 
 #: the meta-learning rules; the other variants are baselines (μ = 1, one joint path)
@@ -88,16 +88,6 @@ class ITAML(Algorithm):
         self._ranks: np.ndarray | None = None
         self._classes: np.ndarray | None = None
         self._inference: dict[str, np.ndarray] | None = None
-
-    @classmethod
-    def check_config(cls, config: Config, family: TaskFamily) -> None:
-        if family.pool_size() is None:
-            raise ConfigError("algorithm", "itaml",
-                              "iTAML needs a fixed stream of tasks: set task.fixed_tasks = true")
-        if config.meta_batch is not None:
-            raise ConfigError("meta_batch", config.meta_batch,
-                              "iTAML draws its own minibatches from the stream (itaml_batch): "
-                              "set meta_batch to null")
 
     # --- the stream ---------------------------------------------------------------------
     def _stream(self, pool: TaskBatch) -> tuple[np.ndarray, np.ndarray]:
