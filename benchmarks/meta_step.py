@@ -6,10 +6,11 @@ the reference, written here, loops over tasks in Python the way most tutorials d
 (``F.linear`` per layer, one task at a time, one backward per task for MAML).
 torchopt is timed too where importable.
 
-A second table (MAML, k = 1 and 5) interleaves, round by round, the per-task loop,
-learn2learn's idiom written out (clone, ``adapt`` by ``autograd.grad(create_graph=True)``,
+A second table (MAML and FOMAML, k = 1 and 5) interleaves, round by round, the per-task
+loop, learn2learn's idiom written out (clone, ``adapt`` by ``autograd.grad(create_graph=True)``,
 ``nn.Module`` forward), the ``torch.func`` reference (``vmap`` over tasks of a ``grad``
-inner loop, one ``backward``), the engine with autograd's inner gradient, and the engine.
+inner loop, one ``backward``), the engine with autograd's inner gradient, and the engine,
+with the machine's load average and the engine/vmap ratio in thread CPU time too.
 A third times the article's further-reading methods (TreeMAML, B-SMALL, MetaNAS) on the
 same workload against MAML (and Reptile, MetaNAS's meta-learner), in the same run.
 
@@ -21,6 +22,7 @@ same workload against MAML (and Reptile, MetaNAS's meta-learner), in the same ru
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -176,11 +178,11 @@ def torchopt_maml_step(k: int):
 
 # --- MAML references: learn2learn's idiom and torch.func --------------------------------------
 
-def learn2learn_idiom_step(k: int):
+def learn2learn_idiom_step(k: int, first_order: bool = False):
     """learn2learn's MAML recipe, written out (it does not build on Python 3.11).
 
     ``learner = maml.clone()`` (every parameter ``p.clone()``, so the graph reaches θ),
-    ``learner.adapt(loss)`` k times (``autograd.grad(..., create_graph=True)`` and
+    ``learner.adapt(loss)`` k times (``autograd.grad(..., create_graph=not first_order)`` and
     ``p - lr * g``), the query loss's ``backward()`` per task, one optimizer step.
     The module is an ``nn.Sequential`` run with the adapted tensors by ``functional_call``.
     """
@@ -196,7 +198,7 @@ def learn2learn_idiom_step(k: int):
             fast = [p.clone() for p in net.parameters()]
             for _ in range(k):
                 loss = F.mse_loss(functional_call(net, dict(zip(names, fast)), (xs[t],)), ys[t])
-                grads = torch.autograd.grad(loss, fast, create_graph=True)
+                grads = torch.autograd.grad(loss, fast, create_graph=not first_order)
                 fast = [p - INNER_LR * g for p, g in zip(fast, grads)]
             query = F.mse_loss(functional_call(net, dict(zip(names, fast)), (xq[t],)), yq[t])
             (query / TASKS).backward()
@@ -205,12 +207,14 @@ def learn2learn_idiom_step(k: int):
     return step
 
 
-def vmap_maml_step(k: int):
+def vmap_maml_step(k: int, first_order: bool = False):
     """The ``torch.func`` reference: ``vmap`` over tasks of a ``grad`` inner loop.
 
     Each task's k inner steps are ``torch.func.grad`` of its support loss; ``vmap`` runs all
     tasks as one batch; the outer gradient is one ordinary ``backward()`` of the mean query
-    loss through the vmapped, still differentiable, inner loops.
+    loss through the vmapped, still differentiable, inner loops. First-order (FOMAML): the
+    inner loops run on θ detached and the query gradients at φᵏ, ``vmap(grad(...))``, are
+    averaged into θ's gradient.
     """
     from torch.func import grad, vmap
 
@@ -230,19 +234,35 @@ def vmap_maml_step(k: int):
 
     batched = vmap(adapted_query_loss, in_dims=(None, 0, 0, 0, 0))
 
+    def adapted(theta, xs, ys):
+        fast = theta
+        for _ in range(k):
+            grads = grad(task_loss)(fast, xs, ys)
+            fast = [p - INNER_LR * g for p, g in zip(fast, grads)]
+        return fast
+
+    adapt_all = vmap(adapted, in_dims=(None, 0, 0))
+    query_grads = vmap(grad(task_loss), in_dims=(0, 0, 0))
+
     def step():
         xs, ys, xq, yq = _sample(generator)
         outer.zero_grad()
-        batched(params, xs, ys, xq, yq).mean().backward()
+        if first_order:
+            with torch.no_grad():
+                fast = adapt_all([p.detach() for p in params], xs, ys)
+            for p, g in zip(params, query_grads(fast, xq, yq)):
+                p.grad = g.mean(0)
+        else:
+            batched(params, xs, ys, xq, yq).mean().backward()
         outer.step()
 
     return step
 
 
-def engine_autograd_step(k: int):
+def engine_autograd_step(k: int, algorithm: str = "maml"):
     """The engine with autograd's double backward for the inner gradient (as before the MLP's
-    hand-written gradient): the same batched inner loop, ``create_graph=True``."""
-    step = engine_step("maml", k)
+    hand-written gradient and step): the same batched inner loop, ``create_graph=True``."""
+    step = engine_step(algorithm, k)
     step.__self__.family.differentiable_grad = False
     return step
 
@@ -256,42 +276,62 @@ def _module() -> torch.nn.Sequential:
 
 
 def maml_reference_table(seconds: float, repeats: int, rounds: int) -> None:
-    """MAML at k = 1 and 5: the engine against every reference, interleaved in one run.
+    """MAML and FOMAML at k = 1 and 5: the engine against every reference, interleaved.
 
     Each round times every method once (in turn, so machine load hits them alike); the
-    table gives each method's median over rounds and the engine's ratio to each.
+    table gives each method's median over rounds (wall clock) and the engine's ratio to
+    each; the last column is engine/vmap from the thread's CPU time, which the other
+    processes on a loaded machine disturb less.
     """
     makers = {
-        "per-task loop": lambda k: loop_step("maml", k),
-        "l2l idiom": learn2learn_idiom_step,
-        "torch.func vmap": vmap_maml_step,
-        "engine, autograd": engine_autograd_step,
-        "engine": lambda k: engine_step("maml", k),
+        "per-task loop": lambda algorithm, k: loop_step(algorithm, k),
+        "l2l idiom": lambda algorithm, k: learn2learn_idiom_step(k, algorithm == "fomaml"),
+        "torch.func vmap": lambda algorithm, k: vmap_maml_step(k, algorithm == "fomaml"),
+        "engine, autograd": lambda algorithm, k: engine_autograd_step(k, algorithm),
+        "engine": engine_step,
     }
-    print(f"\nMAML against its references ({rounds} interleaved rounds, medians, steps/s)")
-    print(f"{'k':>3}" + "".join(f"{name:>17}" for name in makers)
-          + "".join(f"{'engine/' + name.split()[-1]:>18}" for name in list(makers)[:-1]))
-    for k in (1, 5):
-        steps = {name: make(k) for name, make in makers.items()}
-        rates: dict[str, list[float]] = {name: [] for name in makers}
-        for _ in range(rounds):
-            for name, step in steps.items():
-                rates[name].append(steps_per_second(step, seconds, repeats))
-        median = {name: statistics.median(values) for name, values in rates.items()}
-        engine = median["engine"]
-        print(f"{k:>3}" + "".join(f"{median[name]:>17.1f}" for name in makers)
-              + "".join(f"{engine / median[name]:>17.2f}×" for name in list(makers)[:-1]))
+    print(f"\nMAML and FOMAML against their references ({rounds} interleaved rounds, medians, "
+          f"steps/s; load average {_load()})")
+    print(f"{'':<7}{'k':>3}" + "".join(f"{name:>17}" for name in makers)
+          + "".join(f"{'engine/' + name.split()[-1]:>18}" for name in list(makers)[:-1])
+          + f"{'engine/vmap CPU':>17}")
+    for algorithm in ("maml", "fomaml"):
+        for k in (1, 5):
+            steps = {name: make(algorithm, k) for name, make in makers.items()}
+            rates: dict[str, list[float]] = {name: [] for name in makers}
+            cpu: dict[str, list[float]] = {name: [] for name in makers}
+            for _ in range(rounds):
+                for name, step in steps.items():
+                    wall, thread = steps_per_second(step, seconds, repeats, cpu=True)
+                    rates[name].append(wall)
+                    cpu[name].append(thread)
+            median = {name: statistics.median(values) for name, values in rates.items()}
+            engine = median["engine"]
+            cpu_ratio = statistics.median(cpu["engine"]) / statistics.median(cpu["torch.func vmap"])
+            print(f"{algorithm:<7}{k:>3}" + "".join(f"{median[name]:>17.1f}" for name in makers)
+                  + "".join(f"{engine / median[name]:>17.2f}×" for name in list(makers)[:-1])
+                  + f"{cpu_ratio:>16.2f}×")
+    print(f"load average after: {_load()}")
 
 
-def steps_per_second(step, seconds: float, repeats: int) -> float:
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def steps_per_second(step, seconds: float, repeats: int, cpu: bool = False):
+    """Median steps/s over ``repeats`` slices of ``seconds / repeats``; with ``cpu``, also the
+    median steps per second of this thread's CPU time."""
     step()  # warm-up (allocations, autograd graph caches)
-    rates = []
+    rates, cpu_rates = [], []
     for _ in range(repeats):
-        count, started = 0, time.perf_counter()
+        count, started, thread = 0, time.perf_counter(), time.thread_time()
         while time.perf_counter() - started < seconds / repeats:
             step()
             count += 1
         rates.append(count / (time.perf_counter() - started))
+        cpu_rates.append(count / max(time.thread_time() - thread, 1e-9))
+    if cpu:
+        return statistics.median(rates), statistics.median(cpu_rates)
     return statistics.median(rates)
 
 

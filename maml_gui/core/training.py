@@ -22,6 +22,7 @@ from maml_gui.core.algorithms import ALGORITHMS, make_algorithm, make_model
 from maml_gui.core.config import HOT_FIELDS, Config, ConfigError
 from maml_gui.core.device import check_second_order, resolve_device
 from maml_gui.core.divergence import any_bad, diagnose
+from maml_gui.core.memory import keep_freed_memory
 from maml_gui.core.optimizers import SGD, Adam, make_outer_optimizer
 from maml_gui.core.tasks import TaskBatch, make_family
 from maml_gui.core.trace import StepRecord, make_record
@@ -52,6 +53,7 @@ class MetaTrainer:
 
     def __init__(self, config: Config, *, theta0: torch.Tensor | np.ndarray | None = None,
                  compare_to_maml: bool = False):
+        keep_freed_memory()  # each step's ~1 MiB buffers: reused, not faulted in anew
         self.config = config
         self.family = make_model(config)  # the family, with the algorithm's parameter blocks
         self.device = resolve_device(config.device)

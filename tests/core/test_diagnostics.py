@@ -203,3 +203,18 @@ def test_high_outer_lr_on_a_plain_bowl_blames_the_outer_update():
     last = list(train(config, 10_000))[-1]
     assert last.diverged and last.reason.startswith("outer update diverged")
     assert "outer learning rate β = 30 is too high" in last.reason
+
+
+@pytest.mark.parametrize("value, expected", [
+    (1.0, False), (-1e30, False), (1e30, False), (np.nan, True), (np.inf, True),
+    (-np.inf, True), (1.5e30, True), (-1.5e30, True),
+])
+def test_any_bad_sees_one_bad_value_among_many_as_bad_does(value, expected):
+    from maml_gui.core.divergence import any_bad, bad
+
+    for dtype in (np.float32, np.float64):
+        array = np.linspace(-3, 3, 25 * 6 * 7).reshape(25, 6, 7).astype(dtype)
+        array[17, 4, 2] = value
+        assert any_bad(None, np.zeros(0), array) is expected
+        assert bool(bad(array).any()) is expected
+    assert not any_bad(np.ones(3), None, np.zeros((2, 0)))

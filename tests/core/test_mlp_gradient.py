@@ -72,3 +72,46 @@ def test_subclasses_with_their_own_model_keep_autograds_gradient():
         assert not model.differentiable_grad
         assert model.loss_and_grad(torch.zeros(batch.n, model.param_dim, dtype=torch.float64),
                                    batch) is None
+
+
+@pytest.mark.parametrize("hidden", [[8, 8], [1, 5], [6]])
+def test_gradient_step_node_differentiates_as_the_op_by_op_step(hidden):
+    """The step's one node and its hand-written backward (u ↦ u − αHu) against autograd
+    through the same step recorded op by op (the hand-written gradient, θ − α∇L), float64."""
+    _, family, batch, theta = _setup(hidden)
+    theta = (0.5 * theta).requires_grad_(True)
+    loss, grad, stepped = family.gradient_step(theta, batch, 0.3, SUPPORT)
+    reference_loss, reference_grad = family.loss_and_grad(theta, batch, SUPPORT)
+    reference = theta - 0.3 * reference_grad
+    torch.testing.assert_close(loss, reference_loss, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(grad, reference_grad.detach(), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(stepped, reference.detach(), rtol=1e-12, atol=1e-14)
+    assert not grad.requires_grad and stepped.requires_grad
+    cotangent = torch.randn(theta.shape, generator=torch.Generator().manual_seed(5),
+                            dtype=theta.dtype)
+    (mine,) = torch.autograd.grad(stepped, theta, grad_outputs=cotangent)
+    (theirs,) = torch.autograd.grad(reference, theta, grad_outputs=cotangent)
+    torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-12)
+    assert float((mine - cotangent).abs().max()) > 1e-3  # the Hessian term is there
+
+
+def test_gradient_step_passes_gradcheck():
+    """The step's vector-Jacobian product against finite differences (ReLU kinks aside)."""
+    _, family, batch, theta = _setup([5, 4], n_tasks=2)
+    theta = (0.5 * theta).requires_grad_(True)
+
+    def stepped(theta):
+        return family.gradient_step(theta, batch, 0.3, SUPPORT)[-1]
+
+    assert torch.autograd.gradcheck(stepped, (theta,), eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_gradient_step_refuses_a_backward_after_theta_changed_in_place():
+    _, family, batch, theta = _setup([5, 4], n_tasks=2)
+    leaf = theta.clone().requires_grad_(True)
+    rows = leaf * 1.0
+    _, _, stepped = family.gradient_step(rows, batch, 0.3, SUPPORT)
+    with torch.no_grad():
+        rows.add_(1.0)
+    with pytest.raises(RuntimeError, match="inplace"):
+        stepped.sum().backward()

@@ -154,8 +154,8 @@ class TaskFamily:
         """Loss of every task at ``theta`` (shape ``(..., n, P)``), shape ``(..., n)``."""
         raise NotImplementedError
 
-    #: ``views_loss_and_grad`` (and ``loss_and_grad``) are built from differentiable ops, so
-    #: the engine's inner loop uses them, MAML's second-order graph included, not autograd's
+    #: ``gradient_step`` (and ``loss_and_grad``) are differentiable, so the engine's inner
+    #: loop uses them, MAML's second-order graph included, not autograd's double backward
     differentiable_grad: ClassVar[bool] = False
 
     def parameter_views(self, theta: torch.Tensor) -> list[torch.Tensor]:
@@ -163,10 +163,10 @@ class TaskFamily:
         ``differentiable_grad``)."""
         raise NotImplementedError
 
-    def views_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
-                             split: str = SUPPORT) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Every task's loss (detached) and its gradient block by block, differentiable
-        (families with ``differentiable_grad``)."""
+    def gradient_step(self, theta: torch.Tensor, batch: TaskBatch, lr: float,
+                      split: str = SUPPORT) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every task's loss and gradient (both detached) at rows ``theta`` ``(n, P)``, and
+        the step θ − lr·∇L(θ), differentiable (families with ``differentiable_grad``)."""
         raise NotImplementedError
 
     def loss_and_grad(

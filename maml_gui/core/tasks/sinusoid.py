@@ -13,6 +13,7 @@ from maml_gui.core.fields import ConfigError, Field
 from maml_gui.core.tasks.base import (
     SUPPORT, TaskBatch, TaskFamily, n_tasks_field, split_tensors, uniform,
 )
+from maml_gui.core.tasks.mlp_step import GradientStep, backpropagate, layer_outputs
 
 if TYPE_CHECKING:  # config imports the families: at run time they need only its fields
     from maml_gui.core.config import Config
@@ -141,12 +142,6 @@ class SinusoidFamily(TaskFamily):
         shapes = [(batch, *shape) if name[0] == "W" else (batch, 1, *shape) for name, shape in mlp]
         return [piece.view(shape) for piece, shape in zip(pieces, shapes)]
 
-    def views_loss_and_grad(self, blocks: list[torch.Tensor], batch: TaskBatch,
-                             split: str = SUPPORT) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Every task's MSE (detached) and its gradient, view by view (:meth:`parameter_views`)."""
-        x, y = split_tensors(batch, split)
-        return self._block_loss_and_grad(blocks, x.unsqueeze(-1), y.unsqueeze(-1))
-
     def _fold(self, theta: torch.Tensor, x: torch.Tensor
               ) -> tuple[torch.Size, torch.Tensor, torch.Tensor]:
         """Leading shape, θ as rows ``(B, P)`` and x as ``(B, M, 1)``, broadcast together."""
@@ -159,44 +154,27 @@ class SinusoidFamily(TaskFamily):
         return lead, theta, x.expand(*lead, x.shape[-1]).reshape(lead.numel(), x.shape[-1], 1)
 
     def _activations(self, blocks: list[torch.Tensor], hidden: torch.Tensor) -> list[torch.Tensor]:
-        """Every layer's output ``(B, M, width)``: the input first, then after each ReLU, and
-        the last layer's output (no ReLU) last."""
-        layers = len(blocks) // 2
-        activations = [hidden]
-        for i in range(layers):
-            weight, bias = blocks[2 * i], blocks[2 * i + 1]
-            if weight.shape[-1] == 1:  # an outer product: one broadcast multiply-add, not a bmm
-                hidden = torch.addcmul(bias, hidden, weight.transpose(1, 2))
-            else:
-                hidden = torch.baddbmm(bias, hidden, weight.transpose(1, 2))
-            if i < layers - 1:
-                hidden = torch.relu(hidden)
-            activations.append(hidden)
-        return activations
+        """Every layer's output ``(B, M, width)`` (:func:`mlp_step.layer_outputs`)."""
+        return layer_outputs(blocks, hidden)
 
     def _block_loss_and_grad(self, blocks: list[torch.Tensor], inputs: torch.Tensor,
                              targets: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """MSE and its gradient by hand-written backpropagation.
+        """MSE and its gradient by hand-written backpropagation (:func:`mlp_step.backpropagate`).
 
-        Built from ordinary differentiable ops, so MAML differentiates through it once:
+        Built from ordinary differentiable ops, so MAML could differentiate through it once:
         autograd's double backward of the MLP records several times as many nodes (views,
-        transposes, backward-of-backward) for the same Hessian-vector products. ReLU's
-        mask is a constant, as it is in autograd (its second derivative is 0 a.e.).
+        transposes, backward-of-backward) for the same Hessian-vector products.
         """
-        activations = self._activations(blocks, inputs)
-        points = inputs.shape[1]
-        residual = activations[-1] - targets
-        loss = residual.detach().square().mean((-2, -1))  # a value: nothing differentiates it
-        delta = residual * (2.0 / points)  # ∂loss/∂output, (B, M, 1)
-        grads: list[torch.Tensor] = [delta] * len(blocks)
-        for i in range(len(blocks) // 2 - 1, -1, -1):
-            layer_input = activations[i]
-            grads[2 * i] = torch.bmm(delta.transpose(1, 2), layer_input)
-            grads[2 * i + 1] = delta.sum(1, keepdim=True)
-            if i > 0:  # through ReLU: autograd's own op, one node and no mask tensor
-                delta = torch.ops.aten.threshold_backward(
-                    torch.bmm(delta, blocks[2 * i]), layer_input, 0)
+        loss, grads, _ = backpropagate(blocks, self._activations(blocks, inputs), targets)
         return loss, grads
+
+    def gradient_step(self, theta: torch.Tensor, batch: TaskBatch, lr: float,
+                      split: str = SUPPORT) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every task's MSE and gradient (detached) at rows ``theta`` ``(n, P)`` and the step
+        θ − lr·∇L(θ), differentiable as one node (:class:`mlp_step.GradientStep`)."""
+        x, y = split_tensors(batch, split)
+        return GradientStep.apply(self.parameter_views, x.unsqueeze(-1), y.unsqueeze(-1), lr,
+                                  theta)
 
     def loss(self, theta: torch.Tensor, batch: TaskBatch, split: str = SUPPORT) -> torch.Tensor:
         x, y = split_tensors(batch, split)
