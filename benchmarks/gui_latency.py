@@ -141,7 +141,10 @@ def _start_comparison(window):
     view.start()
     view.rate_box.setCurrentIndex(view.rate_box.count() - 1)  # full speed
     view.play_button.click()
-    return view.overlay, lambda: view.controller.histories[0].total_steps
+    # the widget whose viewport paints the overlay: one GraphicsLayoutWidget for both layouts
+    # now, the overlay's own PlotWidget before the comparison became a plot item
+    plot = view.plots if hasattr(view, "plots") else view.overlay
+    return plot, lambda: view.controller.histories[0].total_steps
 
 
 def _speed_index(window, frames_per_second: float) -> int:
