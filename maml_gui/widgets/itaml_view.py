@@ -35,7 +35,9 @@ def exemplar_points(pool) -> np.ndarray | None:
     regression task's support point; None for families without samples."""
     if "x_support" not in pool.tensors:
         return None
-    x = pool["x_support"].detach().cpu().numpy()
+    # copies: the view keeps these arrays, and a tensor that went to a worker process lives
+    # in shared memory that a numpy view would outlive (PITFALLS.md)
+    x = pool["x_support"].detach().cpu().numpy().copy()
     if x.ndim == 3:
         return x
     return np.stack([x, pool["y_support"].detach().cpu().numpy()], axis=-1)
