@@ -116,19 +116,24 @@ def test_closed_form_on_random_quadratics(seed, schedule):
     np.testing.assert_allclose(result.aggregate.numpy(), expected.mean(0), rtol=0, atol=1e-10)
 
 
-def test_row_shortcut_is_wrong_when_tasks_pool_and_the_jacobian_is_right():
-    """The sum-of-rows trick keeps the aggregate but not gᵢ: TreeMAML must not use it."""
-    config, trainer, theta = _quadratic(algorithm="tree_maml", tree_clusters=NESTED)
+def _pooled_query_losses(config, trainer, theta):
+    """The NESTED tree's inner loop written out: (θ's task rows, each task's query loss)."""
     family, pool = trainer.family, trainer.pool
     rows = task_rows(theta, pool.n)
     phi = rows
     for j in range(config.inner_steps):
         (grad,) = torch.autograd.grad(family.loss(phi, pool).sum(), phi, create_graph=True)
         phi = phi - ALPHA * torch.as_tensor(pooling_matrix(np.asarray(NESTED[j]))) @ grad
-    losses = family.loss(phi, pool, QUERY)
+    return rows, family.loss(phi, pool, QUERY)
+
+
+def test_row_shortcut_is_wrong_when_tasks_pool_and_the_jacobian_is_right():
+    """The sum-of-rows trick keeps the aggregate but not gᵢ: TreeMAML must not use it."""
+    config, trainer, theta = _quadratic(algorithm="tree_maml", tree_clusters=NESTED)
+    rows, losses = _pooled_query_losses(config, trainer, theta)
     jacobian = task_meta_gradients(losses, rows, independent=False)  # keeps the graph
     shortcut = task_meta_gradients(losses, rows, independent=True)
-    _, expected = _closed_form(pool, theta, NESTED, ALPHA, config.inner_steps)
+    _, expected = _closed_form(trainer.pool, theta, NESTED, ALPHA, config.inner_steps)
     np.testing.assert_allclose(jacobian.numpy(), expected, atol=1e-10)
     assert np.abs(shortcut.numpy() - expected).max() > 1e-2
     np.testing.assert_allclose(shortcut.sum(0).numpy(), expected.sum(0), atol=1e-10)
@@ -289,13 +294,7 @@ def test_preset_shows_tree_maml_beating_maml_on_noisy_clusters():
 
 def test_grouped_jacobian_needs_only_the_largest_groups_passes_and_is_exact():
     config, trainer, theta = _quadratic(algorithm="tree_maml", tree_clusters=NESTED)
-    family, pool = trainer.family, trainer.pool
-    rows = task_rows(theta, pool.n)
-    phi = rows
-    for j in range(config.inner_steps):
-        (grad,) = torch.autograd.grad(family.loss(phi, pool).sum(), phi, create_graph=True)
-        phi = phi - ALPHA * torch.as_tensor(pooling_matrix(np.asarray(NESTED[j]))) @ grad
-    losses = family.loss(phi, pool, QUERY)
+    rows, losses = _pooled_query_losses(config, trainer, theta)
     full = task_meta_gradients(losses, rows, independent=False)
     grouped = task_meta_gradients(losses, rows, independent=False, groups=np.array(NESTED[0]))
     np.testing.assert_allclose(grouped.numpy(), full.numpy(), atol=1e-13)
