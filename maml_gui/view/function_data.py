@@ -20,7 +20,7 @@ from maml_gui.core.function_space import (
     true_values,
 )
 from maml_gui.core.landscape import landscape_tasks
-from maml_gui.core.tasks import TaskBatch, make_family
+from maml_gui.core.tasks import TaskBatch
 from maml_gui.core.training import initial_theta
 from maml_gui.view.state import FunctionState
 
@@ -70,7 +70,6 @@ class FunctionModel:
 
     def __init__(self, config: Config):
         self.config = config
-        self.family = make_family(config)
         self.tasks: TaskBatch | None = None
         self.task_index = 0
         self.grid = np.zeros(0)
@@ -92,10 +91,10 @@ class FunctionModel:
         """Use ``config``; True when its tasks differ from the previous ones (reloaded then,
         with the chosen task kept when it still exists)."""
         old, self.config = self.config, config
-        self.family = make_family(config)
         if self.learner is None or old != config:
             self.learner = learner_for(config)
             self.baseline_learner = learner_for(pretrain_config(config))
+        self.family = self.learner.family  # the model the config trains: make_family(config)
         if not self.family.has_data:
             self.tasks = None
             return True
