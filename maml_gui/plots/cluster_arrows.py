@@ -96,6 +96,7 @@ class ClusterArrows:
         self.steps: ClusterSteps | None = None
         self.n_tasks = 0
         self._visible = True
+        self.antialias = True  # the plot's screen setting (see LandscapePlot.set_antialias)
 
     def set_tasks(self, n: int) -> None:
         """``n`` tasks: their arrow sets are made when a TreeMAML record first comes (other
@@ -116,6 +117,12 @@ class ClusterArrows:
             self.pooled.append(pooled)
             self.own.append(own)
         self.set_visible(self._visible)
+        if not self.antialias:
+            for arrows in self.arrow_sets():
+                arrows.curve.opts["antialias"] = self.antialias
+
+    def arrow_sets(self) -> list[ArrowSet]:
+        return [*self.pooled, *self.own]
 
     def set_visible(self, visible: bool) -> None:
         self._visible = visible

@@ -30,7 +30,7 @@ from maml_gui.plots.task_paths import TaskPaths
 from maml_gui.view import LandscapeState
 from maml_gui.view.projection import Projection, colour_levels, display_values
 
-ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's length as a share of the view's diagonal
+ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's most length, as a share of the diagonal
 MAX_LEGEND_TASKS = 4  # more tasks get one legend line: a tall legend hides the paths
 MAX_SYMBOL_TASKS = 8
 OPTIMUM_SIZE = 20  # ★ in pixels: big enough to see and to match to its task's colour
@@ -107,6 +107,7 @@ class LandscapePlot:
         self.highlighted: int | None = None
         self.state = LandscapeState()
         self.n_tasks = 0
+        self.smooth = True
         self._legend_labels: dict[str, object] = {}
         self._legend_samples: list[pg.PlotDataItem] = []
 
@@ -186,6 +187,7 @@ class LandscapePlot:
             pen(self.theme.aggregate, 3.0), None, "−meta-gradient")
         self.highlight_task(self.highlighted if self.highlighted is not None
                             and self.highlighted < n else None)
+        self._apply_antialias()
         self.apply_state(self.state)
 
     def _legend_sample(self, line_pen, symbol, label, *, brush=None, size=10, symbol_pen=None):
@@ -231,6 +233,35 @@ class LandscapePlot:
                 state.selected_task is None or state.selected_task < self.n_tasks):
             self.highlight_task(state.selected_task)
 
+    def set_smooth(self, on: bool) -> bool:
+        """Draw the lines antialiased and θ's trail through every step (on), or not: while a
+        run plays at full speed smooth strokes cost most of a frame on one core (25 task
+        arrows 5 ms, the trail 3 ms), so the canvas turns this off then (lines drawn plain,
+        the trail through one point per pixel) and back on when the run pauses or animates.
+        Exports are smooth whatever this says (pyqtgraph's export options antialias).
+        Returns whether it changed (the trail then needs drawing again)."""
+        if on == self.smooth:
+            return False
+        self.smooth = on
+        self._apply_antialias()
+        return True
+
+    def _apply_antialias(self) -> None:
+        on = self.smooth
+        self.cluster_arrows.antialias = on
+        arrows = [*self.task_arrows, self.aggregate_arrow, *self.cluster_arrows.arrow_sets()]
+        curves = [self.contours, *(a.curve for a in arrows)]
+        for item in [self.trail, *self.paths]:
+            if isinstance(item, TaskPaths):
+                item.antialias = on
+                item.update()
+            else:  # a PlotDataItem hands its own option to its curve on every setData
+                item.opts["antialias"] = on
+                curves.append(item.curve)
+        for curve in curves:
+            curve.opts["antialias"] = on
+            curve.update()
+
     # --- drawing ----------------------------------------------------------------------
     def place_optima(self, projection: Projection) -> None:
         for marker in self.optima:
@@ -264,6 +295,8 @@ class LandscapePlot:
         trail_uv = projection.trail(snapshot)
         if not state.updated:
             trail_uv = trail_uv[:-1]
+        if not self.smooth:
+            trail_uv = trail_uv[pixel_steps(trail_uv, self.view.viewPixelSize())]
         self.trail.setData(trail_uv[:, 0], trail_uv[:, 1]) if len(trail_uv) else self.trail.setData([], [])
         self.set_theta(projection.to_plane(theta[None])[0])
         paths = record.paths
@@ -294,8 +327,7 @@ class LandscapePlot:
         longest = float(np.nanmax(lengths)) if np.any(np.isfinite(lengths)) else 0.0
         (x0, x1), (y0, y1) = self.view.viewRange()
         scale = ARROW_FRACTION * math.hypot(x1 - x0, y1 - y0) / longest if longest > 0 else 0.0
-        if not math.isfinite(scale):
-            scale = 0.0
+        scale = round_scale(scale) if math.isfinite(scale) else 0.0
         shown = np.flatnonzero(state.task_grads[: record.n_tasks]) if scale > 0 else []
         tips = base_uv + scale * (task_tips - base_uv)
         if self._many_paths is not None:
@@ -408,6 +440,38 @@ class LandscapePlot:
         place_legend(self.legend, self.view, self.drawn_points(), self.markers())
 
 
+def pixel_steps(points: np.ndarray, pixel_size: tuple[float, float]) -> np.ndarray:
+    """Which rows of a polyline ``points`` ``(N, 2)`` start a new screen pixel (``pixel_size``:
+    data units per pixel along x and y): the first and last rows, every non-finite row (it
+    breaks the line) and each row whose pixel differs from the row before. Drawn through
+    these rows only, the line is at most a pixel off, and a slow run's trail of thousands of
+    tiny steps costs what its length in pixels does."""
+    keep = np.ones(len(points), dtype=bool)
+    if len(points) > 2:
+        with np.errstate(invalid="ignore"):
+            cells = np.floor(points / np.maximum(np.asarray(pixel_size, float), 1e-300))
+        keep[1:-1] = np.any(cells[1:-1] != cells[:-2], axis=1) | \
+            ~np.all(np.isfinite(points[1:-1]), axis=1)
+    return keep
+
+
+def round_scale(scale: float) -> float:
+    """``scale`` rounded down to 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten.
+
+    The legend prints the arrows' scale: a round number reads better than ×0.5137, and it
+    stays the same from one step to the next, where the exact one changed the legend's text
+    (and so its layout) on every frame. The longest arrow is then 80–100 % of its share."""
+    if not scale > 0:
+        return 0.0
+    decade = 10.0 ** math.floor(math.log10(scale))
+    mantissa = scale / decade
+    # the tolerance keeps an exact 2.0 at 2 rather than rounding it down to 1.5
+    return decade * max(m for m in ROUND_MANTISSAS if m <= mantissa * (1 + 1e-12))
+
+
+ROUND_MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+
+
 def _sync_sample_symbol(item: pg.PlotDataItem) -> None:
     """The legend draws a PlotDataItem's symbol from its scatter's options, which pyqtgraph
     fills only once there is data: set them now, so a legend before training (or a sample
@@ -426,4 +490,4 @@ def _finite_or(point: np.ndarray, fallback: tuple[float, float]) -> tuple[float,
 
 
 __all__ = ["ARROW_FRACTION", "LandscapePlot", "MAX_LEGEND_TASKS", "MAX_SYMBOL_TASKS",
-           "surface_title"]
+           "pixel_steps", "round_scale", "surface_title"]

@@ -41,6 +41,7 @@ class TaskPaths(pg.GraphicsObject):
         self._shapes: list[QPolygonF | QPainterPath | None] = [None] * len(self._pens)
         self._bounds: tuple[float, float, float, float] | None = None
         self.task_index: int | None = None
+        self.antialias: bool | None = None  # None: pyqtgraph's configured default
 
     @property
     def n_tasks(self) -> int:
@@ -60,11 +61,17 @@ class TaskPaths(pg.GraphicsObject):
         lengths[:n] = counts
         self._starts = np.concatenate([[0], np.cumsum(lengths + 1)])  # +1: the NaN separator
         xy = np.full((int(self._starts[-1]), 2), np.nan)
-        for i in np.flatnonzero(lengths):
-            xy[self._starts[i]: self._starts[i] + lengths[i]] = points[i, : lengths[i]]
+        # the drawn points of every task at once: row j of task i sits at starts[i] + j
+        shown = np.arange(full)[None, :] < lengths[:n, None] if n else np.zeros((0, 0), bool)
+        xy[(self._starts[:n, None] + np.arange(full)[None, :])[shown]] = points[:n][shown]
         self._x, self._y = xy[:, 0], xy[:, 1]
-        self._shapes = [self._build_shapes(i) for i in range(self.n_tasks)]
         finite = np.isfinite(self._x) & np.isfinite(self._y)
+        # a task whose points include a non-finite one (besides its NaN separator)
+        broken = np.add.reduceat((~finite).astype(np.intp), self._starts[:-1]) > 1 \
+            if len(finite) else np.zeros(self.n_tasks, bool)
+        self._shapes = [None if lengths[i] == 0 else
+                        self._path(i) if broken[i] else self._polygon(i)
+                        for i in range(self.n_tasks)]
         self._bounds = None if not finite.any() else (
             float(self._x[finite].min()), float(self._x[finite].max()),
             float(self._y[finite].min()), float(self._y[finite].max()))
@@ -74,19 +81,19 @@ class TaskPaths(pg.GraphicsObject):
     def clear(self) -> None:
         self.set_paths(np.zeros((0, 0, 2)))
 
-    def _build_shapes(self, i: int) -> QPolygonF | QPainterPath | None:
-        """Task ``i``'s path: a polygon filled in place through numpy (9 µs of CPU for a
-        2-point path where a QPainterPath took 36, and every frame builds all of them), or,
-        where a non-finite point breaks it, the path a ``connect="finite"`` curve draws."""
+    def _polygon(self, i: int) -> QPolygonF:
+        """Task ``i``'s path as a polygon filled in place through numpy (9 µs of CPU for a
+        2-point path where a QPainterPath took 36, and every frame builds all of them)."""
         x, y = self.task_data(i)
-        if len(x) == 0:
-            return None
-        if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            return fn.arrayToQPath(x, y, connect="finite")
         polygon = fn.create_qpolygonf(len(x))
         points = fn.ndarray_from_qpolygonf(polygon)
         points[:, 0], points[:, 1] = x, y
         return polygon
+
+    def _path(self, i: int) -> QPainterPath:
+        """Task ``i``'s path where a non-finite point breaks it: what a ``connect="finite"``
+        curve draws."""
+        return fn.arrayToQPath(*self.task_data(i), connect="finite")
 
     def task_data(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Task ``i``'s drawn points ``(x, y)`` (views: do not modify)."""
@@ -135,9 +142,10 @@ class TaskPaths(pg.GraphicsObject):
 
     def paint(self, painter, *_args) -> None:
         export = self._exportOpts
+        on_screen = pg.getConfigOption("antialias") if self.antialias is None else self.antialias
         painter.setRenderHint(painter.RenderHint.Antialiasing,
                               export.get("antialias", True) if export is not False
-                              else bool(pg.getConfigOption("antialias")))
+                              else bool(on_screen))
         for shape, pen in zip(self._shapes, self._pens):
             if isinstance(shape, QPolygonF):
                 painter.setPen(pen)

@@ -70,8 +70,14 @@ class Projection:
             return points[:, :2]
         if len(points) == 0:
             return np.zeros((0, 2))
-        uv = self.plane.coordinates(np.nan_to_num(points, nan=0.0, posinf=0.0, neginf=0.0))
-        uv[~np.all(np.isfinite(points), axis=1)] = np.nan
+        # called several times a frame on 1,761-wide rows: a non-finite row is rare, so find
+        # the rows once and project only the finite ones (no cleaned copy of every row)
+        finite = np.isfinite(points).all(axis=1)
+        if finite.all():
+            return self.plane.coordinates(points)
+        uv = np.full((len(points), 2), np.nan)
+        if finite.any():
+            uv[finite] = self.plane.coordinates(points[finite])
         return uv
 
     def trail(self, snapshot) -> np.ndarray:

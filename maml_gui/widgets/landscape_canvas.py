@@ -317,6 +317,9 @@ class LandscapeCanvas(QWidget):
             self._show_theta0()
             return
         self._maybe_refit_plane(snapshot)
+        # smooth lines cost more than the rest of a frame: not while it trains at full speed
+        if self.drawing.set_smooth(not (snapshot.playing and snapshot.full_speed)):
+            self._drawn = None  # the trail through every step again, e.g. on pausing
         drawn = (snapshot.run_id, record.step, snapshot.frame_index, id(self._plane),
                  snapshot.history.total_steps)
         if drawn == self._drawn:
@@ -412,6 +415,7 @@ class LandscapeCanvas(QWidget):
         self.drawing.place_optima(self.projection)
 
     def _show_theta0(self) -> None:
+        self.drawing.set_smooth(True)
         self.drawing.show_theta0(self._theta0, self.projection)
         self._set_dependencies(self._theta0, None)
         self.status.setText("")
