@@ -11,9 +11,10 @@ Surfaces (``name``):
 
 Every grid point and every task is evaluated at once (grid points × tasks × data in one
 tensor), chunk by chunk so memory stays bounded; a ``cancelled`` callback is asked between
-chunks, so a live request that a newer one superseded stops early. The MLP's meta surface
-goes through :mod:`maml_gui.core.landscape_mlp` (low-rank inner steps, no parameter copies). For 2-parameter families the plane is
-the parameter space itself; larger models are seen through a :class:`Plane`.
+chunks, so a live request that a newer one superseded stops early. The MLP's meta, mean and
+task surfaces go through :mod:`maml_gui.core.landscape_mlp` (low-rank inner steps, no
+parameter copies). For 2-parameter families the plane is the parameter space itself;
+larger models are seen through a :class:`Plane`.
 """
 
 from __future__ import annotations
