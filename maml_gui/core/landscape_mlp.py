@@ -226,7 +226,6 @@ def _mlp_losses(family: SinusoidFamily, points: torch.Tensor, tasks: TaskBatch, 
             update(("b", i), torch.sum(delta, 2, keepdim=True,
                                        out=gradient(("b", i), (count, n, 1, delta.shape[-1]))))
             delta = _threshold(back, h)
-        # the first layer: Σₘ (xₘ, 1) δₘ, a (2 × m)(m × width) product per task
         # the first layer: Σₘ xₘ δₘ, a (1 × m)(m × width) product per task (two rows, x and
         # ones, in one product ran slower than this and a sum), and Σₘ δₘ
         width = delta.shape[-1]
