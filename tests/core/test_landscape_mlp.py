@@ -79,6 +79,17 @@ def test_mlp_with_one_hidden_layer_and_tr_maml_weights():
     assert fast.z[1, 4] == pytest.approx(float(losses.numpy() @ weights), rel=1e-10)
 
 
+@pytest.mark.parametrize("hidden, k, k_shot", [((8, 8, 8), 1, 5), ((12, 6, 9), 3, 2)])
+def test_deeper_mlps_equal_the_generic_path(hidden, k, k_shot):
+    """Two matrices between the 1-wide layers, each with its own factored or dense change."""
+    config, tasks, plane = _mlp("imaml", k, k_shot, hidden=hidden)
+    evaluator = LandscapeEvaluator(config, tasks, dtype=torch.float64)
+    fast = evaluator.grid("meta", (-1, 1), (-1, 1), 6, plane=plane, chunk=7)
+    generic = evaluator.grid("meta", (-1, 1), (-1, 1), 6, plane=plane, fast=False)
+    np.testing.assert_allclose(fast.z, generic.z, rtol=1e-12, atol=0)
+    assert np.ptp(fast.z) > 0.1 * np.abs(fast.z).max()
+
+
 @pytest.mark.parametrize("name", ["mean", "task:2"])
 def test_mlp_plane_mean_and_task_surfaces_equal_the_loss_point_by_point(name):
     config, tasks, plane = _mlp("maml", 1, 10)
