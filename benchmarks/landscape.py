@@ -9,7 +9,8 @@ Workloads (one torch thread):
 - the sinusoid MLP 1-40-40-1 on a random plane, 10 tasks, K = 10, k = 1, float32 (what the
   canvas computes live): the coarse 16² and the full 64² surface against today's path (the
   generic inner loop, ``fast=False``), wall-clock and CPU time, with ratios measured in this
-  run; and the time from a request to each surface through the landscape serve loop.
+  run; the time from a request to each surface through the landscape serve loop; and the
+  ``mean`` 64² surface (no adaptation) against today's path.
 
     python benchmarks/landscape.py [--repeats 9] [--mlp-only]
 """
@@ -178,7 +179,11 @@ def mlp_section(repeats: int) -> None:
           f"{1e3 * coarse:.0f} ms, → full {PLANE_GRID}² {1e3 * full:.0f} ms; today's path: "
           f"{PLANE_GRID}² in {1e3 * rows[PLANE_GRID][0][0]:.0f} ms")
     mean = timed(lambda: mlp.grid("mean", (-1, 1), (-1, 1), 64, plane=plane), repeats)[0]
-    print(f"per-point loop* 64² meta: {mlp_per_point * 64**2:.2f} s; `mean` 64²: {mean:.2f} s")
+    u, v = np.meshgrid(np.linspace(-1.0, 1.0, 64), np.linspace(-1.0, 1.0, 64))
+    mean_today = timed(lambda: mlp.values("mean", plane.points(u.ravel(), v.ravel()), fast=False),
+                       repeats)[0]
+    print(f"per-point loop* 64² meta: {mlp_per_point * 64**2:.2f} s; `mean` 64²: "
+          f"{1e3 * mean:.0f} ms (today's path {1e3 * mean_today:.0f} ms)")
     print(f"* timed on {len(sample)} plane points and scaled; load average after: "
           f"{os.getloadavg()[0]:.1f}")
 

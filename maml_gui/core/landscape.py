@@ -11,9 +11,10 @@ Surfaces (``name``):
 
 Every grid point and every task is evaluated at once (grid points × tasks × data in one
 tensor), chunk by chunk so memory stays bounded; a ``cancelled`` callback is asked between
-chunks, so a live request that a newer one superseded stops early. The MLP's meta surface
-goes through :mod:`maml_gui.core.landscape_mlp` (low-rank inner steps, no parameter copies). For 2-parameter families the plane is
-the parameter space itself; larger models are seen through a :class:`Plane`.
+chunks, so a live request that a newer one superseded stops early. The MLP's meta, mean and
+task surfaces go through :mod:`maml_gui.core.landscape_mlp` (low-rank inner steps, no
+parameter copies). For 2-parameter families the plane is the parameter space itself;
+larger models are seen through a :class:`Plane`.
 """
 
 from __future__ import annotations
@@ -311,6 +312,8 @@ class LandscapeEvaluator:
             if anchor is None:
                 raise LandscapeError("the imaml:I surface needs the current θ as its anchor")
             anchor = torch.tensor(np.asarray(anchor), dtype=self.dtype, device=self.device)
+        if kind in ("mean", "task") and fast and landscape_mlp.supports(self.family):
+            return self._mlp_plain(kind, index, points, chunk, cancelled)
         if kind == "meta" and fast:
             fused = self._fused_meta(_pad(points), chunk, cancelled)
             if fused is not None:
@@ -384,6 +387,17 @@ class LandscapeEvaluator:
                 _round_up(chunk or self.fused_chunk(points.shape[0]), QUANTUM))
         return None if losses is None else self._aggregate(losses)
 
+    def _mlp_plain(self, kind: str, index: int | None, points: torch.Tensor, chunk: int | None,
+                   cancelled: Callable[[], bool] | None) -> np.ndarray:
+        """The MLP's ``mean`` or ``task:i`` surface: its query losses with no inner step,
+        through the same batched forward as the meta surface (the generic path copied θ once
+        per task)."""
+        tasks = self.tasks if kind == "mean" else self.tasks.select([index])
+        losses = landscape_mlp.adapted_query_losses(
+            self.family, _pad(points), tasks, 0.0, 0, None,
+            chunk or landscape_mlp.chunk_size(tasks, self.family), cancelled)
+        return losses[:points.shape[0]].mean(-1).cpu().numpy().astype(np.float64)
+
     def fused_chunk(self, count: int) -> int:
         per_point = self.tasks.n * max(self.family.work_per_task(self.tasks), 1)
         return int(max(1, min(count, FUSED_CHUNK_ELEMENTS // per_point)))
@@ -436,10 +450,13 @@ class LandscapeEvaluator:
                                      "parameters: choose a plane (pca, random or axes)")
             points = np.stack([u.ravel(), v.ravel()], axis=-1)
         else:  # θ(u, v) = centre + u·d₁ + v·d₂ in torch: in numpy float64 it cost a
-            # sixth of the MLP's 64² surface
-            uv = torch.as_tensor(np.stack([u.ravel(), v.ravel()], axis=-1), dtype=self.dtype)
-            points = torch.addmm(torch.as_tensor(plane.centre, dtype=self.dtype), uv,
-                                 torch.as_tensor(plane.directions, dtype=self.dtype))
+            # sixth of the MLP's 64² surface, and as one addmm (two-term products) a twentieth
+            centre, directions = (torch.as_tensor(a, dtype=self.dtype)
+                                  for a in (plane.centre, plane.directions))
+            u_column, v_column = (torch.as_tensor(a.reshape(-1, 1), dtype=self.dtype)
+                                  for a in (u, v))
+            points = torch.addcmul(centre, u_column, directions[0]).addcmul_(v_column,
+                                                                             directions[1])
         z = self.values(name, points, anchor=anchor, chunk=chunk, cancelled=cancelled,
                         fast=fast).reshape(resolution, resolution)
         return Surface(x, y, z, name, self.label(name), plane)

@@ -13,7 +13,18 @@ facts of gradient descent on an MLP make most of that unnecessary:
 
 Each layer keeps its change as factors while that is cheaper and as a dense matrix after,
 so any k is exact (the same arithmetic as the engine, up to rounding), and k = 1 — the
-common live case — never builds a per-task weight matrix at all.
+common live case — never builds a per-task weight matrix at all. With ``steps = 0`` the same
+forward gives the ``mean`` and ``task:i`` surfaces.
+
+Where the time goes (one 64² surface, k = 1, float32, one thread, profiled): the three
+10·K×40×40 products per grid point (support forward, backward, query forward) are about
+two fifths, the low-rank correction of the query forward (two products per task of
+K×40×K and K×K×40) a quarter, and some twenty passes over the activations the rest. What
+was cut: a fresh multi-megabyte tensor per operation (the allocator hands such blocks back
+to the system, so each cost page faults: now one buffer per role, reused from block to
+block), products with one output column (``(M × w)(w × 1)`` per task runs several times
+slower in MKL than ``(1 × w)(w × M)``, so the 1-wide layers use the latter), copies of the
+weight matrices (the products read them in place from the points), and a final small block.
 """
 
 from __future__ import annotations
@@ -37,16 +48,42 @@ def supports(family: TaskFamily) -> bool:
         len(family.layout()) == len(SinusoidFamily.layout(family))
 
 
+class _Workspace:
+    """Buffers reused from block to block of one surface: a fresh multi-megabyte tensor per
+    operation cost as much as the operation itself (the allocator hands the pages back to
+    the system and faults them in again), and most of the work is a few such passes."""
+
+    def __init__(self, dtype: torch.dtype, device: torch.device):
+        self.dtype, self.device = dtype, device
+        self._buffers: dict[tuple, torch.Tensor] = {}
+
+    def get(self, key: tuple, shape: tuple[int, ...]) -> torch.Tensor:
+        """A buffer of ``shape`` (contents undefined), the same memory for the same ``key``
+        as long as the trailing dimensions stay and the first one does not grow."""
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.shape[1:] != shape[1:] or buffer.shape[0] < shape[0]:
+            buffer = self._buffers[key] = torch.empty(shape, dtype=self.dtype,
+                                                      device=self.device)
+        return buffer[:shape[0]]
+
+
 class _MatrixChange:
     """A hidden-to-hidden weight matrix's change φ − θ for every (grid point, task): as
     factors while that is cheaper, then dense. Rows ``B = C·n`` (grid points × tasks)."""
 
-    def __init__(self, out: int, inp: int):
+    def __init__(self, out: int, inp: int, dense: Callable[[tuple[int, ...]], torch.Tensor]):
         self.out, self.inp = out, inp
+        self._dense_buffer = dense
         self.left: torch.Tensor | None = None  # (B, r, out)
         self.right: torch.Tensor | None = None  # (B, r, in)
         self.dense: torch.Tensor | None = None  # (B, out, in)
         self.scale = 1.0  # ΔW = scale·leftᵀ right
+
+    @property
+    def factored(self) -> bool:
+        """True while the change is kept as factors, which refer to the buffers of the
+        steps that made them (so each such step needs buffers of its own)."""
+        return self.dense is None
 
     def add_forward(self, z: torch.Tensor, h: torch.Tensor) -> None:
         """``z += h ΔWᵀ`` in place, rows ``h`` ``(B, M, in)``, ``z`` ``(B, M, out)``."""
@@ -76,96 +113,134 @@ class _MatrixChange:
                 self.scale = 1.0
             return
         if self.dense is None:
-            self.dense = (delta.new_zeros(delta.shape[0], self.out, self.inp)
-                          if self.left is None else
-                          torch.bmm(self.left.transpose(1, 2), self.right).mul_(self.scale))
+            self.dense = self._dense_buffer((delta.shape[0], self.out, self.inp))
+            if self.left is None:
+                self.dense.zero_()
+            else:
+                torch.bmm(self.left.transpose(1, 2), self.right, out=self.dense)
+                self.dense.mul_(self.scale)
             self.left = self.right = None
         self.dense.baddbmm_(delta.transpose(1, 2), inputs, beta=keep, alpha=-lr)
 
 
+def _threshold(back: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    """``back`` through a ReLU whose output was ``output``, in place: its mask as autograd
+    has it (0 at 0)."""
+    return torch.ops.aten.threshold_backward.grad_input(back, output, 0, grad_input=back)
+
+
 def _mlp_losses(family: SinusoidFamily, points: torch.Tensor, tasks: TaskBatch, lr: float,
-                steps: int, proximal: float | None) -> torch.Tensor:
+                steps: int, proximal: float | None, space: _Workspace) -> torch.Tensor:
     """Query losses ``(C, n)`` after ``steps`` inner steps from each θ in ``points`` ``(C, P)``.
 
     Shapes: ``C`` grid points, ``n`` tasks, ``m`` data points, rows ``B = C·n``. The first
-    layer (1 input) and the last (1 output) are vectors: their change is kept dense, per
-    task, as ``(C, n, 1, width)``; the matrices between them use :class:`_MatrixChange`.
-    Every full-size activation is written once and then updated in place.
+    layer (1 input) and the last (1 output) are rows of weights, per grid point
+    ``(C, 1, 1, width)`` until the first step and per task ``(C, n, 1, width)`` after it, as
+    is every bias; the matrices between them are the grid point's own, over all its tasks'
+    data in one product, plus a :class:`_MatrixChange` per task. Every full-size activation
+    and gradient lives in a buffer of ``space``.
     """
     count, n = points.shape[0], tasks.n
     rows = count * n
-    base = family.parameter_views(points)  # W (C, out, in), b (C, 1, out)
-    # contiguous copies (a few % of the work): batched products run faster on them
-    weights = [w.contiguous() for w in base[0::2]]  # W (C, out, in)
-    transposed = [w.transpose(1, 2).contiguous() for w in base[0::2]]  # Wᵀ (C, in, out)
-    biases = [b.unsqueeze(1) for b in base[1::2]]  # (C, 1, 1, out)
+    views = family.parameter_views(points)  # W (C, out, in), b (C, 1, out)
+    weights, biases = views[0::2], views[1::2]
     last = len(weights) - 1
-    # the first and last layers' weights as rows (C, 1, 1, width), like their biases
-    vectors = {0: transposed[0].unsqueeze(1), last: weights[last].unsqueeze(1)}
-    matrices = {i: _MatrixChange(*w.shape[1:]) for i, w in enumerate(weights)
-                if i not in (0, last)}
+    shared = {("w", 0): weights[0].view(count, 1, 1, -1),
+              ("w", last): weights[last].view(count, 1, 1, -1)}
+    shared.update({("b", i): b.view(count, 1, 1, -1) for i, b in enumerate(biases)})
+    # the matrices as views of the points (contiguous copies cost more than they saved)
+    forward_weights, backward_weights, matrices = {}, {}, {}
+    for i in range(1, last):
+        out, inp = weights[i].shape[1:]
+        forward_weights[i], backward_weights[i] = weights[i].transpose(1, 2), weights[i]
+        matrices[i] = _MatrixChange(out, inp, lambda shape, i=i: space.get(("dW", i), shape))
     # per-task changes φ − θ of the biases and of the first and last weights: (C, n, 1, width)
     shifts: dict[tuple[str, int], torch.Tensor] = {}
     keep = 1.0 - lr * proximal if proximal is not None else 1.0
 
-    def current(kind: str, i: int, shared: torch.Tensor) -> torch.Tensor:
-        shift = shifts.get((kind, i))
-        return shared if shift is None else shared + shift
+    def current(key: tuple[str, int]) -> torch.Tensor:
+        shift = shifts.get(key)
+        if shift is None:
+            return shared[key]
+        return torch.add(shared[key], shift, out=space.get(("current", *key), shift.shape))
 
-    def forward(split: str) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def update(key: tuple[str, int], grad: torch.Tensor) -> None:
+        shift = shifts.get(key)
+        if shift is None:
+            shifts[key] = torch.mul(grad, -lr, out=space.get(("shift", *key), grad.shape))
+        else:
+            shift.mul_(keep).sub_(grad, alpha=lr)
+
+    def gradient(key: tuple[str, int], shape: tuple[int, ...]) -> torch.Tensor:
+        return space.get(("gradient", *key), shape)
+
+    def buffer(kind: str, split: str, step: int, i: int, m: int) -> torch.Tensor:
+        """Layer ``i``'s input (``kind`` "h") or output gradient ("delta"), ``(C, n, m, width)``:
+        one buffer per step while a factored change refers to them, else one for all steps."""
+        width = weights[i].shape[2 if kind == "h" else 1]
+        factored = i in matrices and matrices[i].factored and split == SUPPORT
+        return space.get((kind, split, i, step if factored else -1), (count, n, m, width))
+
+    def forward(split: str, step: int) -> tuple[list[torch.Tensor], torch.Tensor]:
         x, y = split_tensors(tasks, split)
         m = x.shape[-1]
-        activations = [x.reshape(1, n, m, 1)]
+        h = buffer("h", split, step, 1, m)
         # x repeated along the first layer's width: a broadcast multiply-add over
         # contiguous rows runs several times faster than one that broadcasts x itself
-        wide = x.reshape(1, n, m, 1).expand(1, n, m, vectors[0].shape[-1]).contiguous()
-        if ("w", 0) in shifts:
-            h = torch.addcmul(current("b", 0, biases[0]), wide, current("w", 0, vectors[0]))
-        else:  # no step yet: one row of weights per grid point
-            h = torch.addcmul(base[1], wide.view(1, n * m, -1),
-                              transposed[0]).view(count, n, m, -1)
-        for i in range(1, last + 1):
-            h.relu_()
-            activations.append(h)
-            if i == last:
-                w = current("w", i, vectors[i])
-                z = torch.matmul(h, w.transpose(-1, -2)).add_(current("b", i, biases[i]))
-                break
-            # the grid point's own weights, over all its tasks' data at once
-            z = torch.bmm(h.view(count, n * m, -1), transposed[i]).view(count, n, m, -1)
-            z.add_(current("b", i, biases[i]))
+        wide = x.reshape(1, n, m, 1).expand(1, n, m, h.shape[-1]).contiguous()
+        torch.addcmul(current(("b", 0)), wide, current(("w", 0)), out=h).relu_()
+        inputs = [h]  # inputs[i - 1] is layer i's input
+        for i in range(1, last):
+            z = buffer("h", split, step, i + 1, m)
+            torch.bmm(h.view(count, n * m, -1), forward_weights[i], out=z.view(count, n * m, -1))
             matrices[i].add_forward(z.view(rows, m, -1), h.view(rows, m, -1))
-            h = z
-        return activations, z.squeeze(-1) - y
+            h = z.add_(current(("b", i))).relu_()
+            inputs.append(h)
+        # one output: a (1 × width)(width × points) product per grid point (or per task);
+        # the other way round, (points × width)(width × 1), is several times slower
+        w = current(("w", last))
+        batch = w.shape[0] * w.shape[1]
+        out = torch.bmm(w.view(batch, 1, -1), h.view(batch, -1, h.shape[-1]).transpose(1, 2))
+        out = out.view(count, n, m).add_(current(("b", last)).view(count, -1, 1))
+        return inputs, out.sub_(y)
 
-    def update(kind: str, i: int, grad: torch.Tensor) -> None:
-        shift = shifts.get((kind, i))
-        shifts[kind, i] = grad.mul(-lr) if shift is None else shift.mul_(keep).sub_(grad, alpha=lr)
-
-    for _ in range(steps):
-        activations, residual = forward(SUPPORT)
+    def backward(step: int, inputs: list[torch.Tensor], residual: torch.Tensor) -> None:
         m = residual.shape[-1]
-        delta = residual.mul_(2.0 / m).unsqueeze(-1)  # ∂loss/∂output (C, n, m, 1)
-        for i in range(last, -1, -1):
-            inputs = activations[i]
-            if i == last:
-                back = delta * current("w", i, vectors[i])  # before this layer's step
-                grad = torch.matmul(delta.transpose(-1, -2), inputs)
-            elif i > 0:
-                back = torch.bmm(delta.reshape(count, n * m, -1), weights[i]).view(count, n, m, -1)
-                matrices[i].add_backward(back.view(rows, m, -1), delta.view(rows, m, -1))
-                matrices[i].step(keep, lr, delta.view(rows, m, -1), inputs.view(rows, m, -1))
-            else:  # Σₘ xₘ δₘ as a (1 × m)(m × width) product per task
-                x_rows = inputs.reshape(1, n, 1, m).expand(count, n, 1, m).reshape(rows, 1, m)
-                grad = torch.bmm(x_rows, delta.view(rows, m, -1)).view(count, n, 1, -1)
-            if i in vectors:
-                update("w", i, grad)
-            update("b", i, delta.sum(2, keepdim=True))
-            if i > 0:  # through ReLU: its mask, as autograd has it (0 at 0)
-                delta = torch.ops.aten.threshold_backward.grad_input(back, inputs, 0,
-                                                                      grad_input=back)
-    _, residual = forward(QUERY)
-    return residual.square_().mean(-1).expand(count, n)
+        delta = residual.mul_(2.0 / m)  # ∂loss/∂output (C, n, m)
+        h = inputs[-1]
+        back = buffer("delta", SUPPORT, step, last - 1, m)
+        torch.mul(delta.unsqueeze(-1), current(("w", last)), out=back)  # before the step
+        width = h.shape[-1]
+        grad = gradient(("w", last), (rows, 1, width))
+        torch.bmm(delta.view(rows, 1, m), h.view(rows, m, width), out=grad)
+        update(("w", last), grad.view(count, n, 1, width))
+        update(("b", last), delta.sum(-1).view(count, n, 1, 1))
+        delta = _threshold(back, h)
+        for i in range(last - 1, 0, -1):
+            h = inputs[i - 1]
+            back = buffer("delta", SUPPORT, step, i - 1, m)
+            torch.bmm(delta.view(count, n * m, -1), backward_weights[i],
+                      out=back.view(count, n * m, -1))
+            matrices[i].add_backward(back.view(rows, m, -1), delta.view(rows, m, -1))
+            matrices[i].step(keep, lr, delta.view(rows, m, -1), h.view(rows, m, -1))
+            update(("b", i), torch.sum(delta, 2, keepdim=True,
+                                       out=gradient(("b", i), (count, n, 1, delta.shape[-1]))))
+            delta = _threshold(back, h)
+        # the first layer: Σₘ xₘ δₘ, a (1 × m)(m × width) product per task (two rows, x and
+        # ones, in one product ran slower than this and a sum), and Σₘ δₘ
+        width = delta.shape[-1]
+        grad = gradient(("w", 0), (rows, 1, width))
+        torch.bmm(x_row, delta.view(rows, m, width), out=grad)
+        update(("w", 0), grad.view(count, n, 1, width))
+        update(("b", 0), torch.sum(delta, 2, keepdim=True,
+                                   out=gradient(("b", 0), (count, n, 1, width))))
+
+    x = split_tensors(tasks, SUPPORT)[0]
+    x_row = x.reshape(1, n, 1, -1).expand(count, n, 1, -1).reshape(rows, 1, -1)
+    for step in range(steps):
+        backward(step, *forward(SUPPORT, step))
+    _, residual = forward(QUERY, 0)
+    return residual.square_().mean(-1)
 
 
 def adapted_query_losses(family: SinusoidFamily, points: torch.Tensor, tasks: TaskBatch,
@@ -187,14 +262,17 @@ def adapted_query_losses(family: SinusoidFamily, points: torch.Tensor, tasks: Ta
     -------
     ``(G, n)`` query losses, detached
     """
-    out = torch.empty(points.shape[0], tasks.n, dtype=points.dtype, device=points.device)
+    total = points.shape[0]
+    chunk = -(-total // -(-total // chunk))  # equal blocks: no small one at the end
+    space = _Workspace(points.dtype, points.device)
+    out = torch.empty(total, tasks.n, dtype=points.dtype, device=points.device)
     with torch.no_grad():
-        for start in range(0, points.shape[0], chunk):
+        for start in range(0, total, chunk):
             if cancelled is not None and cancelled():
                 raise LandscapeCancelled()
             block = points[start:start + chunk]
             out[start:start + block.shape[0]] = _mlp_losses(family, block, tasks, lr, steps,
-                                                            proximal)
+                                                            proximal, space)
     return out
 
 

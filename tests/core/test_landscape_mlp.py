@@ -13,6 +13,7 @@ from maml_gui.core.config import make_config
 from maml_gui.core.landscape import (
     LandscapeCancelled, LandscapeEvaluator, landscape_tasks, random_plane,
 )
+from maml_gui.core.tasks import QUERY
 from maml_gui.core.tasks.sinusoid import SinusoidFamily
 from maml_gui.core.training import MetaTrainer
 
@@ -76,6 +77,45 @@ def test_mlp_with_one_hidden_layer_and_tr_maml_weights():
     theta = torch.tensor(plane.points(fast.x[4], fast.y[1]))
     losses = engine.meta_gradient(theta, trainer.pool.to("cpu", torch.float64), config).loss_after
     assert fast.z[1, 4] == pytest.approx(float(losses.numpy() @ weights), rel=1e-10)
+
+
+@pytest.mark.parametrize("hidden, k, k_shot", [((8, 8, 8), 1, 5), ((12, 6, 9), 3, 2)])
+def test_deeper_mlps_equal_the_generic_path(hidden, k, k_shot):
+    """Two matrices between the 1-wide layers, each with its own factored or dense change."""
+    config, tasks, plane = _mlp("imaml", k, k_shot, hidden=hidden)
+    evaluator = LandscapeEvaluator(config, tasks, dtype=torch.float64)
+    fast = evaluator.grid("meta", (-1, 1), (-1, 1), 6, plane=plane, chunk=7)
+    generic = evaluator.grid("meta", (-1, 1), (-1, 1), 6, plane=plane, fast=False)
+    np.testing.assert_allclose(fast.z, generic.z, rtol=1e-12, atol=0)
+    assert np.ptp(fast.z) > 0.1 * np.abs(fast.z).max()
+
+
+@pytest.mark.parametrize("name", ["mean", "task:2"])
+def test_mlp_plane_mean_and_task_surfaces_equal_the_loss_point_by_point(name):
+    config, tasks, plane = _mlp("maml", 1, 10)
+    evaluator = LandscapeEvaluator(config, tasks, dtype=torch.float64)
+    surface = evaluator.grid(name, (-1.0, 0.8), (-0.5, 1.2), 7, plane=plane, chunk=5)
+    family, tasks64 = evaluator.family, tasks.to("cpu", torch.float64)
+    rows, cols = np.array([0, 3, 6, 2]), np.array([0, 2, 6, 5])
+    points = torch.tensor(plane.points(surface.x[cols], surface.y[rows]))
+    losses = family.loss(points.unsqueeze(1), tasks64, QUERY)  # (4, n): the model's own loss
+    expected = losses.mean(-1) if name == "mean" else losses[:, 2]
+    np.testing.assert_allclose(surface.z[rows, cols], expected.numpy(), rtol=1e-12, atol=0)
+    generic = evaluator.grid(name, (-1.0, 0.8), (-0.5, 1.2), 7, plane=plane, fast=False)
+    np.testing.assert_allclose(surface.z, generic.z, rtol=1e-12, atol=0)
+    assert np.ptp(surface.z) > 0.1 * np.abs(surface.z).max()
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_mlp_surface_does_not_depend_on_the_block_size(k):
+    """Buffers are reused from block to block (the last one smaller): any block size gives
+    the same values, bit for bit (grid points are independent rows of every product)."""
+    config, tasks, plane = _mlp("imaml", k, 10)
+    evaluator = LandscapeEvaluator(config, tasks, dtype=torch.float64)
+    whole = evaluator.grid("meta", (-1, 1), (-1, 1), 9, plane=plane, chunk=1024)
+    for chunk in (3, 17, 40):
+        blocks = evaluator.grid("meta", (-1, 1), (-1, 1), 9, plane=plane, chunk=chunk)
+        np.testing.assert_array_equal(blocks.z, whole.z)
 
 
 def test_subclassed_mlps_keep_the_generic_path():
