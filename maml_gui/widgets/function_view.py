@@ -141,6 +141,7 @@ class FunctionView(QWidget):
         # --- the plot -----------------------------------------------------------------
         self.plot_widget = pg.PlotWidget(background=theme.background)
         self.drawing = FunctionPlot(theme, self.plot_widget.getPlotItem())
+        self.drawing.cache_still_items()
         self.plot = self.drawing.plot
         self.plot_widget.setToolTip(
             "Left-click: add a support point at that x, on the true function (noiseless, for "
