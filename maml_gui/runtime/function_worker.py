@@ -39,13 +39,16 @@ class FunctionFitWorker(ChannelWorker, QObject):
             on_start_failed=lambda reason: self.failed.emit(
                 self._requested, f"could not start the fine-tuning process: {reason}"))
         self._started = False
+        self._config = self._config_json = None  # the last config sent, and its JSON
 
     def request(self, generation: int, request: FitRequest) -> None:
         """Fine-tune ``request`` (replacing any request not yet started)."""
         self._requested = generation
         self.start()
-        # a Config does not pickle: it travels as its JSON and is rebuilt there
-        self._channel.send(("fit", generation, config_json(request.config),
+        # a Config does not pickle: it travels as its JSON (made once per config: ~0.5 ms)
+        if request.config is not self._config:
+            self._config, self._config_json = request.config, config_json(request.config)
+        self._channel.send(("fit", generation, self._config_json,
                             dataclasses.replace(request, config=None)))
 
     def start(self) -> None:
