@@ -390,10 +390,13 @@ class FunctionView(QWidget):
         if theta.shape != self.model.theta.shape or not np.array_equal(theta, self.model.theta):
             self.model.theta = theta.copy()
         self._fraction = fraction
-        if snapshot.playing and snapshot.full_speed and self._fits_beside:
+        if snapshot.playing and snapshot.full_speed:
             self._dirty = True  # else drawn with a later snapshot (pausing publishes one)
             if time.perf_counter() - self._last_refresh >= FULL_SPEED_REFRESH_S:
-                self._refresh_beside()
+                if self._fits_beside:
+                    self._refresh_beside()
+                else:
+                    self._invalidate()
             return
         self._invalidate()
 
@@ -535,6 +538,7 @@ class FunctionView(QWidget):
     # --- computing and drawing ----------------------------------------------------------
     def _invalidate(self) -> None:
         self._dirty = True
+        self._fit_generation += 1  # what is computing beside shows an older state: dropped
         if self.isVisible():
             self._refresh_if_dirty()
 

@@ -156,3 +156,27 @@ def test_closing_while_fine_tuning_beside_leaves_nothing_running(qtbot, process,
     qtbot.wait(100)  # a result that was on its way is not drawn on the closed view
     np.testing.assert_array_equal(drawn_curve(view), shown)
     assert [str(w.message) for w in recwarn] == []
+
+
+def test_a_worker_that_fails_leaves_the_view_fine_tuning_here(qtbot, monkeypatch, capsys):
+    from maml_gui.view import function_data
+
+    def broken(self, request):
+        raise RuntimeError("no room for the fits")
+
+    monkeypatch.setattr(function_data.FunctionFitter, "fits", broken)  # the thread's fitter
+    config = sinusoid_config()
+    history = run_offline(config, 2, keep=2)
+    first, second = history.records
+    view = make_view(qtbot, config, process=False)
+    view.show_snapshot(running(config, history, first))
+    qtbot.waitUntil(lambda: view._in_flight is None, timeout=WAIT_MS)
+    # drawn here instead, at once
+    np.testing.assert_allclose(drawn_curve(view), adapted(config, first), rtol=0, atol=1e-12)
+    assert "RuntimeError: no room for the fits" in capsys.readouterr().err
+    updates = []
+    view.adaptation_updated.connect(updates.append)
+    view._last_refresh = -np.inf
+    view.show_snapshot(running(config, history, second))  # from now on: here, at once
+    assert len(updates) == 1 and view._in_flight is None and fits_threads() == []
+    np.testing.assert_allclose(drawn_curve(view), adapted(config, second), rtol=0, atol=1e-12)
