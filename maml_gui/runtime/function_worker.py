@@ -38,7 +38,6 @@ class FunctionFitWorker(ChannelWorker, QObject):
             on_result=self._on_result,
             on_start_failed=lambda reason: self.failed.emit(
                 self._requested, f"could not start the fine-tuning process: {reason}"))
-        self._started = False
         self._config = self._config_json = None  # the last config sent, and its JSON
 
     def request(self, generation: int, request: FitRequest) -> None:
@@ -50,12 +49,6 @@ class FunctionFitWorker(ChannelWorker, QObject):
             self._config, self._config_json = request.config, config_json(request.config)
         self._channel.send(("fit", generation, self._config_json,
                             dataclasses.replace(request, config=None)))
-
-    def start(self) -> None:
-        """Start the process or thread (once; :meth:`request` does it when needed)."""
-        if not self._started:
-            self._started = True
-            self._channel.start()
 
     def _on_result(self, message: tuple) -> None:
         kind = message[0]
