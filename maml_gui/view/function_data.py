@@ -103,9 +103,10 @@ class FitRequest:
         theta, followed = ((self.theta, self.followed) if which == "meta"
                            else (self.baseline_theta, self.baseline_followed))
         # the whole config: B-SMALL's λ and noise, MetaNAS's temperatures change the adaptation
+        state = tuple((name, np.asarray(value).tobytes())
+                      for name, value in sorted(followed.items()))
         return (theta.tobytes(), self.x_support.tobytes(), self.y_support.tobytes(), self.task,
-                self.n_tasks, self.steps, self.view_steps, self.config,
-                tuple((name, np.asarray(value).tobytes()) for name, value in sorted(followed.items())))
+                self.n_tasks, self.steps, self.view_steps, self.config, state)
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,8 @@ from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.view import FunctionState, ViewStateError
 from maml_gui.view.function_data import (
-    BASELINE_LABEL, MAX_VIEW_STEPS, META_LABEL, FitRequest, FunctionFits, FunctionModel,  # noqa: F401
-    FunctionPicture, picture_of,
+    BASELINE_LABEL, MAX_VIEW_STEPS, META_LABEL, FunctionPicture,  # noqa: F401
+    FitRequest, FunctionFits, FunctionModel, picture_of,
 )
 
 ERM_LABEL = BASELINE_LABEL

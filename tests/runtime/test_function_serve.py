@@ -29,7 +29,8 @@ def _requests(count: int):
 
 
 def _fit(generation, request):
-    return ("fit", generation, config_json(request.config), dataclasses.replace(request, config=None))
+    return ("fit", generation, config_json(request.config),
+            dataclasses.replace(request, config=None))
 
 
 def test_the_loop_fine_tunes_the_newest_request_as_the_model_would():

@@ -379,8 +379,7 @@ def _items(drawing):
 
 
 def _scatter_or_curve_data(item):
-    x, y = item.getData()
-    return (np.array([] if x is None else x, dtype=float), np.array([] if y is None else y, dtype=float))
+    return tuple(np.array([] if v is None else v, dtype=float) for v in item.getData())
 
 
 def test_a_refresh_that_moves_theta_sets_only_thetas_curves_and_draws_the_same_picture(qtbot):
