@@ -73,6 +73,7 @@ def fits_threads() -> list[str]:
     ("maml", {}),
     # MetaNAS adapts without the operations the run pruned: the worker must get that state
     ("metanas", {"metanas_warmup": 0, "inner_lr": 0.05}),
+    ("b_small", {"bsmall_log_sigma0": -2.5}),  # with its noise band
 ])
 def test_the_worker_draws_what_fine_tuning_here_draws(qtbot, algorithm, extra):
     config = sinusoid_config(algorithm=algorithm, **extra)
@@ -97,6 +98,12 @@ def test_the_worker_draws_what_fine_tuning_here_draws(qtbot, algorithm, extra):
         assert view.comparison["meta-learned"][steps] == pytest.approx(value, rel=1e-12)
     assert len(updates) == 1
     np.testing.assert_array_equal(updates[0].paths[0], record.theta_next)
+    if algorithm == "b_small":
+        assert expected.band is not None and view.noise_band.visible
+        np.testing.assert_allclose(view.noise_band.low.getData()[1], expected.band.low,
+                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(view.noise_band.high.getData()[1], expected.band.high,
+                                   rtol=0, atol=1e-12)
     if algorithm == "metanas":  # the pruning changes the curve: a test that can fail
         unpruned = reference(config, history.latest)
         assert np.max(np.abs(unpruned.predictions[n] - expected.predictions[n])) > 1e-6
