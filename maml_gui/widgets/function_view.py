@@ -306,6 +306,7 @@ class FunctionView(QWidget):
     def set_config(self, config: Config, *, restarted: bool = False) -> None:
         """A new config: reload the tasks when they changed; refit the model's curves."""
         tasks_changed = self.model.set_config(config, restarted=restarted)
+        self._fit_generation += 1  # a fit still computing is for the old config: dropped
         if not self.model.has_data:
             self._cancel_pretraining()
             self.message.setText(f"The {self.model.family.label.lower()} family has no data "

@@ -193,7 +193,8 @@ def test_families_without_data_show_a_message(qtbot):
     np.testing.assert_array_equal(view.theta, initial_theta(softplus_config()))
 
 
-def test_full_speed_snapshots_refit_at_a_bounded_rate(qtbot):
+def test_full_speed_snapshots_refit_at_a_bounded_rate(qtbot, monkeypatch):
+    from maml_gui.widgets import function_view
     config = softplus_config()
     history = run_offline(config, 3, keep=3)
     first, second, third = history.records
@@ -206,6 +207,8 @@ def test_full_speed_snapshots_refit_at_a_bounded_rate(qtbot):
     assert fits == []  # fine-tuned beside the window: drawn when the result comes
     qtbot.waitUntil(lambda: len(fits) == 1, timeout=20000)
     np.testing.assert_array_equal(fits[-1].paths[0], first.theta_next)
+    # however long the fit took (a loaded machine), the next snapshot comes too soon
+    monkeypatch.setattr(function_view, "FULL_SPEED_REFRESH_S", 3600.0)
     view.show_snapshot(dataclasses.replace(running, record=second))  # too soon: drawn later
     assert len(fits) == 1 and view._in_flight is None
     paused = dataclasses.replace(running, record=third, playing=False)
