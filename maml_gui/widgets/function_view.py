@@ -563,8 +563,13 @@ class FunctionView(QWidget):
         """Full speed: send the picture's request to the worker; it is drawn when the result
         comes back. One request at a time: a later θ waits for the result and is sent then,
         so the worker is never asked for pictures nobody will see."""
+        if self._in_flight is not None:
+            worker = self._fit_slot.current
+            if worker is not None and not worker.is_running():  # it died without a word
+                self._on_fit_failed(self._in_flight[0], "the fine-tuning worker ended")
+            return
         if (not self._dirty or self.model.tasks is None or not self.model.has_data
-                or not self.isVisible() or self._in_flight is not None):
+                or not self.isVisible()):
             return
         self._dirty = False
         self._last_refresh = time.perf_counter()

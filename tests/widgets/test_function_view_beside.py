@@ -187,3 +187,22 @@ def test_a_worker_that_fails_leaves_the_view_fine_tuning_here(qtbot, monkeypatch
     view.show_snapshot(running(config, history, second))  # from now on: here, at once
     assert len(updates) == 1 and view._in_flight is None and fits_threads() == []
     np.testing.assert_allclose(drawn_curve(view), adapted(config, second), rtol=0, atol=1e-12)
+
+
+def test_a_worker_process_that_dies_leaves_the_view_fine_tuning_here(qtbot):
+    config = sinusoid_config()
+    history = run_offline(config, 3, keep=3)
+    first, second, third = history.records
+    view = make_view(qtbot, config, process=True)
+    view.show_snapshot(running(config, history, first))
+    qtbot.waitUntil(lambda: view._in_flight is None, timeout=WAIT_MS)
+    worker = view._fit_slot.current
+    view._last_refresh = -np.inf
+    view.show_snapshot(running(config, history, second))
+    assert view._in_flight is not None
+    worker._channel._body.kill()  # killed before its result could come back
+    qtbot.waitUntil(lambda: not worker.is_running(), timeout=WAIT_MS)
+    view._last_refresh = -np.inf
+    view.show_snapshot(running(config, history, third))  # noticed: fine-tuned here, at once
+    assert view._in_flight is None and not view._fits_beside
+    np.testing.assert_allclose(drawn_curve(view), adapted(config, third), rtol=0, atol=1e-12)
