@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtWidgets import QGraphicsItem
 
 from maml_gui.core.algorithms import algorithm_label
 from maml_gui.palette import Theme, algorithm_colour
@@ -68,7 +69,9 @@ class FunctionPlot:
         self.before_curve = pg.PlotDataItem(connect="finite")
         self.before_curve.setZValue(6)
         self.noise_band = NoiseBand(self.plot, self.model_colour())
-        self.step_curves: list[pg.PlotDataItem] = []
+        # plain curves, not PlotDataItems: at full speed each of the (up to 100) steps is set
+        # every refresh, and a PlotDataItem's setData costs twice its inner curve's
+        self.step_curves: list[pg.PlotCurveItem] = []
         self.erm_before_curve = pg.PlotDataItem(connect="finite")
         self.erm_before_curve.setZValue(4)
         self.erm_after_curve = pg.PlotDataItem(connect="finite")
@@ -87,6 +90,26 @@ class FunctionPlot:
         self.view.sigResized.connect(self.fit_legend)
         self._legend_shape: tuple | None = None
         self._after_sample = self._erm_sample = None
+        # what each item was last given: at full speed a refresh changes θ's curves only, and
+        # setData, setPen and setTitle each cost a re-layout or a new path even when equal
+        self._data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._step_pens: list[tuple | None] = []
+        self._title = ""
+
+    def cache_still_items(self) -> None:
+        """Keep the items that stay still while θ moves as pixmaps of the screen, repainted
+        only when they change: the truth and its band, the points, the axes, the legend's
+        box. At full speed a repaint then strokes θ's curves and copies the rest (measured on
+        the sinusoid preset's view: about half the paint time). For the window only: an
+        export must draw vectors. Text and legend samples stay uncached: drawn into a pixmap
+        of their own they came out visibly different (the samples' wide pens were clipped);
+        the items cached here differ from direct drawing by at most one level in a few
+        pixels."""
+        mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
+        for item in (self.truth_band.curve, self.truth_curve.curve, self.query_points,
+                     self.support_points, self.legend, self.plot.getAxis("left"),
+                     self.plot.getAxis("bottom")):
+            item.setCacheMode(mode)
 
     # --- colours ------------------------------------------------------------------------
     def model_colour(self) -> str:
@@ -103,39 +126,52 @@ class FunctionPlot:
         """Draw ``picture``: every curve, the points, the legend and the title."""
         if self._shape(picture) != self._legend_shape:
             self._style(picture)
-        grid = picture.grid
+        grid, empty = picture.grid, np.zeros(0)
         self.noise_band.set_band(grid, picture.band)
-        self.truth_band.setData(grid, picture.truth)
-        self.truth_curve.setData(grid, picture.truth)
-        self.support_points.setData(picture.x_support, picture.y_support)
-        self.query_points.setData(picture.x_query, picture.y_query)
-        self.before_curve.setData(grid, finite(picture.predictions[0]))
+        self._set_data(self.truth_band, grid, picture.truth)
+        self._set_data(self.truth_curve, grid, picture.truth)
+        self._set_data(self.support_points, picture.x_support, picture.y_support)
+        self._set_data(self.query_points, picture.x_query, picture.y_query)
+        self._set_data(self.before_curve, grid, finite(picture.predictions[0]))
         self._ensure_step_curves(picture.view_steps)
         drawn = picture.drawn
-        colour = self.model_colour()
         for j, item in enumerate(self.step_curves, start=1):
             if j > drawn:
-                item.setData([], [])
+                self._set_data(item, empty, empty)
                 continue
             newest = j == drawn
             # earlier steps fade: the newest is solid, the oldest nearly transparent
             alpha = 1.0 if newest else 0.15 + 0.45 * (j / max(drawn, 1))
-            item.setPen(pen(colour, 2.6 if newest else 1.3, alpha))
-            item.setData(grid, finite(picture.predictions[j]))
+            style = (self.model_colour(), 2.6 if newest else 1.3, alpha)
+            if self._step_pens[j - 1] != style:
+                self._step_pens[j - 1] = style
+                item.setPen(pen(*style))
+            self._set_data(item, grid, finite(picture.predictions[j]))
         after = "after fine-tuning" if drawn == 0 else \
             f"after {plural(drawn)} (α = {picture.inner_lr:g})"
         self._set_legend_text(self._after_sample, after)
         n = picture.view_steps
         if picture.baseline is not None:
-            self.erm_before_curve.setData(grid, finite(picture.baseline[0]))
-            self.erm_after_curve.setData(grid, finite(picture.baseline[n]))
+            self._set_data(self.erm_before_curve, grid, finite(picture.baseline[0]))
+            self._set_data(self.erm_after_curve, grid, finite(picture.baseline[n]))
             self._set_legend_text(self._erm_sample, f"ERM, after {plural(n)}")
         else:
-            self.erm_before_curve.setData([], [])
-            self.erm_after_curve.setData([], [])
-        self.plot.setTitle(f"task {picture.task}: {picture.formula}   ·   "
-                           f"{plural(picture.x_support.size, 'support point')}",
-                           color=self.theme.foreground, size="9pt")
+            self._set_data(self.erm_before_curve, empty, empty)
+            self._set_data(self.erm_after_curve, empty, empty)
+        title = (f"task {picture.task}: {picture.formula}   ·   "
+                 f"{plural(picture.x_support.size, 'support point')}")
+        if title != self._title:
+            self._title = title
+            self.plot.setTitle(title, color=self.theme.foreground, size="9pt")
+
+    def _set_data(self, item, x: np.ndarray, y: np.ndarray) -> None:
+        """``item.setData(x, y)`` unless it already shows these values."""
+        last = self._data.get(id(item))
+        if (last is not None and np.array_equal(last[0], x)
+                and np.array_equal(last[1], y, equal_nan=True)):
+            return
+        self._data[id(item)] = (np.array(x, dtype=np.float64), np.array(y, dtype=np.float64))
+        item.setData(x, y)
 
     def _style(self, picture: FunctionPicture) -> None:
         colour = self.theme.task(picture.task)
@@ -153,12 +189,16 @@ class FunctionPlot:
 
     def _ensure_step_curves(self, count: int) -> None:
         while len(self.step_curves) < count:
-            item = pg.PlotDataItem(connect="finite")
+            item = pg.PlotCurveItem(connect="finite")
             item.setZValue(7)
             self.plot.addItem(item)
             self.step_curves.append(item)
+            self._step_pens.append(None)
         while len(self.step_curves) > count:
-            self.plot.removeItem(self.step_curves.pop())
+            item = self.step_curves.pop()
+            self._step_pens.pop()
+            self._data.pop(id(item), None)
+            self.plot.removeItem(item)
 
     def _rebuild_legend(self, picture: FunctionPicture) -> None:
         self.legend.clear()

@@ -30,6 +30,7 @@ class NoiseBand:
         # a PlotDataItem's options), so a wide translucent line that is never plotted stands in
         self.legend_sample = pg.PlotDataItem()
         self.set_colour(colour)
+        self._drawn = True  # until set_band empties and hides everything
         self.set_band(None, None)
 
     def set_colour(self, colour: str) -> None:
@@ -44,6 +45,9 @@ class NoiseBand:
     def set_band(self, x: np.ndarray | None, band: PredictionBand | None) -> None:
         """Draw ``band`` over inputs ``x``; None hides it (a deterministic model)."""
         shown = band is not None and x is not None
+        if not shown and not self._drawn:
+            return  # already hidden and empty (every refresh of a deterministic model)
+        self._drawn = shown
         if shown:
             low, high = _finite(band.low), _finite(band.high)
             self.low.setData(x, low)

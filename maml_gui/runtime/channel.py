@@ -94,7 +94,9 @@ class Channel:
         self._reader = threading.Thread(target=self._read, name=f"{name} results", daemon=True)
 
     def start(self) -> None:
-        self._reader.start()
+        """Start the body (once: a worker started by its first request may be asked again)."""
+        if self._reader.ident is None:
+            self._reader.start()
 
     def send(self, command: tuple) -> None:
         """Queue a command for the serve loop (any thread)."""

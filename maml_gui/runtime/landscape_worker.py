@@ -58,7 +58,6 @@ class LandscapeWorker(ChannelWorker, QObject):
             on_result=self._on_result,
             on_start_failed=lambda reason: self.failed.emit(
                 self._requested, f"could not start the landscape process: {reason}"))
-        self._started = False
 
     def request(self, request: LandscapeRequest) -> None:
         """Replace any request not yet started with this one."""
@@ -70,12 +69,6 @@ class LandscapeWorker(ChannelWorker, QObject):
             "yrange": request.yrange, "resolutions": request.resolutions, "plane": request.plane,
             "anchor": request.anchor, "weights": request.weights, "dtype": request.dtype,
         }))
-
-    def start(self) -> None:
-        """Start the process or thread (once; :meth:`request` does it when needed)."""
-        if not self._started:
-            self._started = True
-            self._channel.start()
 
     def idle(self) -> bool:
         return self._finished >= self._requested

@@ -12,7 +12,8 @@ import multiprocessing
 import os
 
 # The pretraining loop is not preloaded: it is rare, and its first start may pay its imports.
-PRELOAD = ["maml_gui.runtime.training_process", "maml_gui.runtime.landscape_process"]
+PRELOAD = ["maml_gui.runtime.training_process", "maml_gui.runtime.landscape_process",
+           "maml_gui.runtime.function_process"]
 
 
 # Children yield the CPU to the window when both want it (2 cores, 3 busy parties).

@@ -5,6 +5,12 @@ chosen task's support and query points, θ and the pretrained baseline's θ) and
 with a :class:`~maml_gui.view.FunctionState`, into a :class:`FunctionPicture`: the curves and
 numbers :class:`~maml_gui.plots.function.FunctionPlot` draws. The window's function view
 and every function-view export use it, so a figure shows what the window would.
+
+The fine-tuning reads a :class:`FitRequest`: copies of everything it depends on (θ, the
+points, the config, the learner's followed state). :meth:`FunctionModel.fits` computes one
+in the caller's thread; a :class:`FunctionFitter` with learners of its own computes the same
+numbers in a worker while the window goes on changing the model, and
+:func:`picture_of` turns either into the picture.
 """
 
 from __future__ import annotations
@@ -57,6 +63,128 @@ class FunctionPicture:
 
 
 META_LABEL, BASELINE_LABEL = "meta-learned", "pretrained (ERM)"
+
+Runs = tuple[FineTuneResult, FineTuneResult]  # (drawn, table): see FunctionModel.result
+
+
+@dataclass(frozen=True)
+class FitRequest:
+    """Everything one picture's fine-tuning reads, copied out of a :class:`FunctionModel`.
+
+    A worker computes from it while the window goes on changing the model (θ follows the
+    run, MetaNAS's learner follows its pruning), so nothing here is shared with the model:
+    the arrays and the learners' followed states (``followed``, ``baseline_followed``:
+    their algorithms' ``state_dict()``) are copies. ``config`` is None only while the request
+    crosses to a worker process (it travels as JSON beside it). ``steps`` is the run the MSE
+    table reads, ``view_steps`` the steps drawn, ``table_steps`` the table's columns.
+    """
+
+    config: Config | None
+    theta: np.ndarray
+    baseline_theta: np.ndarray | None
+    x_support: np.ndarray
+    y_support: np.ndarray
+    x_query: np.ndarray
+    y_query: np.ndarray
+    grid: np.ndarray
+    truth: np.ndarray
+    steps: int
+    view_steps: int
+    table_steps: tuple[int, ...]
+    task: int
+    n_tasks: int
+    formula: str
+    input_range: tuple[float, float]
+    followed: dict[str, np.ndarray]
+    baseline_followed: dict[str, np.ndarray]
+
+    def key(self, which: str) -> tuple:
+        """What the ``which`` model's runs depend on (equal keys: equal runs)."""
+        theta, followed = ((self.theta, self.followed) if which == "meta"
+                           else (self.baseline_theta, self.baseline_followed))
+        # the whole config: B-SMALL's λ and noise, MetaNAS's temperatures change the adaptation
+        state = tuple((name, np.asarray(value).tobytes())
+                      for name, value in sorted(followed.items()))
+        return (theta.tobytes(), self.x_support.tobytes(), self.y_support.tobytes(), self.task,
+                self.n_tasks, self.steps, self.view_steps, self.config, state)
+
+
+@dataclass(frozen=True)
+class FunctionFits:
+    """The fine-tuning runs of a :class:`FitRequest`: the meta-learned model's and the
+    baseline's ``(drawn, table)`` pairs (``baseline`` None when the request has no baseline
+    θ)."""
+
+    meta: Runs
+    baseline: Runs | None
+
+
+def fine_tune_runs(learner: Learner, theta: np.ndarray, request: FitRequest) -> Runs:
+    """``(drawn, table)``: the run drawn and the run the MSE table reads (one run unless the
+    algorithm's steps depend on their count: MetaNAS's temperature falls over the whole run,
+    so its ``view_steps`` drawn steps are not the first of ``steps``)."""
+    steps, view_steps = request.steps, request.view_steps
+    stable = learner.algorithm.fine_tune_prefix_stable
+
+    def run(count: int) -> FineTuneResult:
+        return fine_tune(learner.family, theta, request.x_support, request.y_support,
+                         request.config.inner_lr, count, x_eval=request.grid,
+                         x_query=request.grid, y_query=request.truth, learner=learner,
+                         band_step=view_steps)
+
+    drawn = run(steps if stable else view_steps)
+    return drawn, drawn if stable or view_steps == steps else run(steps)
+
+
+class FunctionFitter:
+    """Computes each :class:`FitRequest` with learners of its own (a worker's).
+
+    The window's learner follows the run (MetaNAS's pruning) while a worker computes, so a
+    worker never reads it: its learners are made here for the request's config and given
+    the request's copy of the followed state."""
+
+    def __init__(self) -> None:
+        self._config: Config | None = None
+        self._learners: tuple[Learner, Learner] | None = None
+
+    def fits(self, request: FitRequest) -> FunctionFits:
+        if self._learners is None or request.config != self._config:
+            self._config = request.config
+            self._learners = (learner_for(request.config),
+                              learner_for(pretrain_config(request.config)))
+        meta, baseline = self._learners
+        meta.algorithm.load_state_dict(request.followed)
+        baseline.algorithm.load_state_dict(request.baseline_followed)
+        return FunctionFits(
+            meta=fine_tune_runs(meta, request.theta, request),
+            baseline=None if request.baseline_theta is None else
+            fine_tune_runs(baseline, request.baseline_theta, request))
+
+
+def picture_of(request: FitRequest, fits: FunctionFits, fraction: float = 1.0
+               ) -> FunctionPicture:
+    """The picture of ``request``'s runs ``fits``, the share ``fraction`` of its drawn steps
+    reached (the animation frame's)."""
+    meta, meta_table = fits.meta
+    baseline, baseline_table = fits.baseline if fits.baseline is not None else (None, None)
+    view_steps = request.view_steps
+    mse = {META_LABEL: {s: float(meta_table.query_mse[s]) for s in request.table_steps}}
+    if baseline_table is not None:
+        mse[BASELINE_LABEL] = {s: float(baseline_table.query_mse[s])
+                               for s in request.table_steps}
+    drawn = int(round(fraction * view_steps))
+    band = meta.band
+    return FunctionPicture(
+        grid=request.grid, truth=request.truth, x_support=request.x_support,
+        y_support=request.y_support, x_query=request.x_query, y_query=request.y_query,
+        predictions=meta.predictions, query_mse=meta.query_mse, drawn=drawn,
+        view_steps=view_steps,
+        baseline=None if baseline is None else baseline.predictions[: view_steps + 1],
+        mse=mse, task=request.task, formula=request.formula,
+        algorithm=request.config.algorithm, inner_lr=request.config.inner_lr,
+        input_range=request.input_range,
+        # the band belongs to the adapted model: shown once the drawn steps reach it
+        band=band if band is not None and band.step == drawn else None)
 
 
 class FunctionModel:
@@ -188,61 +316,73 @@ class FunctionModel:
         support points: the run drawn with ``view_steps`` steps (default ``steps``), holding at
         least ``steps`` steps where the first ones do not depend on the count (cached; None
         without that model)."""
-        pair = self._runs(which, steps, steps if view_steps is None else view_steps)
-        return None if pair is None else pair[0]
-
-    def _runs(self, which: str, steps: int, view_steps: int
-              ) -> tuple[FineTuneResult, FineTuneResult] | None:
-        """``(drawn, table)``: the run drawn and the run the MSE table reads (one run unless
-        the algorithm's steps depend on their count: MetaNAS's temperature falls over the
-        whole run, so its ``view_steps`` drawn steps are not the first of ``steps``)."""
-        theta = self.theta if which == "meta" else self.baseline_theta
-        if theta is None or self.tasks is None:
+        if self.tasks is None or (which == "baseline" and self.baseline_theta is None):
             return None
-        learner = self.learner if which == "meta" else self.baseline_learner
-        followed = tuple((name, np.asarray(value).tobytes())
-                         for name, value in sorted(learner.algorithm.state_dict().items()))
-        # the whole config: B-SMALL's λ and noise, MetaNAS's temperatures change the adaptation
-        key = (theta.tobytes(), self.x_support.tobytes(), self.y_support.tobytes(),
-               self.task_index, self.tasks.n, steps, view_steps, self.config, followed)
+        request = self._request(steps, steps if view_steps is None else view_steps, (),
+                                baseline=which == "baseline")
+        return self._runs(which, request)[0]
+
+    def request(self, state: FunctionState, view_steps: int) -> FitRequest:
+        """What the picture of ``state`` with ``view_steps`` drawn steps is computed from
+        (copies: see :class:`FitRequest`)."""
+        return self._request(max([view_steps, *state.steps]), view_steps, tuple(state.steps),
+                             baseline=state.baseline)
+
+    def _request(self, steps: int, view_steps: int, table_steps: tuple[int, ...], *,
+                 baseline: bool) -> FitRequest:
+        baseline_theta = self.baseline_theta if baseline else None
+
+        def copied(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {name: np.array(value, copy=True) for name, value in state.items()}
+
+        return FitRequest(
+            config=self.config, theta=self.theta.copy(),
+            baseline_theta=None if baseline_theta is None else baseline_theta.copy(),
+            x_support=self.x_support.copy(), y_support=self.y_support.copy(),
+            x_query=self.x_query.copy(), y_query=self.y_query.copy(), grid=self.grid.copy(),
+            truth=self.truth.copy(), steps=steps, view_steps=view_steps,
+            table_steps=table_steps, task=self.task_index, n_tasks=self.tasks.n,
+            formula=self.formula(), input_range=self.family.input_range(),
+            followed=copied(self.learner.algorithm.state_dict()),
+            baseline_followed=copied(self.baseline_learner.algorithm.state_dict()))
+
+    def fits(self, request: FitRequest) -> FunctionFits:
+        """``request``'s runs, computed here with this model's learners (cached by their
+        inputs: asking twice fine-tunes once)."""
+        return FunctionFits(
+            meta=self._runs("meta", request),
+            baseline=None if request.baseline_theta is None else
+            self._runs("baseline", request))
+
+    def cached_fits(self, request: FitRequest) -> FunctionFits | None:
+        """``request``'s runs if they are in the cache (nothing is computed), else None."""
+        whiches = ("meta",) if request.baseline_theta is None else ("meta", "baseline")
+        if any(self._results.get(which, (None,))[0] != request.key(which) for which in whiches):
+            return None
+        return self.fits(request)
+
+    def store(self, request: FitRequest, fits: FunctionFits) -> None:
+        """Keep runs computed elsewhere (a worker's) for ``request`` in the cache."""
+        self._results["meta"] = (request.key("meta"), fits.meta)
+        if fits.baseline is not None:
+            self._results["baseline"] = (request.key("baseline"), fits.baseline)
+
+    def _runs(self, which: str, request: FitRequest) -> Runs:
+        key = request.key(which)
         cached = self._results.get(which)
         if cached is None or cached[0] != key:
-            stable = learner.algorithm.fine_tune_prefix_stable
-            drawn = self._fine_tune(learner, theta, steps if stable else view_steps, view_steps)
-            table = drawn if stable or view_steps == steps else \
-                self._fine_tune(learner, theta, steps, view_steps)
-            self._results[which] = (key, (drawn, table))
+            learner, theta = ((self.learner, request.theta) if which == "meta"
+                              else (self.baseline_learner, request.baseline_theta))
+            self._results[which] = (key, fine_tune_runs(learner, theta, request))
         return self._results[which][1]
-
-    def _fine_tune(self, learner: Learner, theta: np.ndarray, steps: int, band_step: int
-                   ) -> FineTuneResult:
-        return fine_tune(learner.family, theta, self.x_support, self.y_support,
-                         self.config.inner_lr, steps, x_eval=self.grid, x_query=self.grid,
-                         y_query=self.truth, learner=learner, band_step=band_step)
 
     def picture(self, state: FunctionState, view_steps: int, fraction: float = 1.0
                 ) -> FunctionPicture:
         """What to draw for ``state`` with ``view_steps`` fine-tuning steps, of which the
         share ``fraction`` is reached (the animation frame's)."""
-        steps = max([view_steps, *state.steps])
-        meta, meta_table = self._runs("meta", steps, view_steps)
-        baseline, baseline_table = self._runs("baseline", steps, view_steps) \
-            if state.baseline and self.baseline_theta is not None else (None, None)
-        mse = {META_LABEL: {s: float(meta_table.query_mse[s]) for s in state.steps}}
-        if baseline_table is not None:
-            mse[BASELINE_LABEL] = {s: float(baseline_table.query_mse[s]) for s in state.steps}
-        drawn = int(round(fraction * view_steps))
-        band = meta.band
-        return FunctionPicture(
-            grid=self.grid, truth=self.truth, x_support=self.x_support, y_support=self.y_support,
-            x_query=self.x_query, y_query=self.y_query, predictions=meta.predictions,
-            query_mse=meta.query_mse, drawn=drawn, view_steps=view_steps,
-            baseline=None if baseline is None else baseline.predictions[: view_steps + 1],
-            mse=mse, task=self.task_index, formula=self.formula(),
-            algorithm=self.config.algorithm, inner_lr=self.config.inner_lr,
-            input_range=self.family.input_range(),
-            # the band belongs to the adapted model: shown once the drawn steps reach it
-            band=band if band is not None and band.step == drawn else None)
+        state = state if self.baseline_theta is not None else state.replace(baseline=False)
+        request = self.request(state, view_steps)
+        return picture_of(request, self.fits(request), fraction)
 
     def view_steps(self, state: FunctionState) -> int:
         """Fine-tuning steps drawn: the state's, else the run's k (at least 1)."""
@@ -253,4 +393,5 @@ class FunctionModel:
 
 MAX_VIEW_STEPS = 100
 
-__all__ = ["BASELINE_LABEL", "FunctionModel", "FunctionPicture", "MAX_VIEW_STEPS", "META_LABEL"]
+__all__ = ["BASELINE_LABEL", "FitRequest", "FunctionFits", "FunctionFitter", "FunctionModel",
+           "FunctionPicture", "MAX_VIEW_STEPS", "META_LABEL", "fine_tune_runs", "picture_of"]

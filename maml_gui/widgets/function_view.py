@@ -9,8 +9,12 @@ article's sinusoid demo, with a small table of query MSE after 1, 5 and 10 steps
 Support points are editable: left-click adds one on the true function, right-click near one
 removes it, "Draw K random points" samples K anew. Fine-tuning reruns at once on every edit
 (1-D inputs on a 200-point grid: a few milliseconds, even for the 1,761-parameter MLP).
-The ERM model trains in its own worker (a child process where the platform allows), owned
-by this widget and stopped on close.
+While a run plays at full speed the fine-tuning for each new θ happens beside the window
+(:class:`~maml_gui.runtime.function_worker.FunctionFitWorker`: one request at a time, the
+newest state when it is sent, results of a superseded request dropped); paused, stepping,
+animating, on an edit and for scripts it runs here and is drawn at once. The ERM model
+trains in its own worker. Both live in a child process where the platform allows, are owned
+by this widget and are stopped on close.
 
 The widget is a thin shell: its controls are bound both ways to a
 :class:`~maml_gui.view.FunctionState` (task, support points, steps, baseline), the data and
@@ -36,19 +40,21 @@ from maml_gui.core.function_space import FineTuneResult, pretrain_config
 from maml_gui.core.training import initial_theta
 from maml_gui.palette import SCREEN, Theme
 from maml_gui.plots.function import FunctionPlot, mse_line, plural
+from maml_gui.runtime.function_worker import FunctionFitWorker
 from maml_gui.runtime.pretrain_worker import PretrainWorker
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.view import FunctionState, ViewStateError
 from maml_gui.view.function_data import (
-    BASELINE_LABEL, MAX_VIEW_STEPS, META_LABEL, FunctionModel, FunctionPicture,  # noqa: F401
+    BASELINE_LABEL, MAX_VIEW_STEPS, META_LABEL, FunctionPicture,  # noqa: F401
+    FitRequest, FunctionFits, FunctionModel, picture_of,
 )
 
 ERM_LABEL = BASELINE_LABEL
 REMOVE_RADIUS_PX = 14.0  # a right-click this close to a support point removes it
 STOP_WAIT_MS = 1000
-# At full speed θ changes with every snapshot (~30 Hz) and fine-tuning the MLP costs a few
-# milliseconds of the GUI thread: refit at most ~8 times a second then (paused: always).
+# At full speed θ changes with every snapshot (~30 Hz): refit at most ~8 times a second then,
+# beside the window (paused: always, here).
 FULL_SPEED_REFRESH_S = 0.125
 
 
@@ -79,6 +85,11 @@ class FunctionView(QWidget):
         self._erm_key: tuple | None = None
         self._erm_generation = 0
         self._workers = WorkerSlot(self)
+        self._fit_slot = WorkerSlot(self)  # fine-tuning beside the window at full speed
+        self._fit_generation = 0  # the latest picture asked for; older results are stale
+        self._in_flight: tuple[int, FitRequest] | None = None  # sent, result not yet back
+        self.fits_in_process: bool | None = None  # None: a child process where possible
+        self._fits_beside = True  # False once the worker failed: fine-tune here from then on
         self._dirty = True
         self._last_refresh = -float("inf")
         self._k_for = None  # the tasks K was last set for
@@ -130,6 +141,7 @@ class FunctionView(QWidget):
         # --- the plot -----------------------------------------------------------------
         self.plot_widget = pg.PlotWidget(background=theme.background)
         self.drawing = FunctionPlot(theme, self.plot_widget.getPlotItem())
+        self.drawing.cache_still_items()
         self.plot = self.drawing.plot
         self.plot_widget.setToolTip(
             "Left-click: add a support point at that x, on the true function (noiseless, for "
@@ -294,6 +306,7 @@ class FunctionView(QWidget):
     def set_config(self, config: Config, *, restarted: bool = False) -> None:
         """A new config: reload the tasks when they changed; refit the model's curves."""
         tasks_changed = self.model.set_config(config, restarted=restarted)
+        self._fit_generation += 1  # a fit still computing is for the old config: dropped
         if not self.model.has_data:
             self._cancel_pretraining()
             self.message.setText(f"The {self.model.family.label.lower()} family has no data "
@@ -378,9 +391,13 @@ class FunctionView(QWidget):
         if theta.shape != self.model.theta.shape or not np.array_equal(theta, self.model.theta):
             self.model.theta = theta.copy()
         self._fraction = fraction
-        if (snapshot.playing and snapshot.full_speed
-                and time.perf_counter() - self._last_refresh < FULL_SPEED_REFRESH_S):
-            self._dirty = True  # drawn with a later snapshot (pausing publishes one)
+        if snapshot.playing and snapshot.full_speed:
+            self._dirty = True  # else drawn with a later snapshot (pausing publishes one)
+            if time.perf_counter() - self._last_refresh >= FULL_SPEED_REFRESH_S:
+                if self._fits_beside:
+                    self._refresh_beside()
+                else:
+                    self._invalidate()
             return
         self._invalidate()
 
@@ -463,9 +480,13 @@ class FunctionView(QWidget):
         return self._workers.busy()
 
     def shutdown(self) -> None:
-        """Stop the ERM thread (bounded wait)."""
+        """Stop the ERM and fine-tuning workers (bounded wait)."""
         self._cancel_pretraining()
+        self._in_flight = None
+        self._fit_generation += 1
+        self._fit_slot.retire()  # both told to stop first: the two waits overlap
         self._workers.shutdown(STOP_WAIT_MS)
+        self._fit_slot.shutdown(STOP_WAIT_MS)
 
     def closeEvent(self, event) -> None:
         self.shutdown()
@@ -518,19 +539,87 @@ class FunctionView(QWidget):
     # --- computing and drawing ----------------------------------------------------------
     def _invalidate(self) -> None:
         self._dirty = True
+        self._fit_generation += 1  # what is computing beside shows an older state: dropped
         if self.isVisible():
             self._refresh_if_dirty()
 
+    def _request(self) -> FitRequest:
+        """What the current picture is computed from (copies of the model's data)."""
+        state = self._state if self.model.baseline_theta is not None else \
+            self._state.replace(baseline=False)
+        return self.model.request(state, self.view_steps)
+
     def _refresh_if_dirty(self) -> None:
+        """Fine-tune here and draw at once (paused, stepping, edits, scripts)."""
         if not self._dirty or self.model.tasks is None or not self.model.has_data:
             return
         self._dirty = False
         self._last_refresh = time.perf_counter()
-        state = self._state if self.model.baseline_theta is not None else \
-            self._state.replace(baseline=False)
-        picture = self.model.picture(state, self.view_steps, self._fraction)
+        self._fit_generation += 1  # a result still computing beside is stale now
+        request = self._request()
+        self._draw(request, self.model.fits(request))
+
+    def _refresh_beside(self) -> None:
+        """Full speed: send the picture's request to the worker; it is drawn when the result
+        comes back. One request at a time: a later θ waits for the result and is sent then,
+        so the worker is never asked for pictures nobody will see."""
+        if self._in_flight is not None:
+            worker = self._fit_slot.current
+            if worker is not None and not worker.is_running():  # it died without a word
+                self._on_fit_failed(self._in_flight[0], "the fine-tuning worker ended")
+            return
+        if (not self._dirty or self.model.tasks is None or not self.model.has_data
+                or not self.isVisible()):
+            return
+        self._dirty = False
+        self._last_refresh = time.perf_counter()
+        self._fit_generation += 1
+        request = self._request()
+        fits = self.model.cached_fits(request)
+        if fits is not None:  # the same θ and points as a picture already computed
+            self._draw(request, fits)
+            return
+        worker = self._fit_slot.current
+        if worker is None:
+            worker = FunctionFitWorker(self, process=self.fits_in_process)
+            self._fit_slot.install(worker, (worker.fitted, self._on_fitted),
+                                   (worker.failed, self._on_fit_failed))
+        self._in_flight = (self._fit_generation, request)
+        worker.request(self._fit_generation, request)
+
+    @Slot(int, object)
+    def _on_fitted(self, generation: int, fits: FunctionFits) -> None:
+        request = self._take_in_flight(generation)
+        if request is None:
+            return
+        if generation == self._fit_generation:  # else a newer picture was drawn meanwhile
+            self.model.store(request, fits)
+            self._draw(request, fits)
+        if time.perf_counter() - self._last_refresh >= FULL_SPEED_REFRESH_S:
+            self._refresh_beside()  # a θ that came meanwhile (if any)
+
+    @Slot(int, str)
+    def _on_fit_failed(self, generation: int, message: str) -> None:
+        """The worker could not fine-tune (or start): fine-tune here from now on, where an
+        error reaches the window as before."""
+        request = self._take_in_flight(generation)
+        self._fits_beside = False
+        self._fit_slot.retire()
+        if request is not None and generation == self._fit_generation:
+            self._dirty = True
+            self._invalidate()
+
+    def _take_in_flight(self, generation: int) -> FitRequest | None:
+        if self._in_flight is None or self._in_flight[0] != generation:
+            return None
+        request, self._in_flight = self._in_flight[1], None
+        return request
+
+    def _draw(self, request: FitRequest, fits: FunctionFits) -> None:
+        """Draw ``request``'s runs at the current frame."""
+        picture = picture_of(request, fits, self._fraction)
         self._picture = picture
-        result = self._result("meta")
+        result = fits.meta[0]
         if result is not self._shown_result:
             self._shown_result = result
             self.adaptation_updated.emit(result)
@@ -540,8 +629,9 @@ class FunctionView(QWidget):
             self.comparison_updated.emit(picture.mse)
         self.drawing.show(picture)
         text = mse_line(picture)
-        self.mse_label.setText(text)
-        self.mse_label.setToolTip(text)
+        if text != self.mse_label.text():  # a new text lays the dock out again
+            self.mse_label.setText(text)
+            self.mse_label.setToolTip(text)
 
     def _render_table(self) -> None:
         steps = self._state.steps
