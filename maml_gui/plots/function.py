@@ -95,6 +95,7 @@ class FunctionPlot:
         self._data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._step_pens: list[tuple | None] = []
         self._title = ""
+        self.smooth = True
 
     def cache_still_items(self) -> None:
         """Keep the items that stay still while θ moves as pixmaps of the screen, repainted
@@ -110,6 +111,22 @@ class FunctionPlot:
                      self.support_points, self.legend, self.plot.getAxis("left"),
                      self.plot.getAxis("bottom")):
             item.setCacheMode(mode)
+
+    def set_smooth(self, on: bool) -> None:
+        """Antialias θ's curves (on) or not: off while a run plays at full speed, as on the
+        canvas (see :meth:`LandscapePlot.set_smooth`); exports antialias whatever this says."""
+        if on == self.smooth:
+            return
+        self.smooth = on
+        # the curves that change with θ (the baseline's follow the support points); a
+        # PlotDataItem hands its own option to its curve on every setData
+        for item in (self.before_curve, self.erm_before_curve, self.erm_after_curve):
+            item.opts["antialias"] = on
+            item.curve.opts["antialias"] = on
+            item.curve.update()
+        for curve in self.step_curves:
+            curve.opts["antialias"] = on
+            curve.update()
 
     # --- colours ------------------------------------------------------------------------
     def model_colour(self) -> str:
@@ -189,7 +206,7 @@ class FunctionPlot:
 
     def _ensure_step_curves(self, count: int) -> None:
         while len(self.step_curves) < count:
-            item = pg.PlotCurveItem(connect="finite")
+            item = pg.PlotCurveItem(connect="finite", antialias=self.smooth)
             item.setZValue(7)
             self.plot.addItem(item)
             self.step_curves.append(item)

@@ -391,6 +391,7 @@ class FunctionView(QWidget):
         if theta.shape != self.model.theta.shape or not np.array_equal(theta, self.model.theta):
             self.model.theta = theta.copy()
         self._fraction = fraction
+        self.drawing.set_smooth(not (snapshot.playing and snapshot.full_speed))
         if snapshot.playing and snapshot.full_speed:
             self._dirty = True  # else drawn with a later snapshot (pausing publishes one)
             if time.perf_counter() - self._last_refresh >= FULL_SPEED_REFRESH_S:

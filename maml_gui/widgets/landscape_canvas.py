@@ -148,6 +148,7 @@ class LandscapeCanvas(QWidget):
 
         self.plot_widget = pg.PlotWidget(background=theme.background)
         self.drawing = LandscapePlot(theme, self.plot_widget.getPlotItem())
+        self.drawing.cache_still_items()
         # the controls write the view state here; observers subscribe to model.changed
         self.model = ViewModel(LandscapeState(surface="mean", log_scale=False), self)
         self.model.changed.connect(self._on_state_changed)

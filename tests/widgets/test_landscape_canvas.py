@@ -203,3 +203,45 @@ def test_clicking_a_legend_entry_hides_its_group_like_the_menu(make_canvas, two_
     canvas.show_actions["optima"].trigger()  # the menu brings them back, entry included
     assert all(marker.isVisible() for marker in canvas.optima)
     assert samples["task optimum"].item.isVisible()
+
+
+# --- at full speed: plain lines, a thinned trail, still items from pixmaps ---------------------
+def test_a_full_speed_frame_draws_plain_lines_and_pausing_smooths_them_again(make_canvas, two_tasks):
+    import dataclasses
+
+    config, records = two_tasks
+    canvas = make_canvas(config)
+    paused = snapshot_at(config, records)
+    canvas.view.setRange(xRange=(-1e4, 1e4), yRange=(-1e4, 1e4))  # the trail within a pixel
+    canvas.show_snapshot(dataclasses.replace(paused, playing=True, full_speed=True))
+    drawing = canvas.drawing
+    assert len(drawing.trail.getData()[0]) == 2  # its ends
+    curves = [drawing.trail.curve, drawing.contours, drawing.aggregate_arrow.curve,
+              *(item.curve for item in drawing.paths)]
+    assert not drawing.smooth and not any(c.opts["antialias"] for c in curves)
+    canvas.show_snapshot(paused)  # what pausing publishes: the same step
+    assert drawing.smooth and all(c.opts["antialias"] for c in curves)
+    # the trail through every step again, not the thinned one of the last frame
+    assert len(drawing.trail.getData()[0]) == len(paused.history.thetas)  # θ₀ and every step
+
+
+def test_the_canvas_cached_items_draw_what_direct_drawing_draws(make_canvas, two_tasks):
+    from PySide6.QtWidgets import QGraphicsItem
+
+    config, records = two_tasks
+    canvas = make_canvas(config)
+    canvas.show_snapshot(snapshot_at(config, records))
+    canvas.compute_landscape_now(resolution=24)
+    before = image_to_rgb(canvas.plot_widget.grab().toImage()).astype(int)
+    canvas.log_box.setChecked(not canvas.log_box.isChecked())  # a new heatmap and contours
+    canvas.compute_landscape_now(resolution=24)
+    cached = image_to_rgb(canvas.plot_widget.grab().toImage()).astype(int)
+    assert np.count_nonzero(np.abs(cached - before).max(axis=-1) > 8) > 1000  # it changed
+    items = [item for item in canvas.plot_widget.scene().items()
+             if item.cacheMode() != QGraphicsItem.CacheMode.NoCache]
+    assert len(items) == 5  # the heatmap, its contours, both axes, the colour bar's axis
+    for item in items:
+        item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+    direct = image_to_rgb(canvas.plot_widget.grab().toImage()).astype(int)
+    difference = np.abs(cached - direct).max(axis=-1)
+    assert np.count_nonzero(difference > 2) <= 1e-4 * difference.size

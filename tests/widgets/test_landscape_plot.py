@@ -215,3 +215,31 @@ def test_tree_maml_arrows_follow_the_inner_step_playback(qtbot):
             counts.append(len(_drawn_by_colour(figure.drawing, "pooled")))
     assert [f.phase for f in frames[:3]] == ["sample", "inner", "inner"]
     assert counts == [0, 1, 3]  # nothing, the root's arrow, then the two clusters' too
+
+
+# --- the arrows' scale and the thinned trail ---------------------------------------------------
+def test_the_arrow_scale_is_a_round_number_at_most_the_exact_one():
+    from maml_gui.plots.landscape import round_scale
+
+    assert [round_scale(s) for s in (0.5137, 2.0, 1.99, 7.9, 0.0123, 1e6 * 3.3)] == \
+        pytest.approx([0.5, 2.0, 1.5, 6.0, 0.012, 3e6])
+    for scale in np.geomspace(1e-6, 1e6, 97):
+        assert 0.8 * scale <= round_scale(scale) <= scale * (1 + 1e-12)
+    assert round_scale(0.0) == 0.0 and round_scale(float("nan")) == 0.0
+
+
+def test_a_thinned_trail_keeps_a_point_per_pixel_its_ends_and_its_breaks():
+    from maml_gui.plots.landscape import pixel_steps
+
+    # 1,000 steps of a tenth of a pixel along x, then a NaN (a diverged step), then more
+    x = np.arange(1000) * 0.1
+    points = np.column_stack([x, np.zeros_like(x)])
+    points[600] = np.nan
+    keep = pixel_steps(points, (1.0, 1.0))
+    kept = points[keep]
+    assert keep[0] and keep[-1] and keep[600]
+    assert 95 <= np.count_nonzero(keep) <= 110  # one per pixel crossed
+    for piece in (kept[kept[:, 0] < 60], kept[kept[:, 0] > 60]):  # either side of the break
+        assert np.max(np.diff(piece[:, 0])) <= 1.0 + 1e-9  # never more than a pixel skipped
+    assert kept[keep[:600].sum() - 1, 0] == pytest.approx(59.9)  # the line runs up to it
+    assert pixel_steps(points[:2], (1.0, 1.0)).all()

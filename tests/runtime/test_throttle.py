@@ -1,0 +1,38 @@
+"""The throttle that paces snapshots and side views: intervals from start to start."""
+
+from __future__ import annotations
+
+import time
+
+from maml_gui.runtime.throttle import MIN_INTERVAL_MS, Throttle
+
+
+def _starts_while_requested(qtbot, cost_s: float, seconds: float) -> list[float]:
+    """Request on every event-loop turn for ``seconds``; when each callback started."""
+    starts: list[float] = []
+
+    def callback():
+        starts.append(time.perf_counter())
+        time.sleep(cost_s)
+
+    throttle = Throttle(callback)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        throttle.request()
+        qtbot.wait(1)
+    throttle.stop()
+    return starts
+
+
+def test_a_cheap_callback_runs_at_the_minimum_interval_from_start_to_start(qtbot):
+    # a 10 ms callback: counted from its end the interval made it 25 a second, not 40
+    starts = _starts_while_requested(qtbot, 0.010, 1.2)
+    gaps = [1000 * (b - a) for a, b in zip(starts, starts[1:])]
+    median = sorted(gaps)[len(gaps) // 2]
+    assert MIN_INTERVAL_MS - 1 <= median < MIN_INTERVAL_MS + 12, gaps  # from the end: 35+
+
+
+def test_an_expensive_callback_gets_at_most_half_of_the_time(qtbot):
+    starts = _starts_while_requested(qtbot, 0.040, 1.5)
+    gaps = [1000 * (b - a) for a, b in zip(starts, starts[1:])]
+    assert min(gaps) >= 79, gaps  # twice the 40 ms cost
