@@ -58,6 +58,7 @@ def _measure(scenario: str, seconds: float) -> dict:
 
     window = MainWindow(make_config({}))
     window.resize(1500, 950)
+    _settle_memory()  # as the app's entry point does once its window is built
     window.show()
     if scenario in SCENARIOS:
         window.sessions.apply_preset("sinusoid_few_shot")
@@ -88,6 +89,14 @@ def _measure(scenario: str, seconds: float) -> dict:
     result.update(max_gap=gaps[-1], p99_gap=gaps[int(0.99 * (len(gaps) - 1))])
     _close(window)
     return result
+
+
+def _settle_memory() -> None:
+    try:
+        from maml_gui.app import settle_memory
+    except ImportError:  # a baseline from before it existed
+        return
+    settle_memory()
 
 
 def _replay(window, seconds: float) -> dict:

@@ -30,7 +30,7 @@ from maml_gui.core.training import initial_theta
 from maml_gui.palette import LANDSCAPE_COLORMAP, Theme, algorithm_colour
 from maml_gui.plots.items import ArrowSet, pen, place_legend
 from maml_gui.plots.table import TableData
-from maml_gui.view.projection import TrailCache, evenly_spaced
+from maml_gui.view.projection import TrailCache, evenly_spaced, plane_coordinates
 
 ARROW_FRACTION = 0.15
 LAYOUTS = ("overlay", "small multiples")
@@ -118,6 +118,7 @@ class ComparisonPlot:
         self.overlay_title = ""
         self.colour_bar: pg.ColorBarItem | None = None
         self.overlay_image = self.overlay_contours = None
+        self.smooth = True
         self.trails: list = []
         self.trail_caches: list[TrailCache] = []
         self.arrows: list[ArrowSet] = []
@@ -184,6 +185,7 @@ class ComparisonPlot:
             self.colour_bar.axis.setLabel("mean loss", color=theme.foreground)
         else:
             self.colour_bar.setImageItem(self.overlay_image)
+        self.smooth = True  # new items are antialiased (pyqtgraph's configured default)
         self.trails, self.arrows, self.markers = [], [], []
         self.trail_caches = [TrailCache() for _ in variants]
         self.panels, self.panel_images, self.panel_trails, self.panel_arrows = [], [], [], []
@@ -277,6 +279,22 @@ class ComparisonPlot:
         elif index < len(self.panel_images):
             _show_image(self.panel_images[index], surface)
 
+    def set_smooth(self, on: bool) -> None:
+        """Antialiased lines (on), or plain ones while the variants train at full speed: see
+        :meth:`LandscapePlot.set_smooth` (exports antialias whatever this says)."""
+        if on == self.smooth:
+            return
+        self.smooth = on
+        for item in [*self.trails, *self.panel_trails]:
+            item.opts["antialias"] = on  # a PlotDataItem hands it to its curve on setData
+            item.curve.opts["antialias"] = on
+            item.curve.update()
+        for curve in [self.overlay_contours, *(a.curve for a in [*self.arrows,
+                                                                  *self.panel_arrows])]:
+            if curve is not None:
+                curve.opts["antialias"] = on
+                curve.update()
+
     # --- the snapshot -------------------------------------------------------------------
     def _all_points(self) -> np.ndarray:
         if self.snapshot is None:
@@ -292,8 +310,7 @@ class ComparisonPlot:
             return points[:, :2]
         if self.plane is None:
             return np.zeros((len(points), 2))
-        uv, _ = self.plane.project(np.nan_to_num(points))
-        return uv
+        return plane_coordinates(self.plane, points)
 
     def show_snapshot(self, snapshot, *, place_legend_now: bool = True,
                       only_shown: bool = False) -> None:
@@ -301,6 +318,7 @@ class ComparisonPlot:
         where the trails are not when ``place_legend_now``; ``only_shown``: the layout not
         shown is left as it was (the window redraws it when it is chosen)."""
         self.snapshot = snapshot
+        self.set_smooth(not getattr(snapshot, "full_speed", False))
         if self.family.param_dim != 2 and snapshot.steps >= 3 and \
                 snapshot.steps >= max(1.5 * self._plane_steps, self._plane_steps + 10):
             points = self._all_points()
@@ -338,7 +356,7 @@ class ComparisonPlot:
                     item.set_arrows(theta[None], tip[None])
                 else:
                     item.clear()
-        self._show_step(snapshot.steps)
+        self._show_step(snapshot.steps, overlay=overlay, multiples=multiples)
         if place_legend_now:
             # where the trails are not (they all start at θ₀, often in a corner)
             points = [item.getData() for item in self.trails]
@@ -346,12 +364,13 @@ class ComparisonPlot:
             place_legend(self.overlay_plot.legend, self.overlay_plot.getViewBox(),
                          np.concatenate(points) if points else np.zeros((0, 2)))
 
-    def _show_step(self, steps: int) -> None:
-        """The meta-step count in the plots' titles (the window and figures alike)."""
+    def _show_step(self, steps: int, *, overlay: bool = True, multiples: bool = True) -> None:
+        """The meta-step count in the plots' titles (the window and figures alike), in the
+        overlay's and the panels' (each a relayout: only those of the layout drawn)."""
         title = self.overlay_title + f"  ·  meta-step {steps}"
-        if self.overlay_plot.titleLabel.text != title:
+        if overlay and self.overlay_plot.titleLabel.text != title:
             self.overlay_plot.setTitle(title, size="9pt", color=self.theme.foreground)
-        for panel, variant in zip(self.panels, self.variants):
+        for panel, variant in zip(self.panels if multiples else (), self.variants):
             text = f"{variant.label} · meta-step {steps}"
             if panel.titleLabel.text != text:
                 panel.setTitle(text, size="9pt", color=self.theme.foreground)

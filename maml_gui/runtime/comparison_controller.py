@@ -26,6 +26,7 @@ class ComparisonSnapshot:
     variants: tuple[Variant, ...]
     histories: tuple[RunHistory, ...]
     playing: bool
+    full_speed: bool = False  # playing as fast as the variants train
 
     @property
     def records(self) -> tuple[StepRecord | None, ...]:
@@ -53,7 +54,8 @@ class ComparisonController(PlaybackController):
         return self._histories
 
     def snapshot(self) -> ComparisonSnapshot:
-        return ComparisonSnapshot(self._run_id, self.variants, self._histories, self._playing)
+        return ComparisonSnapshot(self._run_id, self.variants, self._histories, self._playing,
+                                  self._playing and math.isinf(self._rate))
 
     def _start(self) -> None:
         self._next_run()

@@ -68,17 +68,7 @@ class Projection:
         points = np.atleast_2d(np.asarray(points, dtype=np.float64))
         if self.plane is None:
             return points[:, :2]
-        if len(points) == 0:
-            return np.zeros((0, 2))
-        # called several times a frame on 1,761-wide rows: a non-finite row is rare, so find
-        # the rows once and project only the finite ones (no cleaned copy of every row)
-        finite = np.isfinite(points).all(axis=1)
-        if finite.all():
-            return self.plane.coordinates(points)
-        uv = np.full((len(points), 2), np.nan)
-        if finite.any():
-            uv[finite] = self.plane.coordinates(points[finite])
-        return uv
+        return plane_coordinates(self.plane, points)
 
     def trail(self, snapshot) -> np.ndarray:
         """θ's trail in plane coordinates, projecting only the rows added since last time."""
@@ -87,6 +77,23 @@ class Projection:
             return thetas[:, :2]
         return self._trail_cache.project(snapshot.history, self.to_plane,
                                          (snapshot.run_id, id(self.plane)))
+
+
+def plane_coordinates(plane: Plane, points: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` coordinates on ``plane`` of ``(N, D)`` parameter vectors; NaN rows for
+    non-finite ones (a diverged step breaks the drawn line)."""
+    points = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    if len(points) == 0:
+        return np.zeros((0, 2))
+    # called several times a frame on 1,761-wide rows: a non-finite row is rare, so find
+    # the rows once and project only the finite ones (no cleaned copy of every row)
+    finite = np.isfinite(points).all(axis=1)
+    if finite.all():
+        return plane.coordinates(points)
+    uv = np.full((len(points), 2), np.nan)
+    if finite.any():
+        uv[finite] = plane.coordinates(points[finite])
+    return uv
 
 
 class TrailCache:
