@@ -338,8 +338,11 @@ class LandscapePlot:
         lengths = np.hypot(*(np.vstack([task_tips, aggregate_tip[None]]) - base_uv).T)
         longest = float(np.nanmax(lengths)) if np.any(np.isfinite(lengths)) else 0.0
         (x0, x1), (y0, y1) = self.view.viewRange()
-        scale = ARROW_FRACTION * math.hypot(x1 - x0, y1 - y0) / longest if longest > 0 else 0.0
-        scale = round_scale(scale) if math.isfinite(scale) else 0.0
+        exact = ARROW_FRACTION * math.hypot(x1 - x0, y1 - y0) / longest if longest > 0 else 0.0
+        # the round scale stays while it fits (no flicker where the exact one hovers at a
+        # step of the series): the longest arrow between 2/3 and all of its share
+        keep = self.arrow_scale > 0 and self.arrow_scale <= exact <= 1.5 * self.arrow_scale
+        scale = self.arrow_scale if keep else round_scale(exact) if math.isfinite(exact) else 0.0
         shown = np.flatnonzero(state.task_grads[: record.n_tasks]) if scale > 0 else []
         tips = base_uv + scale * (task_tips - base_uv)
         if self._many_paths is not None:

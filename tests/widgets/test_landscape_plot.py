@@ -243,3 +243,27 @@ def test_a_thinned_trail_keeps_a_point_per_pixel_its_ends_and_its_breaks():
         assert np.max(np.diff(piece[:, 0])) <= 1.0 + 1e-9  # never more than a pixel skipped
     assert kept[keep[:600].sum() - 1, 0] == pytest.approx(59.9)  # the line runs up to it
     assert pixel_steps(points[:2], (1.0, 1.0)).all()
+
+
+def test_the_arrow_scale_holds_while_the_longest_arrow_fits_its_share(qtbot, two_tasks):
+    config, records = two_tasks
+    with LandscapeFigure(config, size=SIZE, resolution=8) as figure:
+        drawing = figure.drawing
+        figure.show(snapshot_at(config, records))
+        first = drawing.arrow_scale
+        (x0, x1), (y0, y1) = drawing.view.viewRange()
+
+        def zoom_out(factor: float) -> float:
+            cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+            drawing.view.setRange(xRange=(cx - factor * hx, cx + factor * hx),
+                                  yRange=(cy - factor * hy, cy + factor * hy), padding=0)
+            figure.show(snapshot_at(config, records))
+            return drawing.arrow_scale
+
+        # a scale in use is kept while the exact one is up to 1.5 times it (the series'
+        # steps are at most 4/3 apart, so the exact scale is under 4/3 of the round one)
+        held = first / 1.1
+        drawing.arrow_scale = held
+        assert zoom_out(1.0) == held  # kept: no new legend text on every small change
+        assert zoom_out(4.0) > 2 * first  # far beyond its share: rounded again
+        assert f"−meta-gradient ×{drawing.arrow_scale:.3g}" in _legend_texts(drawing)
