@@ -37,7 +37,9 @@ def settle_memory() -> None:
     garbage collector's full passes. With torch, Qt and pyqtgraph loaded, a full pass took
     250 ms in the GUI thread: a frozen window every few seconds of a run. Objects made later
     are collected as before. Once per process, when the window is built (not in tests, whose
-    windows come and go)."""
+    windows come and go). The price: a cycle among these objects that later becomes garbage
+    (e.g. the first run's canvas items, dropped on a restart) is not freed; it is bounded by
+    what existed at this call."""
     gc.collect()
     gc.freeze()
 

@@ -118,6 +118,8 @@ class LandscapeFigure:
     shown_plane : the exact :class:`~maml_gui.core.landscape.Plane` to draw (e.g. the window's
         canvas's: a random plane chosen mid-run is centred where θ was then); None: fitted
         here as the canvas would from θ₀, refitting a PCA plane as the path grows.
+    arrow_scale : the meta-gradient arrows' scale to keep while it fits (the window's: the
+        canvas holds a round scale from frame to frame); None: rounded here.
 
     Close it (or use ``with``) to free its off-screen widget.
     """
@@ -127,7 +129,8 @@ class LandscapeFigure:
                  view_range: Sequence[float] | None = None, resolution: int | None = None,
                  plane: str | None = None, theme: Theme = PUBLICATION, caption: bool = True,
                  grid_2d: int = GRID, dtype: torch.dtype = torch.float64,
-                 state: "LandscapeState | None" = None, shown_plane: "Plane | None" = None):
+                 state: "LandscapeState | None" = None, shown_plane: "Plane | None" = None,
+                 arrow_scale: float | None = None):
         import pyqtgraph as pg
 
         from maml_gui.core.landscape import (
@@ -183,6 +186,9 @@ class LandscapeFigure:
             self.drawing.set_tasks(n, None if optima is None else optima.numpy())
             self.drawing.apply_state(self.state)
             self.drawing.theta_handle.movable = False
+            if arrow_scale:  # the window's: its legend's ×s, while it fits this view's arrows
+                self.drawing.arrow_scale = float(arrow_scale)
+                self.drawing.hold_arrow_scale = True
             prepare_widget(self.widget, self.size)
             self._snapshot = None
             self._anchor, self._weights = self._theta0, None
@@ -387,7 +393,8 @@ def export_landscape_image(path: str | Path, config: Config, *, snapshot=None,
                            resolution: int | None = None, plane: str | None = None,
                            theme: Theme = PUBLICATION, caption: bool = True,
                            state: "LandscapeState | None" = None,
-                           shown_plane: "Plane | None" = None) -> Path:
+                           shown_plane: "Plane | None" = None,
+                           arrow_scale: float | None = None) -> Path:
     """Write a landscape figure to ``path`` (.png, .svg, .pdf).
 
     Give the state to draw as one of: ``snapshot`` (e.g. the window's current one),
@@ -407,7 +414,7 @@ def export_landscape_image(path: str | Path, config: Config, *, snapshot=None,
     with LandscapeFigure(config, size=size, surface=surface, log_scale=log_scale,
                          view_range=view_range, resolution=resolution, plane=plane,
                          theme=theme, caption=caption, state=state,
-                         shown_plane=shown_plane) as figure:
+                         shown_plane=shown_plane, arrow_scale=arrow_scale) as figure:
         figure.show(snapshot, total_steps=total)
         return figure.render(path, scale=scale, transparent=transparent)
 

@@ -96,7 +96,7 @@ class ClusterArrows:
         self.steps: ClusterSteps | None = None
         self.n_tasks = 0
         self._visible = True
-        self.antialias = True  # the plot's screen setting (see LandscapePlot.set_antialias)
+        self.antialias = True  # the plot's screen setting (see LandscapePlot.set_smooth)
 
     def set_tasks(self, n: int) -> None:
         """``n`` tasks: their arrow sets are made when a TreeMAML record first comes (other

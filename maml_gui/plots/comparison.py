@@ -28,7 +28,7 @@ from maml_gui.core.landscape import LandscapeError, LandscapeEvaluator, landscap
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
 from maml_gui.palette import LANDSCAPE_COLORMAP, Theme, algorithm_colour
-from maml_gui.plots.items import ArrowSet, pen, place_legend
+from maml_gui.plots.items import ArrowSet, pen, place_legend, set_antialias
 from maml_gui.plots.table import TableData
 from maml_gui.view.projection import TrailCache, evenly_spaced, plane_coordinates
 
@@ -285,15 +285,8 @@ class ComparisonPlot:
         if on == self.smooth:
             return
         self.smooth = on
-        for item in [*self.trails, *self.panel_trails]:
-            item.opts["antialias"] = on  # a PlotDataItem hands it to its curve on setData
-            item.curve.opts["antialias"] = on
-            item.curve.update()
-        for curve in [self.overlay_contours, *(a.curve for a in [*self.arrows,
-                                                                  *self.panel_arrows])]:
-            if curve is not None:
-                curve.opts["antialias"] = on
-                curve.update()
+        set_antialias([*self.trails, *self.panel_trails, self.overlay_contours,
+                       *(a.curve for a in [*self.arrows, *self.panel_arrows])], on)
 
     # --- the snapshot -------------------------------------------------------------------
     def _all_points(self) -> np.ndarray:
@@ -318,7 +311,6 @@ class ComparisonPlot:
         where the trails are not when ``place_legend_now``; ``only_shown``: the layout not
         shown is left as it was (the window redraws it when it is chosen)."""
         self.snapshot = snapshot
-        self.set_smooth(not getattr(snapshot, "full_speed", False))
         if self.family.param_dim != 2 and snapshot.steps >= 3 and \
                 snapshot.steps >= max(1.5 * self._plane_steps, self._plane_steps + 10):
             points = self._all_points()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from maml_gui.core.algorithms import algorithm_label
 from maml_gui.palette import Theme, algorithm_colour
-from maml_gui.plots.items import SafeLegend, pen
+from maml_gui.plots.items import SafeLegend, pen, set_antialias
 from maml_gui.plots.noise_band import NoiseBand
 from maml_gui.plots.table import TableData
 from maml_gui.view.function_data import FunctionPicture
@@ -118,15 +118,9 @@ class FunctionPlot:
         if on == self.smooth:
             return
         self.smooth = on
-        # the curves that change with θ (the baseline's follow the support points); a
-        # PlotDataItem hands its own option to its curve on every setData
-        for item in (self.before_curve, self.erm_before_curve, self.erm_after_curve):
-            item.opts["antialias"] = on
-            item.curve.opts["antialias"] = on
-            item.curve.update()
-        for curve in self.step_curves:
-            curve.opts["antialias"] = on
-            curve.update()
+        # the curves that change with θ (the baseline's follow the support points)
+        set_antialias([self.before_curve, self.erm_before_curve, self.erm_after_curve,
+                       *self.step_curves], on)
 
     # --- colours ------------------------------------------------------------------------
     def model_colour(self) -> str:

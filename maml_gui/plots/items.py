@@ -22,6 +22,20 @@ def pen(colour: str, width: float = 2.0, alpha: float = 1.0, dashed: bool = Fals
     return p
 
 
+def set_antialias(items, on: bool) -> None:
+    """Antialias the curves ``items`` (``PlotDataItem`` or ``PlotCurveItem``; None skipped) on
+    screen, or not. A ``PlotDataItem`` hands its own option to its curve on every
+    ``setData``, so both are set. Exports antialias whatever this says."""
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, pg.PlotDataItem):
+            item.opts["antialias"] = on
+            item = item.curve
+        item.opts["antialias"] = on
+        item.update()
+
+
 def arrow_segments(tails: np.ndarray, tips: np.ndarray, pixel_size: tuple[float, float]) -> np.ndarray:
     """Shafts and two-stroke heads of arrows as segment pairs ``(6·A, 2)`` for connect="pairs".
 

@@ -25,7 +25,7 @@ from maml_gui.palette import LANDSCAPE_COLORMAP, Theme
 from maml_gui.plots.cluster_arrows import LEGEND_TEXT as CLUSTER_LEGEND
 from maml_gui.plots.cluster_arrows import ClusterArrows
 from maml_gui.plots.items import (
-    LEGEND_MARGIN, LEGEND_OFFSET, ArrowSet, SafeLegend, pen, place_legend,
+    LEGEND_MARGIN, LEGEND_OFFSET, ArrowSet, SafeLegend, pen, place_legend, set_antialias,
 )
 from maml_gui.plots.task_paths import TaskPaths
 from maml_gui.view import LandscapeState
@@ -105,6 +105,9 @@ class LandscapePlot:
                                  else pg.mkBrush(255, 255, 255, 200))
         self.legend.setParentItem(self.view)
         self.arrow_scale = 0.0
+        # keep a round arrow scale while it fits (the live canvas: no flicker from frame to
+        # frame); a figure starts from the window's scale or rounds afresh
+        self.hold_arrow_scale = False
         self.highlighted: int | None = None
         self.state = LandscapeState()
         self.n_tasks = 0
@@ -262,17 +265,12 @@ class LandscapePlot:
         on = self.smooth
         self.cluster_arrows.antialias = on
         arrows = [*self.task_arrows, self.aggregate_arrow, *self.cluster_arrows.arrow_sets()]
-        curves = [self.contours, *(a.curve for a in arrows)]
-        for item in [self.trail, *self.paths]:
-            if isinstance(item, TaskPaths):
-                item.antialias = on
-                item.update()
-            else:  # a PlotDataItem hands its own option to its curve on every setData
-                item.opts["antialias"] = on
-                curves.append(item.curve)
-        for curve in curves:
-            curve.opts["antialias"] = on
-            curve.update()
+        many = self._many_paths
+        if many is not None:
+            many.antialias = on
+            many.update()
+        set_antialias([self.contours, self.trail, *(a.curve for a in arrows),
+                       *(item for item in self.paths if item is not many)], on)
 
     # --- drawing ----------------------------------------------------------------------
     def place_optima(self, projection: Projection) -> None:
@@ -341,7 +339,8 @@ class LandscapePlot:
         exact = ARROW_FRACTION * math.hypot(x1 - x0, y1 - y0) / longest if longest > 0 else 0.0
         # the round scale stays while it fits (no flicker where the exact one hovers at a
         # step of the series): the longest arrow between 2/3 and all of its share
-        keep = self.arrow_scale > 0 and self.arrow_scale <= exact <= 1.5 * self.arrow_scale
+        keep = self.hold_arrow_scale and self.arrow_scale > 0 and \
+            self.arrow_scale <= exact <= 1.5 * self.arrow_scale
         scale = self.arrow_scale if keep else round_scale(exact) if math.isfinite(exact) else 0.0
         shown = np.flatnonzero(state.task_grads[: record.n_tasks]) if scale > 0 else []
         tips = base_uv + scale * (task_tips - base_uv)
@@ -358,9 +357,12 @@ class LandscapePlot:
                                             (base_uv + scale * (aggregate_tip - base_uv))[None])
         else:
             self.aggregate_arrow.clear()
-        if scale > 0 and scale != self.arrow_scale and "arrows" in self._legend_labels:
+        label = self._legend_labels.get("arrows")
+        text = f"−meta-gradient ×{scale:.3g}"
+        if scale > 0 and label is not None and label.text != text:
             # the legend says how long an arrow is: lengths in the plot are gradients × s
-            self._legend_labels["arrows"].setText(f"−meta-gradient ×{scale:.3g}")
+            # (compared as text: a rebuilt legend has the entry without its scale)
+            label.setText(text)
         self.arrow_scale = scale
         if state.aggregate and scale > 0:
             self._place_theta_label(aggregate_tip - base_uv)
@@ -475,8 +477,9 @@ def round_scale(scale: float) -> float:
     """``scale`` rounded down to 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten.
 
     The legend prints the arrows' scale: a round number reads better than ×0.5137, and it
-    stays the same from one step to the next, where the exact one changed the legend's text
-    (and so its layout) on every frame. The longest arrow is then 80–100 % of its share."""
+    changes less often than the exact one, which changed the legend's text (and so its layout)
+    on every frame. The longest arrow is then 75–100 % of its share (the series' steps are at
+    most 4/3 apart)."""
     if not scale > 0:
         return 0.0
     decade = 10.0 ** math.floor(math.log10(scale))

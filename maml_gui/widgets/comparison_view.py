@@ -365,6 +365,7 @@ class ComparisonView(QWidget):
     @Slot(object)
     def _on_snapshot(self, snapshot: ComparisonSnapshot) -> None:
         self._snapshot = snapshot
+        self.drawing.set_smooth(not snapshot.full_speed)  # plain lines cost less: see there
         # the legend moves only at the start: later it would jump while the trails grow
         # on screen, only the layout shown is drawn (the other one when it is chosen)
         self.drawing.show_snapshot(snapshot, place_legend_now=snapshot.steps <= 1,

@@ -129,7 +129,8 @@ class ExportActions(QObject):
                     path, config, snapshot=snapshot, surface=state.surface,
                     log_scale=state.log_scale, view_range=state.range, plane=state.plane,
                     size=size, scale=scale, transparent=transparent, state=state,
-                    shown_plane=window.canvas.plane)  # the plane on screen, exactly
+                    shown_plane=window.canvas.plane,  # the plane on screen, exactly
+                    arrow_scale=window.canvas.drawing.arrow_scale)  # and its legend's ×s
             elif view == "trace":
                 from maml_gui.export.views import export_trace_image
 

@@ -24,6 +24,7 @@ drawing is a :class:`~maml_gui.plots.function.FunctionPlot`, the item exports bu
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -581,6 +582,10 @@ class FunctionView(QWidget):
             self._draw(request, fits)
             return
         worker = self._fit_slot.current
+        if worker is not None and not worker.is_running():  # it ended while idle
+            self._on_fit_failed(self._fit_generation, "the fine-tuning worker ended")
+            self._invalidate()  # this picture, here
+            return
         if worker is None:
             worker = FunctionFitWorker(self, process=self.fits_in_process)
             self._fit_slot.install(worker, (worker.fitted, self._on_fitted),
@@ -604,6 +609,9 @@ class FunctionView(QWidget):
         """The worker could not fine-tune (or start): fine-tune here from now on, where an
         error reaches the window as before."""
         request = self._take_in_flight(generation)
+        if self._fits_beside:  # said once: the view goes on, a little slower
+            print(f"maml-gui: function view: {message}; fine-tuning in the window from now on",
+                  file=sys.stderr)
         self._fits_beside = False
         self._fit_slot.retire()
         if request is not None and generation == self._fit_generation:

@@ -149,6 +149,7 @@ class LandscapeCanvas(QWidget):
         self.plot_widget = pg.PlotWidget(background=theme.background)
         self.drawing = LandscapePlot(theme, self.plot_widget.getPlotItem())
         self.drawing.cache_still_items()
+        self.drawing.hold_arrow_scale = True
         # the controls write the view state here; observers subscribe to model.changed
         self.model = ViewModel(LandscapeState(surface="mean", log_scale=False), self)
         self.model.changed.connect(self._on_state_changed)

@@ -108,8 +108,9 @@ def test_mlp_plane_mean_and_task_surfaces_equal_the_loss_point_by_point(name):
 
 @pytest.mark.parametrize("k", [1, 2])
 def test_mlp_surface_does_not_depend_on_the_block_size(k):
-    """Buffers are reused from block to block (the last one smaller): any block size gives
-    the same values, bit for bit (grid points are independent rows of every product)."""
+    """Buffers are reused from block to block (equal blocks where the grid allows; 17 leaves
+    a smaller last one): any block size gives the same values, bit for bit (grid points are
+    independent rows of every product)."""
     config, tasks, plane = _mlp("imaml", k, 10)
     evaluator = LandscapeEvaluator(config, tasks, dtype=torch.float64)
     whole = evaluator.grid("meta", (-1, 1), (-1, 1), 9, plane=plane, chunk=1024)

@@ -36,3 +36,5 @@ def test_an_expensive_callback_gets_at_most_half_of_the_time(qtbot):
     starts = _starts_while_requested(qtbot, 0.040, 1.5)
     gaps = [1000 * (b - a) for a, b in zip(starts, starts[1:])]
     assert min(gaps) >= 79, gaps  # twice the 40 ms cost
+    median = sorted(gaps)[len(gaps) // 2]
+    assert median < 95, gaps  # from start to start: counted from the end it was 100

@@ -223,8 +223,8 @@ def test_the_arrow_scale_is_a_round_number_at_most_the_exact_one():
 
     assert [round_scale(s) for s in (0.5137, 2.0, 1.99, 7.9, 0.0123, 1e6 * 3.3)] == \
         pytest.approx([0.5, 2.0, 1.5, 6.0, 0.012, 3e6])
-    for scale in np.geomspace(1e-6, 1e6, 97):
-        assert 0.8 * scale <= round_scale(scale) <= scale * (1 + 1e-12)
+    for scale in [*np.geomspace(1e-6, 1e6, 97), 3.99, 7.99, 0.0399]:  # the widest steps: 3→4, 6→8
+        assert 0.75 * scale <= round_scale(scale) <= scale * (1 + 1e-12)
     assert round_scale(0.0) == 0.0 and round_scale(float("nan")) == 0.0
 
 
@@ -263,7 +263,31 @@ def test_the_arrow_scale_holds_while_the_longest_arrow_fits_its_share(qtbot, two
         # a scale in use is kept while the exact one is up to 1.5 times it (the series'
         # steps are at most 4/3 apart, so the exact scale is under 4/3 of the round one)
         held = first / 1.1
-        drawing.arrow_scale = held
+        drawing.arrow_scale, drawing.hold_arrow_scale = held, True  # as the window's canvas
         assert zoom_out(1.0) == held  # kept: no new legend text on every small change
         assert zoom_out(4.0) > 2 * first  # far beyond its share: rounded again
         assert f"−meta-gradient ×{drawing.arrow_scale:.3g}" in _legend_texts(drawing)
+
+
+def test_the_legend_names_the_arrow_scale_again_after_the_tasks_change(qtbot, two_tasks):
+    config, records = two_tasks
+    with LandscapeFigure(config, size=SIZE, resolution=8) as figure:
+        drawing = figure.drawing
+        drawing.hold_arrow_scale = True  # the window's canvas: the same scale next frame
+        figure.show(snapshot_at(config, records))
+        drawing.set_tasks(2, None)  # a restart rebuilds the legend
+        figure.show(snapshot_at(config, records))
+        assert f"−meta-gradient ×{drawing.arrow_scale:.3g}" in _legend_texts(drawing)
+
+
+def test_a_figure_keeps_the_windows_arrow_scale_while_it_fits(qtbot, two_tasks):
+    config, records = two_tasks
+    with LandscapeFigure(config, size=SIZE, resolution=8) as figure:
+        figure.show(snapshot_at(config, records))
+        own = figure.drawing.arrow_scale
+    window_scale = own / 1.1  # a scale the window may hold (not a round number here)
+    with LandscapeFigure(config, size=(900, 700), resolution=8,
+                         arrow_scale=window_scale) as figure:
+        figure.show(snapshot_at(config, records))
+        assert figure.drawing.arrow_scale == window_scale
+        assert f"−meta-gradient ×{window_scale:.3g}" in _legend_texts(figure.drawing)
