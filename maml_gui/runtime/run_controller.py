@@ -319,7 +319,7 @@ class RunController(PlaybackController):
     @Slot()
     def _on_records_available(self) -> None:
         if self.full_speed and self._playing:
-            self._throttle.request()  # coalesced: at most ~30 snapshots a second
+            self._throttle.request()  # coalesced: at most 40 snapshots a second
         else:
             self._drain()  # animated or stepping: every record is wanted at once
 

@@ -37,7 +37,7 @@ from maml_gui.widgets.trace_view import TraceView
 from maml_gui.widgets.window_fit import available_geometry, fit_to, fits
 
 DEFAULT_SPEED_INDEX = SPEEDS.index(4.0)
-#: At full speed the canvas draws every snapshot (~30 a second); the trace table, the loss
+#: At full speed the canvas draws every snapshot (up to 40 a second); the trace table, the loss
 #: curves, the function and method views and the status bar at most every this many ms.
 SIDE_VIEWS_MS = 200.0
 #: Keys of the window's shortcuts that a number field would swallow without using them.
