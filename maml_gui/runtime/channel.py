@@ -85,6 +85,11 @@ class Channel:
                       lifeline.Lifeline()))
         else:
             probe_devices()  # here, not first in the thread: CUDA's set-up is not thread-safe
+            # Qt objects must not be collected in the serve loop's thread (see the module);
+            # imported here: serve loops import this module in child processes, without Qt
+            from maml_gui.runtime.gui_collector import collect_in_gui_thread
+
+            collect_in_gui_thread()
             self._commands = queue.Queue()
             self._results = queue.Queue()
             self._body = threading.Thread(target=serve, name=name, daemon=True,
