@@ -31,7 +31,7 @@ from maml_gui.plots.task_paths import TaskPaths
 from maml_gui.view import LandscapeState
 from maml_gui.view.projection import Projection, colour_levels, display_values
 
-ARROW_FRACTION = 0.18  # the longest meta-gradient arrow's most length, as a share of the diagonal
+ARROW_FRACTION = 0.18  # the longest arrow's greatest length, as a share of the view's diagonal
 MAX_LEGEND_TASKS = 4  # more tasks get one legend line: a tall legend hides the paths
 MAX_SYMBOL_TASKS = 8
 OPTIMUM_SIZE = 20  # ★ in pixels: big enough to see and to match to its task's colour
