@@ -23,6 +23,13 @@ from maml_gui.plots.table import TableData
 from maml_gui.view.function_data import FunctionPicture
 
 
+def _curve(z: float) -> pg.PlotDataItem:
+    """A curve that breaks at non-finite values, drawn at depth ``z``."""
+    item = pg.PlotDataItem(connect="finite")
+    item.setZValue(z)
+    return item
+
+
 def _dotted(colour: str, width: float):
     p = pen(colour, width)
     p.setDashPattern([1, 3])
@@ -60,22 +67,17 @@ class FunctionPlot:
             self.plot.getAxis(axis).setPen(theme.foreground)
         self.plot.setLabel("bottom", "x", color=theme.foreground)
         self.plot.setLabel("left", "y", color=theme.foreground)
-        self.truth_band = pg.PlotDataItem(connect="finite")
-        self.truth_band.setZValue(1)
-        self.truth_curve = pg.PlotDataItem(connect="finite")
-        self.truth_curve.setZValue(2)
+        self.truth_band = _curve(z=1)
+        self.truth_curve = _curve(z=2)
         self.query_points = pg.ScatterPlotItem(size=7, symbol="o")
         self.query_points.setZValue(3)
-        self.before_curve = pg.PlotDataItem(connect="finite")
-        self.before_curve.setZValue(6)
+        self.before_curve = _curve(z=6)
         self.noise_band = NoiseBand(self.plot, self.model_colour())
         # plain curves, not PlotDataItems: at full speed each of the (up to 100) steps is set
         # every refresh, and a PlotDataItem's setData costs twice its inner curve's
         self.step_curves: list[pg.PlotCurveItem] = []
-        self.erm_before_curve = pg.PlotDataItem(connect="finite")
-        self.erm_before_curve.setZValue(4)
-        self.erm_after_curve = pg.PlotDataItem(connect="finite")
-        self.erm_after_curve.setZValue(5)
+        self.erm_before_curve = _curve(z=4)
+        self.erm_after_curve = _curve(z=5)
         self.support_points = pg.ScatterPlotItem(size=11, symbol="o")
         self.support_points.setZValue(20)
         for item in (self.truth_band, self.truth_curve, self.query_points, self.before_curve,
