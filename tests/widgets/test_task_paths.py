@@ -128,12 +128,17 @@ def sinusoid_run():
     return config, run_offline(config, 12)
 
 
-def test_the_canvas_draws_every_tasks_path_with_one_item(qtbot, sinusoid_run):
-    config, records = sinusoid_run
+def _shown_canvas(qtbot, config) -> LandscapeCanvas:
     canvas = LandscapeCanvas(config)
     qtbot.addWidget(canvas)
     canvas.resize(600, 500)
     canvas.show()
+    return canvas
+
+
+def test_the_canvas_draws_every_tasks_path_with_one_item(qtbot, sinusoid_run):
+    config, records = sinusoid_run
+    canvas = _shown_canvas(qtbot, config)
     snapshot = snapshot_of(config, records)
     canvas.show_snapshot(snapshot)
     assert len(canvas.paths) == 1 and isinstance(canvas.paths[0], TaskPaths)
@@ -154,10 +159,7 @@ def test_the_canvas_draws_every_tasks_path_with_one_item(qtbot, sinusoid_run):
 
 def test_at_full_speed_the_plane_is_refitted_beside_the_window(qtbot, sinusoid_run):
     config, history = sinusoid_run
-    canvas = LandscapeCanvas(config)
-    qtbot.addWidget(canvas)
-    canvas.resize(600, 500)
-    canvas.show()
+    canvas = _shown_canvas(qtbot, config)
     paused = snapshot_of(config, history)
     running = dataclasses.replace(paused, playing=True, full_speed=True)
     before = canvas.plane
