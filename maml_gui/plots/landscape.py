@@ -64,6 +64,8 @@ class LandscapePlot:
             # "(x0.001)" beside an axis reads as a unit; plain tick labels say the values
             self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.view = self.plot.getViewBox()
+        self._texts: dict[str, str] = {}  # what each title/label shows (see _set_text)
+        self._bar_levels: tuple[float, float] | None = None
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get(LANDSCAPE_COLORMAP))
         self.image.setZValue(-10)
@@ -408,17 +410,28 @@ class LandscapePlot:
         self.image.setRect(QRectF(surface.x[0] - dx / 2, surface.y[0] - dy / 2,
                                   surface.x[-1] - surface.x[0] + dx,
                                   surface.y[-1] - surface.y[0] + dy))
-        self.colour_bar.setLevels((low, high))
-        self.colour_bar.axis.setLabel(bar_label, color=self.theme.foreground)
+        if self._bar_levels != (low, high):  # set again, its axis is drawn anew: ~4 ms
+            self._bar_levels = (low, high)
+            self.colour_bar.setLevels((low, high))
         contour = contour_levels(np.clip(values, low, high), 12)
         segments, _ = contour_segments(surface.x, surface.y, values, contour)
         self.contours.setData(segments[:, 0], segments[:, 1]) if len(segments) else self.contours.setData([], [])
-        title = surface.label + (f"<br>{plane_title}" if plane_title else "")
-        self.plot.setTitle(title, color=self.theme.foreground, size="9pt")
         names = axis_names or ("u (plane direction 1)", "v (plane direction 2)")
-        self.plot.setLabel("bottom", names[0], color=self.theme.foreground)
-        self.plot.setLabel("left", names[1], color=self.theme.foreground)
+        colour = self.theme.foreground
+        self._set_text("bar", bar_label, lambda text: self.colour_bar.axis.setLabel(text, color=colour))
+        self._set_text("title", surface.label + (f"<br>{plane_title}" if plane_title else ""),
+                       lambda text: self.plot.setTitle(text, color=colour, size="9pt"))
+        self._set_text("bottom", names[0], lambda text: self.plot.setLabel("bottom", text, color=colour))
+        self._set_text("left", names[1], lambda text: self.plot.setLabel("left", text, color=colour))
         return levels
+
+    def _set_text(self, key: str, text: str, setter) -> None:
+        """``setter(text)`` unless ``key`` already shows ``text``: a label or title set again,
+        even unchanged, re-lays the plot out and redraws its axes from scratch (about 10 ms
+        of the repaint after each new surface at full speed)."""
+        if self._texts.get(key) != text:
+            self._texts[key] = text
+            setter(text)
 
     # --- the legend -------------------------------------------------------------------
     def drawn_points(self) -> np.ndarray:

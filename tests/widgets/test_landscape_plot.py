@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPointF
 
@@ -291,3 +292,39 @@ def test_a_figure_keeps_the_windows_arrow_scale_while_it_fits(qtbot, two_tasks):
         figure.show(snapshot_at(config, records))
         assert figure.drawing.arrow_scale == window_scale
         assert f"−meta-gradient ×{window_scale:.3g}" in _legend_texts(figure.drawing)
+
+
+def _surface(scale: float, label: str) -> "Surface":
+    from maml_gui.core.landscape import Surface
+
+    x = np.linspace(-1.0, 1.0, 9)
+    z = scale * (x[None, :] ** 2 + x[:, None] ** 2) + 0.1
+    return Surface(x=x, y=x, z=z, name="meta", label=label)
+
+
+def test_a_new_surface_retitles_and_rescales_while_the_same_one_keeps_its_axes(qtbot):
+    from maml_gui.palette import SCREEN
+    from maml_gui.plots.landscape import LandscapePlot
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    drawing = LandscapePlot(SCREEN, widget.getPlotItem())
+    widget.resize(*SIZE)
+    widget.show()
+    first = drawing.show_surface(_surface(1.0, "first"), False, None)
+    qtbot.waitUntil(lambda: drawing.plot.getAxis("left").picture is not None)
+    assert "first" in drawing.plot.titleLabel.text
+    assert drawing.colour_bar.levels() == pytest.approx(first)
+    # the same surface again: its axes keep the picture they drew (a label set again, even
+    # unchanged, throws it away and redraws every tick label)
+    drawing.show_surface(_surface(1.0, "first"), False, first)
+    assert drawing.plot.getAxis("left").picture is not None
+    assert drawing.colour_bar.axis.picture is not None
+    second = drawing.show_surface(_surface(3.0, "second"), True, None)
+    assert "second" in drawing.plot.titleLabel.text and "first" not in drawing.plot.titleLabel.text
+    assert drawing.colour_bar.axis.labelText.startswith("log₁₀")
+    assert drawing.colour_bar.levels() == pytest.approx(second) and second != first
+    drawing.show_surface(_surface(1.0, "first"), False, None)
+    assert "first" in drawing.plot.titleLabel.text
+    assert not drawing.colour_bar.axis.labelText.startswith("log₁₀")
+    assert drawing.colour_bar.levels() == pytest.approx(first)
