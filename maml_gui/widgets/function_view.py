@@ -54,9 +54,10 @@ from maml_gui.view.function_data import (
 ERM_LABEL = BASELINE_LABEL
 REMOVE_RADIUS_PX = 14.0  # a right-click this close to a support point removes it
 STOP_WAIT_MS = 1000
-# At full speed θ changes with every snapshot (~30 Hz): refit at most ~8 times a second then,
-# beside the window (paused: always, here).
-FULL_SPEED_REFRESH_S = 0.125
+# At full speed θ changes with every snapshot (~30 Hz): refit at most 4 times a second then,
+# beside the window (paused: always, here). Each refresh costs the window ~15 ms (the curves'
+# new paths and a repaint of the view); at 8 a second they were the canvas's longest waits.
+FULL_SPEED_REFRESH_S = 0.25
 
 
 class FunctionView(QWidget):
