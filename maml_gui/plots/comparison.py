@@ -239,15 +239,29 @@ class ComparisonPlot:
 
     def _fit(self) -> None:
         if self.family.param_dim == 2:
-            xmin, xmax, ymin, ymax = self.family.default_view(self.tasks)
+            self._set_range(tuple(float(v) for v in self.family.default_view(self.tasks)))
         else:
-            uv = self._project(self._all_points()) if self.plane is not None else np.zeros((1, 2))
-            low, high = uv.min(0), uv.max(0)
-            span = np.maximum(high - low, 1.0)
-            (xmin, ymin), (xmax, ymax) = low - 0.3 * span, high + 0.3 * span
+            self._set_range(range_around(np.zeros((1, 2))))
+
+    def _set_range(self, view_range: tuple[float, float, float, float]) -> None:
+        xmin, xmax, ymin, ymax = view_range
         for plot in (self.overlay_plot, *self.panels[:1]):
             plot.setRange(xRange=(xmin, xmax), yRange=(ymin, ymax), padding=0)
-        self.range = (xmin, xmax, ymin, ymax)
+        self.range = view_range
+
+    # --- the PCA plane (models with more than two parameters) ---------------------------
+    def plane_due(self, steps: int) -> bool:
+        """The plane should be fitted again: the trails grew by half since the last fit."""
+        return self.family.param_dim != 2 and steps >= 3 and \
+            steps >= max(1.5 * self._plane_steps, self._plane_steps + 10)
+
+    def use_plane(self, fitted: tuple | None, steps: int) -> None:
+        """Draw on ``fitted`` (:func:`fit_plane`'s plane and view range) from now on, as
+        fitted at meta-step ``steps``; None (no spread yet) keeps the plane."""
+        if fitted is not None:
+            self.plane, view_range = fitted
+            self._plane_steps = steps
+            self._set_range(view_range)
 
     # --- surfaces -----------------------------------------------------------------------
     def surface_jobs(self) -> list[tuple[int | None, object, str]]:
@@ -289,14 +303,6 @@ class ComparisonPlot:
                        *(a.curve for a in [*self.arrows, *self.panel_arrows])], on)
 
     # --- the snapshot -------------------------------------------------------------------
-    def _all_points(self) -> np.ndarray:
-        if self.snapshot is None:
-            return np.atleast_2d(self.theta0)
-        # evenly spaced rows of each trail, its last included: a plane fit and a view range
-        # need no more, and the MLP's four whole trails are ~60 MB to copy
-        trails = [evenly_spaced(h.thetas) for h in self.snapshot.histories if len(h.thetas)]
-        return np.concatenate(trails) if trails else np.atleast_2d(self.theta0)
-
     def _project(self, points: np.ndarray) -> np.ndarray:
         points = np.atleast_2d(points)
         if self.family.param_dim == 2:
@@ -306,19 +312,15 @@ class ComparisonPlot:
         return plane_coordinates(self.plane, points)
 
     def show_snapshot(self, snapshot, *, place_legend_now: bool = True,
-                      only_shown: bool = False) -> None:
+                      only_shown: bool = False, refit: bool = True) -> None:
         """Draw ``snapshot``: trails, θ markers, arrows, the step count; the legend moves to
         where the trails are not when ``place_legend_now``; ``only_shown``: the layout not
-        shown is left as it was (the window redraws it when it is chosen)."""
+        shown is left as it was (the window redraws it when it is chosen); ``refit``: fit the
+        PCA plane again here when it is due (False: the caller fits it elsewhere, see
+        :func:`fit_plane`, and hands it to :meth:`use_plane`)."""
         self.snapshot = snapshot
-        if self.family.param_dim != 2 and snapshot.steps >= 3 and \
-                snapshot.steps >= max(1.5 * self._plane_steps, self._plane_steps + 10):
-            points = self._all_points()
-            points = points[np.all(np.isfinite(points), axis=1)]
-            if np.ptp(points, axis=0).max() > 0:
-                self.plane = pca_plane(points, points[-1], max_points=200)
-                self._plane_steps = snapshot.steps
-                self._fit()
+        if refit and self.plane_due(snapshot.steps):
+            self.use_plane(fit_plane(snapshot.histories), snapshot.steps)
         (x0, x1), (y0, y1) = self.overlay_plot.getViewBox().viewRange()
         diagonal = math.hypot(x1 - x0, y1 - y0)
         overlay = not only_shown or self.layout != "small multiples"
@@ -366,6 +368,31 @@ class ComparisonPlot:
             text = f"{variant.label} · meta-step {steps}"
             if panel.titleLabel.text != text:
                 panel.setTitle(text, size="9pt", color=self.theme.foreground)
+
+
+def fit_plane(histories) -> tuple | None:
+    """The PCA plane through the variants' trails (``histories``' θs, evenly spaced rows of
+    each, its last included: a plane and a view range need no more, and the MLP's four whole
+    trails are ~60 MB to copy) and the view range around them; None while they have no
+    spread. Touches no item: the window runs it in a thread at full speed (a fit took up to
+    70 ms of a frame there)."""
+    trails = [evenly_spaced(h.thetas) for h in histories if len(h.thetas)]
+    if not trails:
+        return None
+    points = np.concatenate(trails)
+    points = points[np.all(np.isfinite(points), axis=1)]
+    if not len(points) or np.ptp(points, axis=0).max() <= 0:
+        return None
+    plane = pca_plane(points, points[-1], max_points=200)
+    return plane, range_around(plane_coordinates(plane, points))
+
+
+def range_around(uv: np.ndarray) -> tuple[float, float, float, float]:
+    """``(xmin, xmax, ymin, ymax)`` around the points ``uv``, with a margin."""
+    low, high = uv.min(0), uv.max(0)
+    span = np.maximum(high - low, 1.0)
+    (xmin, ymin), (xmax, ymax) = low - 0.3 * span, high + 0.3 * span
+    return float(xmin), float(xmax), float(ymin), float(ymax)
 
 
 def _show_image(image: pg.ImageItem, surface, contours: pg.PlotCurveItem | None = None,

@@ -8,6 +8,8 @@ axes linked. Below, a metrics table updated live.
 from __future__ import annotations
 
 import math
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
@@ -24,7 +26,7 @@ from maml_gui.core.comparison import (
 from maml_gui.core.config import ALGORITHMS, Config, ConfigError
 from maml_gui.palette import SCREEN, Theme
 from maml_gui.plots.comparison import (
-    LAYOUTS, METRIC_COLUMNS, ComparisonPlot, default_target, metrics_rows,
+    LAYOUTS, METRIC_COLUMNS, ComparisonPlot, default_target, fit_plane, metrics_rows,
 )
 from maml_gui.runtime.comparison_controller import (
     STEP_RATES, ComparisonController, ComparisonSnapshot,
@@ -35,6 +37,7 @@ from maml_gui.runtime.throttle import Throttle
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
 SURFACE_GRID = 144  # per panel; computed by a landscape worker when the variants start
 TABLE_MS = 200.0  # the metrics table's shortest refresh interval while running
+REFIT_SECONDS = 4.0  # the PCA plane's shortest refit interval at full speed (as the canvas's)
 
 
 class VariantRow(QWidget):
@@ -76,6 +79,11 @@ class ComparisonView(QWidget):
         self._worker = None  # a landscape worker, made when the first surfaces are needed
         self._jobs: list[tuple[int | None, Config, str]] = []
         self._generation = 0
+        # at full speed the PCA plane is fitted in this thread (made for the first such fit)
+        # and used by the first frame after it is done; (variants, steps, fit) meanwhile
+        self._fitter: ThreadPoolExecutor | None = None
+        self._plane_fit: tuple[tuple, int, Future] | None = None
+        self._plane_time = 0.0
         # while running, the table follows a few times a second (its text relayouts cost more
         # than the plots); a paused or finished comparison shows its last step at once
         self._table_refresh = Throttle(self._refresh_table, self, min_ms=TABLE_MS,
@@ -268,10 +276,14 @@ class ComparisonView(QWidget):
         return True
 
     def shutdown(self) -> None:
-        """Stop the comparison and the landscape worker (bounded wait)."""
+        """Stop the comparison, the plane fitter and the landscape worker (bounded wait)."""
         self.stop()
         self._table_refresh.stop()
         self._jobs = []
+        self._plane_fit = None
+        if self._fitter is not None:
+            self._fitter.shutdown(wait=True, cancel_futures=True)  # one fit: ≤ ~0.1 s
+            self._fitter = None
         if self._worker is not None:
             self._worker.stop()
             self._worker.wait(1000)
@@ -325,6 +337,7 @@ class ComparisonView(QWidget):
         seconds)."""
         self.drawing.build(variants)
         self._built_for = tuple(variants)
+        self._plane_fit = None  # a fit for the variants before
         self._jobs = self.drawing.surface_jobs()
         self._next_surface()
 
@@ -366,10 +379,16 @@ class ComparisonView(QWidget):
     def _on_snapshot(self, snapshot: ComparisonSnapshot) -> None:
         self._snapshot = snapshot
         self.drawing.set_smooth(not snapshot.full_speed)  # plain lines cost less: see there
+        beside = snapshot.playing and snapshot.full_speed
+        self._take_fitted_plane()
+        if beside and self.drawing.plane_due(snapshot.steps):
+            self._fit_plane_beside(snapshot)
+        elif not beside:
+            self._plane_fit = None  # fitted here now if due: a late fit would go back
         # the legend moves only at the start: later it would jump while the trails grow
         # on screen, only the layout shown is drawn (the other one when it is chosen)
         self.drawing.show_snapshot(snapshot, place_legend_now=snapshot.steps <= 1,
-                                   only_shown=self.isVisible())
+                                   only_shown=self.isVisible(), refit=not beside)
         if not self._target_set:
             target = default_target(snapshot)
             if target is not None:
@@ -381,6 +400,30 @@ class ComparisonView(QWidget):
             self._table_refresh.request()
         else:
             self._table_refresh.run()
+
+    def _fit_plane_beside(self, snapshot: ComparisonSnapshot) -> None:
+        """Fit the plane in the fitter thread, at most every REFIT_SECONDS: the frames
+        meanwhile are drawn on the old plane."""
+        now = time.perf_counter()
+        if self._plane_fit is not None or now - self._plane_time < REFIT_SECONDS:
+            return
+        self._plane_time = now
+        if self._fitter is None:
+            self._fitter = ThreadPoolExecutor(1, thread_name_prefix="maml-gui comparison plane")
+        # the histories' θs are views: rows the thread reads are not written again unless a
+        # long run thins its history, which at worst fits the plane to a few moved rows
+        self._plane_fit = (self._built_for, snapshot.steps,
+                           self._fitter.submit(fit_plane, snapshot.histories))
+
+    def _take_fitted_plane(self) -> None:
+        """Use the plane fitted beside, once it is done (a failed fit is fitted again when
+        next due)."""
+        if self._plane_fit is None or not self._plane_fit[2].done():
+            return
+        variants, steps, future = self._plane_fit
+        self._plane_fit = None
+        if variants is self._built_for and not future.cancelled() and future.exception() is None:
+            self.drawing.use_plane(future.result(), steps)
 
     @Slot(float)
     def _on_target_changed(self, _value: float) -> None:
