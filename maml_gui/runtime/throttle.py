@@ -13,11 +13,16 @@ COST_SHARE = 0.5  # the callback may take at most this share of the GUI thread's
 
 
 class Throttle(QObject):
-    """Runs ``callback`` at once if the last run started ``interval_ms`` ago, else once at the
-    end of the interval; the interval follows the callback's own cost (twice it, within
-    bounds), so expensive frames are drawn less often and the window keeps time for painting
-    and input. Intervals run from start to start: counted from the end, a 10 ms callback
-    every 30 ms came 25 times a second, not 33.
+    """Runs ``callback`` once at the end of the interval since its last run started (on the
+    next turn of the event loop if that has passed); the interval follows the callback's own
+    cost (twice it, within bounds), so expensive frames are drawn less often and the window
+    keeps time for painting and input. Intervals run from start to start: counted from the
+    end, a 10 ms callback every 30 ms came 25 times a second, not 33.
+
+    Never at once inside :meth:`request`: a request comes with a worker's results, handled
+    among the posted events with the paint of the frame before, and a frame drawn there
+    chained paint, frame and paint without a turn for the timers due meanwhile (the window's
+    longest waits at full speed). From a timer, the frame runs beside the other timers due.
 
     ``min_ms`` and ``max_ms`` bound the interval (default: the snapshot rate, 40 a second).
     """
@@ -35,10 +40,8 @@ class Throttle(QObject):
 
     def request(self) -> None:
         wait = self.interval_ms - 1000.0 * (time.perf_counter() - self._last)
-        if wait <= 0:
-            self.run()
-        elif not self._timer.isActive():
-            self._timer.start(int(wait) + 1)
+        if not self._timer.isActive():
+            self._timer.start(max(0, int(wait) + 1))
 
     def run(self) -> None:
         self._timer.stop()

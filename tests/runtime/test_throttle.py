@@ -38,3 +38,17 @@ def test_an_expensive_callback_gets_at_most_half_of_the_time(qtbot):
     assert min(gaps) >= 72, gaps  # twice the 40 ms cost (a coarse timer fires up to 5 % early)
     median = sorted(gaps)[len(gaps) // 2]
     assert median < 95, gaps  # from start to start: counted from the end it was 100
+
+
+def test_a_request_runs_the_callback_on_the_next_turn_never_inside_it(qtbot):
+    calls: list[float] = []
+    throttle = Throttle(lambda: calls.append(time.perf_counter()))
+    throttle.request()  # the interval since the last run (none) has long passed
+    assert calls == [] and throttle.pending()
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=1000)
+    throttle.request()
+    throttle.request()  # coalesced with the one before
+    assert len(calls) == 1
+    qtbot.wait(int(3 * MIN_INTERVAL_MS))
+    assert len(calls) == 2 and 1000 * (calls[1] - calls[0]) >= 0.9 * MIN_INTERVAL_MS
+    throttle.stop()
