@@ -318,6 +318,8 @@ class LandscapeCanvas(QWidget):
         if record is None:
             self._show_theta0()
             return
+        if self._plane_fit is not None and self._plane_fit[2].done():
+            self._use_fitted_plane()
         self._maybe_refit_plane(snapshot)
         # smooth lines cost more than the rest of a frame: not while it trains at full speed
         if self.drawing.set_smooth(not (snapshot.playing and snapshot.full_speed)):
@@ -484,8 +486,18 @@ class LandscapeCanvas(QWidget):
 
     @Slot()
     def _on_plane_fitted(self) -> None:
+        current = self._snapshot
+        if current is not None and current.playing and current.full_speed:
+            # the next frame switches planes (see show_snapshot): switched here, among the
+            # posted events, the switch, that frame and their paint came back to back
+            return
+        if self._use_fitted_plane():
+            self.show_snapshot(current)
+
+    def _use_fitted_plane(self) -> bool:
+        """Switch to the plane fitted beside; False when it is stale (or none is pending)."""
         if self._plane_fit is None:
-            return  # the run restarted or the canvas shut down meanwhile
+            return False  # the run restarted or the canvas shut down meanwhile
         snapshot, decimations, future = self._plane_fit
         self._plane_fit = None
         current = self._snapshot
@@ -493,14 +505,14 @@ class LandscapeCanvas(QWidget):
                 or current.run_id != snapshot.run_id or current.history is not snapshot.history
                 or snapshot.history.decimations != decimations
                 or self.plane_box.currentText() != "pca"):
-            return  # stale: the next due snapshot fits again
+            return False  # stale: the next due snapshot fits again
         plane, trail_uv = future.result()
         self.projection.use_plane(plane, snapshot, trail_uv)
         self._plane_steps = snapshot.history.total_steps
         self._place_optima()
         self._drawn = None
         self.fit_view()
-        self.show_snapshot(current)
+        return True
 
     def _to_plane(self, points: np.ndarray) -> np.ndarray:
         return self.projection.to_plane(points)

@@ -165,7 +165,11 @@ def test_at_full_speed_the_plane_is_refitted_beside_the_window(qtbot, sinusoid_r
     before = canvas.plane
     canvas.show_snapshot(running)
     assert canvas._plane_fit is not None and canvas.plane is before  # fitting meanwhile
-    qtbot.waitUntil(lambda: canvas._plane_fit is None)
+    qtbot.waitUntil(lambda: canvas._plane_fit[2].done())
+    qtbot.wait(50)  # the fit's signal has come: at full speed it leaves the switch to a frame
+    assert canvas.plane is before
+    canvas.show_snapshot(running)  # the next frame
+    assert canvas._plane_fit is None and canvas.plane is not before
     expected = Projection(canvas.projection.family, "pca", config.seed)
     expected.fit(*path_points(running))
     np.testing.assert_allclose(canvas.plane.directions, expected.plane.directions, atol=1e-12)
@@ -176,3 +180,18 @@ def test_at_full_speed_the_plane_is_refitted_beside_the_window(qtbot, sinusoid_r
     qtbot.waitUntil(canvas.landscape_complete, timeout=60_000)  # the new plane's surface
     canvas.shutdown()
     assert not [t for t in threading.enumerate() if t.name.startswith("maml-gui plane")]
+
+
+def test_a_plane_fitted_beside_is_used_at_once_when_the_run_has_paused(qtbot, sinusoid_run):
+    config, history = sinusoid_run
+    canvas = _shown_canvas(qtbot, config)
+    paused = snapshot_of(config, history)
+    before = canvas.plane
+    canvas.show_snapshot(dataclasses.replace(paused, playing=True, full_speed=True))
+    canvas.show_snapshot(paused)  # paused while the plane is being fitted
+    qtbot.waitUntil(lambda: canvas._plane_fit is None)  # no frame comes: it switches itself
+    assert canvas.plane is not before
+    x, y = canvas.trail.getData()
+    np.testing.assert_allclose(np.column_stack([x, y]), canvas.projection.to_plane(history.thetas),
+                               atol=1e-12)
+    canvas.shutdown()
