@@ -418,11 +418,13 @@ class LandscapePlot:
         self.contours.setData(segments[:, 0], segments[:, 1]) if len(segments) else self.contours.setData([], [])
         names = axis_names or ("u (plane direction 1)", "v (plane direction 2)")
         colour = self.theme.foreground
-        self._set_text("bar", bar_label, lambda text: self.colour_bar.axis.setLabel(text, color=colour))
+        self._set_text("bar", bar_label,
+                       lambda text: self.colour_bar.axis.setLabel(text, color=colour))
         self._set_text("title", surface.label + (f"<br>{plane_title}" if plane_title else ""),
                        lambda text: self.plot.setTitle(text, color=colour, size="9pt"))
-        self._set_text("bottom", names[0], lambda text: self.plot.setLabel("bottom", text, color=colour))
-        self._set_text("left", names[1], lambda text: self.plot.setLabel("left", text, color=colour))
+        for side, name in zip(("bottom", "left"), names):
+            self._set_text(side, name,
+                           lambda text, side=side: self.plot.setLabel(side, text, color=colour))
         return levels
 
     def _set_text(self, key: str, text: str, setter) -> None:
