@@ -64,8 +64,6 @@ class LandscapePlot:
             # "(x0.001)" beside an axis reads as a unit; plain tick labels say the values
             self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.view = self.plot.getViewBox()
-        self._texts: dict[str, str] = {}  # what each title/label shows (see _set_text)
-        self._bar_levels: tuple[float, float] | None = None
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get(LANDSCAPE_COLORMAP))
         self.image.setZValue(-10)
@@ -410,30 +408,24 @@ class LandscapePlot:
         self.image.setRect(QRectF(surface.x[0] - dx / 2, surface.y[0] - dy / 2,
                                   surface.x[-1] - surface.x[0] + dx,
                                   surface.y[-1] - surface.y[0] + dy))
-        if self._bar_levels != (low, high):  # set again, its axis is drawn anew: ~4 ms
-            self._bar_levels = (low, high)
+        if tuple(self.colour_bar.levels()) != (low, high):  # set again, its axis is redrawn
             self.colour_bar.setLevels((low, high))
         contour = contour_levels(np.clip(values, low, high), 12)
         segments, _ = contour_segments(surface.x, surface.y, values, contour)
         self.contours.setData(segments[:, 0], segments[:, 1]) if len(segments) else self.contours.setData([], [])
         names = axis_names or ("u (plane direction 1)", "v (plane direction 2)")
         colour = self.theme.foreground
-        self._set_text("bar", bar_label,
-                       lambda text: self.colour_bar.axis.setLabel(text, color=colour))
-        self._set_text("title", surface.label + (f"<br>{plane_title}" if plane_title else ""),
-                       lambda text: self.plot.setTitle(text, color=colour, size="9pt"))
+        bar_axis = self.colour_bar.axis
+        _set_text(bar_axis.labelText, bar_label,
+                  lambda text: bar_axis.setLabel(text, color=colour))
+        _set_text(self.plot.titleLabel.text,
+                  surface.label + (f"<br>{plane_title}" if plane_title else ""),
+                  lambda text: self.plot.setTitle(text, color=colour, size="9pt"))
         for side, name in zip(("bottom", "left"), names):
-            self._set_text(side, name,
-                           lambda text, side=side: self.plot.setLabel(side, text, color=colour))
+            axis = self.plot.getAxis(side)
+            _set_text(axis.labelText, name,
+                      lambda text, side=side: self.plot.setLabel(side, text, color=colour))
         return levels
-
-    def _set_text(self, key: str, text: str, setter) -> None:
-        """``setter(text)`` unless ``key`` already shows ``text``: a label or title set again,
-        even unchanged, re-lays the plot out and redraws its axes from scratch (about 10 ms
-        of the repaint after each new surface at full speed)."""
-        if self._texts.get(key) != text:
-            self._texts[key] = text
-            setter(text)
 
     # --- the legend -------------------------------------------------------------------
     def drawn_points(self) -> np.ndarray:
@@ -470,6 +462,15 @@ class LandscapePlot:
         """Move the legend to the plot corner that hides the fewest drawn points (θ's trail,
         the inner paths, the optima, θ; θ and each optimum count as many as all the rest)."""
         place_legend(self.legend, self.view, self.drawn_points(), self.markers())
+
+
+def _set_text(shown: str, text: str, setter) -> None:
+    """``setter(text)`` unless ``shown`` (what the title or label shows now, whoever set it:
+    an exported figure writes its own title) is already ``text``: set again, even unchanged,
+    a title or label re-lays the plot out and redraws its axes from scratch (about 10 ms of
+    the repaint after each new surface at full speed)."""
+    if shown != text:
+        setter(text)
 
 
 def pixel_steps(points: np.ndarray, pixel_size: tuple[float, float]) -> np.ndarray:

@@ -328,3 +328,19 @@ def test_a_new_surface_retitles_and_rescales_while_the_same_one_keeps_its_axes(q
     assert "first" in drawing.plot.titleLabel.text
     assert not drawing.colour_bar.axis.labelText.startswith("log₁₀")
     assert drawing.colour_bar.levels() == pytest.approx(first)
+
+
+def test_a_figures_title_has_one_caption_after_the_surface_changes_under_it(qtbot):
+    # TR-MAML's task weights change its meta surface at each frame while the plane and the
+    # surface's label stay: the figure's own title (label + caption) must be rebuilt, not
+    # grown by a caption per frame
+    config = load_preset("article_two_tasks").config.with_changes(
+        {"algorithm": "tr_maml", "steps": 12})
+    records = list(train(config, 12))
+    with LandscapeFigure(config, size=SIZE, resolution=12) as figure:
+        for step in (5, 12):
+            figure.show(snapshot_at(config, records[:step]), total_steps=12)
+            figure.refresh()
+            title = figure.drawing.plot.titleLabel.text
+            assert title.count("meta-step") == 1, title
+            assert f"meta-step {step} of 12" in title
