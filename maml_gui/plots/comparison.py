@@ -255,6 +255,10 @@ class ComparisonPlot:
         return self.family.param_dim != 2 and steps >= 3 and \
             steps >= max(1.5 * self._plane_steps, self._plane_steps + 10)
 
+    def forget_plane(self) -> None:
+        """Draw on no plane until the next fit (a run of the same variants started again)."""
+        self.plane, self._plane_steps = None, 0
+
     def use_plane(self, fitted: tuple | None, steps: int) -> None:
         """Draw on ``fitted`` (:func:`fit_plane`'s plane and view range) from now on, as
         fitted at meta-step ``steps``; None (no spread yet) keeps the plane."""

@@ -84,6 +84,7 @@ class ComparisonView(QWidget):
         self._fitter: ThreadPoolExecutor | None = None
         self._plane_fit: tuple[tuple, int, Future] | None = None
         self._plane_time = 0.0
+        self._run_id: int | None = None  # the run drawn (a reset starts a new one)
         # while running, the table follows a few times a second (its text relayouts cost more
         # than the plots); a paused or finished comparison shows its last step at once
         self._table_refresh = Throttle(self._refresh_table, self, min_ms=TABLE_MS,
@@ -337,7 +338,7 @@ class ComparisonView(QWidget):
         seconds)."""
         self.drawing.build(variants)
         self._built_for = tuple(variants)
-        self._plane_fit = None  # a fit for the variants before
+        self._plane_fit, self._plane_time = None, 0.0  # fit the new variants' plane when due
         self._jobs = self.drawing.surface_jobs()
         self._next_surface()
 
@@ -379,6 +380,9 @@ class ComparisonView(QWidget):
     def _on_snapshot(self, snapshot: ComparisonSnapshot) -> None:
         self._snapshot = snapshot
         self.drawing.set_smooth(not snapshot.full_speed)  # plain lines cost less: see there
+        if snapshot.run_id != self._run_id:  # started or reset: a plane of its own trails
+            self._run_id, self._plane_fit, self._plane_time = snapshot.run_id, None, 0.0
+            self.drawing.forget_plane()
         beside = snapshot.playing and snapshot.full_speed
         self._take_fitted_plane()
         if beside and self.drawing.plane_due(snapshot.steps):
@@ -410,8 +414,9 @@ class ComparisonView(QWidget):
         self._plane_time = now
         if self._fitter is None:
             self._fitter = ThreadPoolExecutor(1, thread_name_prefix="maml-gui comparison plane")
-        # the histories' θs are views: rows the thread reads are not written again unless a
-        # long run thins its history, which at worst fits the plane to a few moved rows
+        # the thread reads the histories while this thread appends to them: a fit may see a
+        # row more, or the newest θ about to be rewritten (with the same value), or, when a
+        # long run thins its history, a few moved rows; each is as good a plane of the trails
         self._plane_fit = (self._built_for, snapshot.steps,
                            self._fitter.submit(fit_plane, snapshot.histories))
 

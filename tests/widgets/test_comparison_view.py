@@ -79,12 +79,34 @@ def test_surfaces_come_from_the_landscape_worker_not_the_gui_thread(qtbot, view,
     assert high > low
 
 
+def _trails_on_the_plane(view) -> None:
+    """Each trail drawn is its variant's θs on the plane in use."""
+    from maml_gui.view.projection import plane_coordinates
+
+    drawing = view.drawing
+    for trail, history in zip(drawing.trails, view._snapshot.histories):
+        x, y = trail.getData()
+        expected = plane_coordinates(drawing.plane, history.thetas)
+        np.testing.assert_allclose(np.column_stack([x, y]), expected, rtol=1e-9, atol=1e-9)
+
+
+def _run_at_full_speed_past_a_fit(qtbot, view) -> None:
+    drawing = view.drawing
+    view.controller.set_rate(float("inf"))
+    view.controller.play()
+    qtbot.waitUntil(lambda: drawing.plane is not None and drawing._plane_steps >= 3,
+                    timeout=20_000)
+    qtbot.waitUntil(lambda: view.controller.histories[0].total_steps >= drawing._plane_steps + 3,
+                    timeout=20_000)
+    view.controller.pause()
+    qtbot.waitUntil(lambda: not view.controller.playing)
+
+
 def test_at_full_speed_the_pca_plane_is_fitted_beside_the_window_and_drawn_on(qtbot, monkeypatch):
     import threading
 
     from maml_gui.plots import comparison
     from maml_gui.presets import load_preset
-    from maml_gui.view.projection import plane_coordinates
 
     fitted_in: list[str] = []
     real_pca = comparison.pca_plane
@@ -97,26 +119,20 @@ def test_at_full_speed_the_pca_plane_is_fitted_beside_the_window_and_drawn_on(qt
     config = load_preset("sinusoid_few_shot").config.with_changes(
         {"task.n_tasks": 4, "inner_steps": 1})
     view = ComparisonView(config)
-    qtbot.addWidget(view)
+    qtbot.addWidget(view)  # closed (and so shut down) at the end, whatever happens
     view.resize(900, 700)
     view.show()
     view.set_variants([("maml", ""), ("fomaml", "")])
     assert view.start()
-    view.controller.set_rate(float("inf"))
-    view.controller.play()
-    drawing = view.drawing
-    qtbot.waitUntil(lambda: drawing.plane is not None and drawing._plane_steps >= 3,
-                    timeout=20_000)
-    qtbot.waitUntil(lambda: view.controller.histories[0].total_steps >= drawing._plane_steps + 3,
-                    timeout=20_000)
-    view.controller.pause()
-    qtbot.waitUntil(lambda: not view.controller.playing)
+    _run_at_full_speed_past_a_fit(qtbot, view)
     beside = [name for name in fitted_in if name != threading.main_thread().name]
     assert beside and all(name.startswith("maml-gui comparison plane") for name in beside)
-    # what is drawn: each trail is its θs on the plane now in use
-    snapshot = view._snapshot
-    for trail, history in zip(drawing.trails, snapshot.histories):
-        x, y = trail.getData()
-        expected = plane_coordinates(drawing.plane, history.thetas)
-        np.testing.assert_allclose(np.column_stack([x, y]), expected, rtol=1e-9, atol=1e-9)
-    view.shutdown()
+    _trails_on_the_plane(view)
+    # Reset: the new run's trails get a plane of their own (not the old run's, nor a fit
+    # of the old trails arriving late), fitted as soon as it is due
+    old_plane = view.drawing.plane
+    view.reset_button.click()
+    qtbot.waitUntil(lambda: view._snapshot.steps == 0 and view.drawing.plane is None)
+    _run_at_full_speed_past_a_fit(qtbot, view)
+    assert view.drawing.plane is not old_plane
+    _trails_on_the_plane(view)
