@@ -54,9 +54,10 @@ from maml_gui.view.function_data import (
 ERM_LABEL = BASELINE_LABEL
 REMOVE_RADIUS_PX = 14.0  # a right-click this close to a support point removes it
 STOP_WAIT_MS = 1000
-# At full speed θ changes with every snapshot (~30 Hz): refit at most 4 times a second then,
-# beside the window (paused: always, here). Each refresh costs the window ~15 ms (the curves'
-# new paths and a repaint of the view); at 8 a second they were the canvas's longest waits.
+# At full speed θ changes with every snapshot (~30 Hz): refit beside the window then, at most
+# every 0.25 s (paused: always, here). Snapshots reach this view with the side views, every
+# 200 ms: so every other one, 2.5 a second. Each refresh costs the window ~15 ms (the curves'
+# new paths and a repaint of the view); at every one (5 a second) they made the canvas wait.
 FULL_SPEED_REFRESH_S = 0.25
 
 
