@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -280,15 +279,10 @@ STARTUP_SCRIPT = textwrap.dedent("""
 
 # --- the orchestrating process ----------------------------------------------------------
 def _child(code: Path, *args: str, timeout: float = 300) -> dict:
-    """Run this file in a fresh process against the ``maml_gui`` under ``code``, with empty
-    settings of its own (a window remembers its last preset and view: an older baseline
-    refused the view a newer version had saved there)."""
-    settings = tempfile.mkdtemp(prefix="gui-latency-settings-")
-    env = {**os.environ, "PYTHONPATH": str(code), "QT_QPA_PLATFORM": "offscreen",
-           "XDG_CONFIG_HOME": settings}
+    """Run this file in a fresh process against the ``maml_gui`` under ``code``."""
+    env = {**os.environ, "PYTHONPATH": str(code), "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], capture_output=True, text=True,
                             env=env, cwd=code, timeout=timeout)
-    shutil.rmtree(settings, ignore_errors=True)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
         raise SystemExit(f"gui_latency: {' '.join(args)} failed on {code}:\n"
