@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
 
@@ -41,7 +42,7 @@ class Throttle(QObject):
     def request(self) -> None:
         wait = self.interval_ms - 1000.0 * (time.perf_counter() - self._last)
         if not self._timer.isActive():
-            self._timer.start(max(0, int(wait) + 1))
+            self._timer.start(max(0, math.ceil(wait)))
 
     def run(self) -> None:
         self._timer.stop()

@@ -63,7 +63,7 @@ def test_side_views_follow_at_a_lower_rate_and_end_on_the_latest_step(qtbot, win
                                                 full_speed=True))
     elapsed_ms = 1000 * (time.perf_counter() - started)
     assert len(canvas_calls) == 25  # the canvas draws every one
-    # the trace at most once per interval (the first may run at once)
+    # the trace at most once per interval (the first on the next turn of the event loop)
     assert len(trace_calls) <= 1 + elapsed_ms / SIDE_VIEWS_MS
     assert len(trace_calls) < 25
     latest = history.latest
