@@ -28,7 +28,7 @@ from maml_gui.core.landscape import LandscapeError, LandscapeEvaluator, landscap
 from maml_gui.core.tasks import make_family
 from maml_gui.core.training import initial_theta
 from maml_gui.palette import LANDSCAPE_COLORMAP, Theme, algorithm_colour
-from maml_gui.plots.items import ArrowSet, pen, place_legend, set_antialias
+from maml_gui.plots.items import ArrowSet, pen, place_legend, plain_tick_labels, set_antialias
 from maml_gui.plots.table import TableData
 from maml_gui.view.projection import TrailCache, evenly_spaced, plane_coordinates
 
@@ -179,7 +179,7 @@ class ComparisonPlot:
             self.colour_bar = pg.ColorBarItem(colorMap=pg.colormap.get(LANDSCAPE_COLORMAP),
                                               interactive=False, width=14)
             self.colour_bar.setImageItem(self.overlay_image, insert_in=plot)
-            self.colour_bar.axis.enableAutoSIPrefix(False)
+            plain_tick_labels(self.colour_bar.axis)
             self.colour_bar.axis.setPen(theme.foreground)
             self.colour_bar.axis.setTextPen(theme.foreground)
             self.colour_bar.axis.setLabel("mean loss", color=theme.foreground)
@@ -221,7 +221,7 @@ class ComparisonPlot:
                 item.getAxis(axis).setTextPen(theme.foreground)
                 item.getAxis(axis).setPen(theme.foreground)
                 # "a (x0.001)" on one panel of a small multiple read as another unit
-                item.getAxis(axis).enableAutoSIPrefix(False)
+                plain_tick_labels(item.getAxis(axis))
             item.titleLabel.setAttr("color", theme.foreground)
         self._fit()
         self.overlay_title = ("mean task loss (what every method starts from)"

@@ -22,6 +22,20 @@ def pen(colour: str, width: float = 2.0, alpha: float = 1.0, dashed: bool = Fals
     return p
 
 
+def plain_tick_labels(axis: pg.AxisItem) -> None:
+    """Tick labels in plain numbers on ``axis``, whatever its range, never an SI prefix.
+
+    pyqtgraph's ``enableAutoSIPrefix(False)`` alone is not enough: while the axis shows a
+    label it still sets a scale from the range shown at that moment (at most 1: ×1000) and,
+    disabled, never recomputes it. A comparison built while its plot still showed the start
+    hint's 0–1 range labelled its v axis 1500 where the value was 1.5."""
+    axis.enableAutoSIPrefix(False)
+    if axis.autoSIPrefixScale != 1.0 or axis.labelUnitPrefix:
+        axis.autoSIPrefixScale = 1.0
+        # the same label again, now without the prefix (and its ticks drawn anew)
+        axis.setLabel(axis.labelText, units=axis.labelUnits, **axis.labelStyle)
+
+
 def set_antialias(items, on: bool) -> None:
     """Antialias the curves ``items`` (``PlotDataItem`` or ``PlotCurveItem``; None skipped) on
     screen, or not. A ``PlotDataItem`` hands its own option to its curve on every

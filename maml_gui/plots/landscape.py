@@ -25,7 +25,8 @@ from maml_gui.palette import LANDSCAPE_COLORMAP, Theme
 from maml_gui.plots.cluster_arrows import LEGEND_TEXT as CLUSTER_LEGEND
 from maml_gui.plots.cluster_arrows import ClusterArrows
 from maml_gui.plots.items import (
-    LEGEND_MARGIN, LEGEND_OFFSET, ArrowSet, SafeLegend, pen, place_legend, set_antialias,
+    LEGEND_MARGIN, LEGEND_OFFSET, ArrowSet, SafeLegend, pen, place_legend, plain_tick_labels,
+    set_antialias,
 )
 from maml_gui.plots.task_paths import TaskPaths
 from maml_gui.view import LandscapeState
@@ -62,7 +63,7 @@ class LandscapePlot:
             self.plot.getAxis(axis).setTextPen(theme.foreground)
             self.plot.getAxis(axis).setPen(theme.foreground)
             # "(x0.001)" beside an axis reads as a unit; plain tick labels say the values
-            self.plot.getAxis(axis).enableAutoSIPrefix(False)
+            plain_tick_labels(self.plot.getAxis(axis))
         self.view = self.plot.getViewBox()
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get(LANDSCAPE_COLORMAP))
@@ -71,7 +72,7 @@ class LandscapePlot:
         self.colour_bar = pg.ColorBarItem(colorMap=pg.colormap.get(LANDSCAPE_COLORMAP),
                                           interactive=False, width=14)
         self.colour_bar.setImageItem(self.image, insert_in=self.plot)
-        self.colour_bar.axis.enableAutoSIPrefix(False)
+        plain_tick_labels(self.colour_bar.axis)
         # pyqtgraph fixes this axis at 45 pixels: "loss" then overlaps ticks such as 0.0800.
         # Sized from its text instead, the label always sits beside the tick labels.
         self.colour_bar.axis.setWidth(None)

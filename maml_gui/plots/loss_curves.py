@@ -16,7 +16,7 @@ import pyqtgraph as pg
 
 from maml_gui.core.history import RunHistory
 from maml_gui.palette import Theme
-from maml_gui.plots.items import pen
+from maml_gui.plots.items import pen, plain_tick_labels
 
 # name -> (legend label, RunHistory column)
 CURVES = {
@@ -40,7 +40,7 @@ class LossCurvesPlot:
             self.plot.getAxis(axis).setTextPen(theme.foreground)
             self.plot.getAxis(axis).setPen(theme.foreground)
         # an SI prefix on a log axis reads as nonsense ("2·10²" meaning 0.2)
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        plain_tick_labels(self.plot.getAxis("left"))
         self.plot.setLabel("bottom", "meta-step", color=theme.foreground)
         self.plot.setLabel("left", "query loss", color=theme.foreground)
         self.legend = self.plot.addLegend(offset=(-6, 6), labelTextColor=theme.foreground,

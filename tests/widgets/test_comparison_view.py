@@ -136,3 +136,18 @@ def test_at_full_speed_the_pca_plane_is_fitted_beside_the_window_and_drawn_on(qt
     _run_at_full_speed_past_a_fit(qtbot, view)
     assert view.drawing.plane is not old_plane
     _trails_on_the_plane(view)
+
+
+def test_axes_read_plain_values_whatever_range_the_plot_showed_when_built(qtbot, view):
+    # the start hint's plot showed a range under 1 when the variants were built: pyqtgraph
+    # took a ×1000 scale from it, and the v axis read 1500 where the value was 1.5
+    for name in ("left", "bottom"):
+        view.drawing.overlay_plot.getAxis(name).setLabel("x")
+    view.drawing.overlay_plot.setRange(xRange=(0, 0.4), yRange=(0, 0.4), padding=0)
+    assert view.start()
+    view.drawing._set_range((-2.0, 2.0, -2.0, 2.0))
+    for name in ("left", "bottom"):
+        axis = view.drawing.overlay_plot.getAxis(name)
+        assert axis.autoSIPrefixScale == 1.0
+        assert axis.tickStrings([1.5], 1.0, 0.5) == ["1.5"]
+        assert axis.labelUnitPrefix == ""  # no "(m)" beside the axis name either
