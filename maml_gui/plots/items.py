@@ -26,8 +26,8 @@ def plain_tick_labels(axis: pg.AxisItem) -> None:
     """Tick labels in plain numbers on ``axis``, whatever its range, never an SI prefix.
 
     pyqtgraph's ``enableAutoSIPrefix(False)`` alone is not enough: while the axis shows a
-    label it still sets a scale from the range shown at that moment (at most 1: ×1000) and,
-    disabled, never recomputes it. A comparison built while its plot still showed the start
+    label it still sets a scale from the range shown at that moment (×1000 for a range
+    within ±1) and, disabled, never recomputes it. A comparison built while its plot still showed the start
     hint's 0–1 range labelled its v axis 1500 where the value was 1.5."""
     axis.enableAutoSIPrefix(False)
     if axis.autoSIPrefixScale != 1.0 or axis.labelUnitPrefix:
