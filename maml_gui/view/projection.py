@@ -12,6 +12,9 @@ import numpy as np
 from maml_gui.core.landscape import Plane, axes_plane, pca_plane, random_plane
 
 PCA_POINTS = 160  # points the PCA plane is fitted to (evenly spaced along the path)
+# the PCA plane's shortest refit interval while a run plays at full speed (canvas and
+# comparison): each refit means a new plane, a new view and a new surface
+REFIT_SECONDS = 4.0
 
 
 class Projection:

@@ -33,11 +33,11 @@ from maml_gui.runtime.comparison_controller import (
 )
 from maml_gui.runtime.landscape_worker import LandscapeRequest, make_landscape_worker
 from maml_gui.runtime.throttle import Throttle
+from maml_gui.view.projection import REFIT_SECONDS
 
 ARTICLE_FOUR = ("maml", "fomaml", "reptile", "imaml")  # the article's comparison figure
 SURFACE_GRID = 144  # per panel; computed by a landscape worker when the variants start
 TABLE_MS = 200.0  # the metrics table's shortest refresh interval while running
-REFIT_SECONDS = 4.0  # the PCA plane's shortest refit interval at full speed (as the canvas's)
 
 
 class VariantRow(QWidget):
@@ -80,9 +80,10 @@ class ComparisonView(QWidget):
         self._jobs: list[tuple[int | None, Config, str]] = []
         self._generation = 0
         # at full speed the PCA plane is fitted in this thread (made for the first such fit)
-        # and used by the first frame after it is done; (variants, steps, fit) meanwhile
+        # and used by the first frame after it is done; (steps, fit) meanwhile, dropped when
+        # the variants are built again or the run restarts
         self._fitter: ThreadPoolExecutor | None = None
-        self._plane_fit: tuple[tuple, int, Future] | None = None
+        self._plane_fit: tuple[int, Future] | None = None
         self._plane_time = 0.0
         self._run_id: int | None = None  # the run drawn (a reset starts a new one)
         # while running, the table follows a few times a second (its text relayouts cost more
@@ -417,17 +418,16 @@ class ComparisonView(QWidget):
         # the thread reads the histories while this thread appends to them: a fit may see a
         # row more, or the newest θ about to be rewritten (with the same value), or, when a
         # long run thins its history, a few moved rows; each is as good a plane of the trails
-        self._plane_fit = (self._built_for, snapshot.steps,
-                           self._fitter.submit(fit_plane, snapshot.histories))
+        self._plane_fit = (snapshot.steps, self._fitter.submit(fit_plane, snapshot.histories))
 
     def _take_fitted_plane(self) -> None:
         """Use the plane fitted beside, once it is done (a failed fit is fitted again when
         next due)."""
-        if self._plane_fit is None or not self._plane_fit[2].done():
+        if self._plane_fit is None or not self._plane_fit[1].done():
             return
-        variants, steps, future = self._plane_fit
+        steps, future = self._plane_fit
         self._plane_fit = None
-        if variants is self._built_for and not future.cancelled() and future.exception() is None:
+        if not future.cancelled() and future.exception() is None:
             self.drawing.use_plane(future.result(), steps)
 
     @Slot(float)

@@ -39,7 +39,7 @@ from maml_gui.runtime.worker_slot import WorkerSlot
 from maml_gui.runtime.run_controller import Snapshot
 from maml_gui.runtime.view_model import ViewModel
 from maml_gui.view import MAX_PLANE_SEED, LandscapeState
-from maml_gui.view.projection import Projection, fit_range, path_points
+from maml_gui.view.projection import REFIT_SECONDS, Projection, fit_range, path_points
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -48,7 +48,6 @@ COARSE, FINE = 48, 176  # grid sizes for 2-parameter surfaces: a quick first loo
 # spans the same rectangle at both, so the coarse one shows upscaled under the same axes
 COARSE_PLANE, FINE_PLANE = PLANE_GRID_COARSE, PLANE_GRID
 DEBOUNCE_MS = 30
-REFIT_SECONDS = 4.0  # the PCA plane's shortest refit interval at full speed
 
 
 @dataclass
